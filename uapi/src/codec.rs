@@ -1,0 +1,651 @@
+//! The one engine behind every struct: the consumer's `from_user` under each
+//! [`Policy`], the content checks a [`Layout`] declares, and the producer's encoder.
+//!
+//! Nothing here is specific to a struct; everything specific is in the declaration.
+//! No allocation and no panic for any input: every slice access is checked.
+
+use core::ops::Range;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::decl::{Check, Field, FieldKind, FieldRef, Layout, Policy, Rule, Variant, Vendor};
+use crate::error::UapiError;
+
+/// What a successful decode found besides the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeInfo {
+    /// The `argsz` the user gave (the struct size for records without a size field).
+    pub argsz: u32,
+    /// One past the last user byte the policy read (copied or checked for zero).
+    pub bytes_read: usize,
+    /// The union member the discriminator selected, if any.
+    pub variant: Option<&'static Variant>,
+}
+
+/// A decoded struct together with [`DecodeInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded<T> {
+    /// The kernel's copy: user bytes up to the policy's read limit, zero beyond.
+    pub value: T,
+    /// What the decode found.
+    pub info: DecodeInfo,
+}
+
+/// A struct declared with [`uapi_struct!`](crate::uapi_struct): its zerocopy type plus
+/// its [`Layout`]. Decoding and encoding are provided; nothing is per-struct.
+pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
+    /// The struct's declaration.
+    const DECL: &'static Layout;
+
+    /// The consumer (kernel) side: copies the struct from the untrusted `user` bytes
+    /// (the memory readable from the struct's first byte) under `policy`, and runs the
+    /// generic content checks. Returns the kernel's copy.
+    ///
+    /// # Errors
+    /// Any [`UapiError`]; [`UapiError::errno`] is what the kernel would return.
+    fn from_user(user: &[u8], policy: Policy) -> Result<Self, UapiError> {
+        Self::decode(user, policy, None).map(|d| d.value)
+    }
+
+    /// Like [`from_user`](UapiStruct::from_user), with an optional vendor layer, and
+    /// returning what the decode found.
+    ///
+    /// # Errors
+    /// Any [`UapiError`].
+    fn decode(
+        user: &[u8],
+        policy: Policy,
+        vendor: Option<Vendor>,
+    ) -> Result<Decoded<Self>, UapiError> {
+        let mut value = Self::new_zeroed();
+        let mut read = 0;
+        let info = decode_into(
+            Self::DECL,
+            user,
+            policy,
+            vendor,
+            value.as_mut_bytes(),
+            &mut read,
+        )?;
+        Ok(Decoded { value, info })
+    }
+
+    /// The producer (user) side: encodes `self` for a peer whose header is generation
+    /// `generation` of [`Layout::generations`]: writes `argsz` = that generation's size
+    /// and exactly its bytes. Returns the number of bytes written.
+    ///
+    /// # Errors
+    /// [`UapiError::FieldLost`] when a non-zero field, set flag or selected union
+    /// member does not exist in that generation; [`UapiError::OutputTooSmall`];
+    /// [`UapiError::UnknownGeneration`].
+    fn encode_for(&self, generation: usize, out: &mut [u8]) -> Result<usize, UapiError> {
+        encode_for(Self::DECL, self.as_bytes(), generation, out)
+    }
+
+    /// Encodes `self` for the newest header this crate knows.
+    ///
+    /// # Errors
+    /// [`UapiError::OutputTooSmall`].
+    fn encode(&self, out: &mut [u8]) -> Result<usize, UapiError> {
+        encode_for(Self::DECL, self.as_bytes(), Self::DECL.generations.len() - 1, out)
+    }
+
+    /// Encodes `self` with the smallest `argsz` that still carries every non-zero field,
+    /// the selected union member and every flag-selected extension, so that older
+    /// kernels accept it. Returns the number of bytes written.
+    ///
+    /// # Errors
+    /// [`UapiError::OutputTooSmall`].
+    fn encode_min(&self, out: &mut [u8]) -> Result<usize, UapiError> {
+        let len = min_encoded_len(Self::DECL, self.as_bytes());
+        write_encoded(Self::DECL, self.as_bytes(), len, out)
+    }
+}
+
+/// Tracks how far the consumer has read, and turns out-of-range reads into `EFAULT`.
+struct UserReader<'a> {
+    strukt: &'static str,
+    user: &'a [u8],
+    read: &'a mut usize,
+}
+
+impl UserReader<'_> {
+    fn fault(&mut self, offset: usize) -> UapiError {
+        *self.read = (*self.read).max(self.user.len().min(offset));
+        UapiError::Fault {
+            strukt: self.strukt,
+            offset: offset.max(self.user.len()),
+            readable: self.user.len(),
+        }
+    }
+
+    /// `copy_from_user(out + r.start, user + r.start, r.len())`.
+    fn copy(&mut self, r: Range<usize>, out: &mut [u8]) -> Result<(), UapiError> {
+        if r.start >= r.end {
+            return Ok(());
+        }
+        let end = r.end;
+        let src = match self.user.get(r.clone()) {
+            Some(s) => s,
+            None => return Err(self.fault(end)),
+        };
+        if let Some(dst) = out.get_mut(r) {
+            dst.copy_from_slice(src);
+        }
+        *self.read = (*self.read).max(end);
+        Ok(())
+    }
+
+    /// `check_zeroed_user(user + r.start, r.len())`.
+    fn check_zeroed(&mut self, r: Range<usize>) -> Result<(), UapiError> {
+        let end = r.end;
+        let start = r.start;
+        let src = match self.user.get(r) {
+            Some(s) => s,
+            None => return Err(self.fault(end)),
+        };
+        *self.read = (*self.read).max(end);
+        match src.iter().position(|b| *b != 0) {
+            None => Ok(()),
+            Some(i) => Err(UapiError::NonZeroTail {
+                strukt: self.strukt,
+                offset: start + i,
+                byte: src.get(i).copied().unwrap_or(0),
+            }),
+        }
+    }
+}
+
+/// Reads an integer field (native endian) from `buf`; out of range reads as 0.
+pub fn read_field(buf: &[u8], f: FieldRef) -> u64 {
+    read_int(buf, f.offset, f.size)
+}
+
+fn read_int(buf: &[u8], offset: usize, size: usize) -> u64 {
+    let Some(b) = offset
+        .checked_add(size)
+        .and_then(|end| buf.get(offset..end))
+    else {
+        return 0;
+    };
+    match size {
+        1 => u64::from(b.first().copied().unwrap_or(0)),
+        2 => u16::read_from_bytes(b).map_or(0, u64::from),
+        4 => u32::read_from_bytes(b).map_or(0, u64::from),
+        8 => u64::read_from_bytes(b).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn write_u32(buf: &mut [u8], offset: usize, v: u32) {
+    if let Some(dst) = buf.get_mut(offset..offset + 4) {
+        dst.copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// The union member the header bytes select, if the struct has a union and the
+/// selector holds a known value.
+pub fn selected_variant(layout: &Layout, buf: &[u8]) -> Option<&'static Variant> {
+    let u = layout.union?;
+    layout.variant_for(read_field(buf, u.selector))
+}
+
+/// Decodes `layout` from `user` into `out` (at least `layout.size` bytes, zeroed here
+/// first) under `policy`, then runs the content checks and, if `vendor` has rules for
+/// the struct, the vendor checks. `read` receives how far the policy read, also on error.
+///
+/// This is the consumer role; [`UapiStruct::from_user`] is its typed front end.
+///
+/// # Errors
+/// Any [`UapiError`], in the kernel's order: `EFAULT` for the mandatory copy, then the
+/// size checks, then the tail copy, then content checks, then vendor checks.
+pub fn decode_into(
+    layout: &'static Layout,
+    user: &[u8],
+    policy: Policy,
+    vendor: Option<Vendor>,
+    out: &mut [u8],
+    read: &mut usize,
+) -> Result<DecodeInfo, UapiError> {
+    let strukt = layout.name;
+    let ksize = layout.size;
+    *read = 0;
+    let Some(out) = out.get_mut(..ksize) else {
+        return Err(UapiError::OutputTooSmall {
+            strukt,
+            need: ksize,
+            have: out.len(),
+        });
+    };
+    out.fill(0);
+    let mut r = UserReader { strukt, user, read };
+
+    // The size field. Records without one are exactly `ksize` bytes.
+    let argsz = if layout.sized {
+        r.copy(0..4, out)?;
+        read_int(out, 0, 4) as u32
+    } else {
+        ksize as u32
+    };
+    let usize_ = argsz as usize;
+
+    match policy {
+        Policy::Linux510 | Policy::FlagsXend => {
+            // The 2020 core and VFIO copy the mandatory fields before looking at argsz.
+            r.copy(0..layout.min_size, out)?;
+            if usize_ < layout.min_size {
+                return Err(UapiError::ArgszTooSmall {
+                    strukt,
+                    argsz,
+                    need: layout.min_size,
+                });
+            }
+        }
+        Policy::ZeroTail => {
+            if let Some(cap) = policy.argsz_cap() {
+                if usize_ > cap {
+                    return Err(UapiError::ArgszTooLarge {
+                        strukt,
+                        argsz,
+                        limit: cap,
+                    });
+                }
+            }
+            if usize_ < layout.min_size {
+                return Err(UapiError::ArgszTooSmall {
+                    strukt,
+                    argsz,
+                    need: layout.min_size,
+                });
+            }
+            if usize_ > ksize {
+                r.check_zeroed(ksize..usize_)?;
+            }
+            r.copy(0..usize_.min(ksize), out)?;
+        }
+    }
+
+    // The ends the header selects: the union member, and every set extension flag.
+    let variant = selected_variant(layout, out);
+    if let (Some(u), Some(v)) = (layout.union, variant) {
+        let required = u.enforce_end || policy == Policy::FlagsXend;
+        if required && usize_ < v.end {
+            return Err(UapiError::VariantTruncated {
+                strukt,
+                variant: v.name,
+                argsz,
+                need: v.end,
+            });
+        }
+    }
+    let mut xend = layout.min_size.max(variant.map_or(0, |v| v.end));
+    for x in layout.extensions {
+        if read_field(out, x.flags) & x.bit != 0 {
+            if usize_ < x.end {
+                return Err(UapiError::ExtensionTruncated {
+                    strukt,
+                    flag: x.name,
+                    argsz,
+                    need: x.end,
+                });
+            }
+            xend = xend.max(x.end);
+        }
+    }
+
+    // The rest of the copy.
+    match policy {
+        Policy::Linux510 => r.copy(layout.min_size..usize_.min(ksize), out)?,
+        Policy::FlagsXend => r.copy(layout.min_size..xend.min(ksize).min(usize_), out)?,
+        Policy::ZeroTail => {}
+    }
+    let bytes_read = *r.read;
+
+    // Content checks of the generic layer.
+    check_fields(strukt, layout.fields, 0, out, policy)?;
+    if let (Some(u), Some(Variant { layout: Some(vl), .. })) = (layout.union, variant) {
+        check_fields(strukt, vl.fields, u.offset, out, policy)?;
+        check_rules(strukt, vl.rules, u.offset, out)?;
+    }
+    check_rules(strukt, layout.rules, 0, out)?;
+
+    // The vendor layer.
+    if let (Some(want), Some(rules)) = (vendor, layout.vendor) {
+        if rules.vendor == want {
+            check_fields(strukt, rules.checks, 0, out, policy)?;
+            if usize_ < rules.min_argsz {
+                return Err(UapiError::VendorTruncated {
+                    strukt,
+                    vendor: want,
+                    argsz,
+                    need: rules.min_argsz,
+                });
+            }
+            check_rules(strukt, rules.rules, 0, out)?;
+        }
+    }
+
+    Ok(DecodeInfo {
+        argsz,
+        bytes_read,
+        variant,
+    })
+}
+
+fn check_fields(
+    strukt: &'static str,
+    fields: &[Field],
+    base: usize,
+    buf: &[u8],
+    policy: Policy,
+) -> Result<(), UapiError> {
+    for f in fields {
+        let offset = base + f.offset;
+        let value = if f.kind == FieldKind::Int {
+            read_int(buf, offset, f.size)
+        } else {
+            0
+        };
+        match f.check {
+            Check::None | Check::Argsz | Check::Union => {}
+            Check::Version(need) => {
+                if value != need {
+                    return Err(UapiError::BadVersion {
+                        strukt,
+                        field: f.name,
+                        have: value,
+                        need,
+                    });
+                }
+            }
+            Check::Flags(known) => {
+                if value & !known != 0 {
+                    return Err(UapiError::UnknownFlags {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        known,
+                        policy,
+                    });
+                }
+            }
+            Check::Zero => {
+                let bytes = buf.get(offset..offset + f.size).unwrap_or(&[]);
+                if let Some(i) = bytes.iter().position(|b| *b != 0) {
+                    return Err(UapiError::NonZeroReserved {
+                        strukt,
+                        field: f.name,
+                        offset: offset + i,
+                        policy,
+                    });
+                }
+            }
+            Check::Within { mask, below } => {
+                if value & !mask != 0 {
+                    return Err(UapiError::UnknownFlags {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        known: mask,
+                        policy,
+                    });
+                }
+                if value & mask >= below {
+                    return Err(UapiError::UnsupportedValue {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        policy,
+                    });
+                }
+            }
+            Check::OneOf(values) => {
+                if !values.contains(&value) {
+                    return Err(UapiError::UnsupportedValue {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        policy,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_rules(
+    strukt: &'static str,
+    rules: &[Rule],
+    base: usize,
+    buf: &[u8],
+) -> Result<(), UapiError> {
+    for rule in rules {
+        match *rule {
+            Rule::ForbidBits {
+                field,
+                bits,
+                when,
+                equals,
+            } => {
+                let set = read_field(buf, field.at(base)) & bits;
+                if set != 0 && read_field(buf, when.at(base)) == equals {
+                    return Err(UapiError::ForbiddenCombination {
+                        strukt,
+                        field: field.name,
+                        bits: set,
+                        when: when.name,
+                        equals,
+                    });
+                }
+            }
+            Rule::ExactlyOne { field, bits } => {
+                let have = read_field(buf, field.at(base));
+                if (have & bits).count_ones() != 1 {
+                    return Err(UapiError::ExclusiveFlags {
+                        strukt,
+                        field: field.name,
+                        have,
+                        bits,
+                    });
+                }
+            }
+            Rule::Ordered { low, high } => {
+                let (lo, hi) = (read_field(buf, low.at(base)), read_field(buf, high.at(base)));
+                if lo > hi {
+                    return Err(UapiError::InvertedRange {
+                        strukt,
+                        low: low.name,
+                        high: high.name,
+                        low_value: lo,
+                        high_value: hi,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The producer role: encodes the kernel-layout bytes `value` (exactly `layout.size`
+/// bytes) for a peer of header generation `generation`. See [`UapiStruct::encode_for`].
+///
+/// # Errors
+/// [`UapiError::FieldLost`], [`UapiError::OutputTooSmall`], [`UapiError::UnknownGeneration`].
+pub fn encode_for(
+    layout: &'static Layout,
+    value: &[u8],
+    generation: usize,
+    out: &mut [u8],
+) -> Result<usize, UapiError> {
+    let strukt = layout.name;
+    let Some(target) = layout.generations.get(generation) else {
+        return Err(UapiError::UnknownGeneration {
+            strukt,
+            index: generation,
+        });
+    };
+    let lost = |field| UapiError::FieldLost {
+        strukt,
+        field,
+        generation: target.name,
+    };
+    for f in layout.fields {
+        let bytes = value.get(f.offset..f.end()).unwrap_or(&[]);
+        let nonzero = bytes.iter().any(|b| *b != 0);
+        if nonzero && (f.since as usize > generation || f.offset >= target.size) {
+            return Err(lost(f.name));
+        }
+        if nonzero && f.end() > target.size && f.check != Check::Union {
+            return Err(lost(f.name));
+        }
+    }
+    if let Some(v) = selected_variant(layout, value) {
+        if v.since as usize > generation || v.end > target.size {
+            // A member the peer does not have, or whose bytes it cannot receive, can
+            // only be sent if it is entirely zero past the target size.
+            let tail = value.get(target.size..v.end).unwrap_or(&[]);
+            if v.since as usize > generation || tail.iter().any(|b| *b != 0) {
+                return Err(lost(v.name));
+            }
+        }
+    }
+    for x in layout.extensions {
+        if x.since as usize > generation && read_field(value, x.flags) & x.bit != 0 {
+            return Err(lost(x.name));
+        }
+    }
+    write_encoded(layout, value, target.size, out)
+}
+
+/// The smallest `argsz` that carries every non-zero byte of `value`, the selected union
+/// member and every set extension, and is at least the minimum size.
+pub fn min_encoded_len(layout: &Layout, value: &[u8]) -> usize {
+    let mut len = layout.min_size;
+    if let Some(v) = selected_variant(layout, value) {
+        len = len.max(v.end);
+    }
+    for x in layout.extensions {
+        if read_field(value, x.flags) & x.bit != 0 {
+            len = len.max(x.end);
+        }
+    }
+    if let Some(last) = value
+        .get(..layout.size)
+        .and_then(|v| v.iter().rposition(|b| *b != 0))
+    {
+        // Round up to the end of the field holding the last non-zero byte.
+        let end = layout.field_at(last).map_or(last + 1, |f| f.end());
+        // The size field itself is rewritten; it never forces a longer encoding.
+        if last >= 4 || !layout.sized {
+            len = len.max(end);
+        }
+    }
+    len
+}
+
+fn write_encoded(
+    layout: &Layout,
+    value: &[u8],
+    len: usize,
+    out: &mut [u8],
+) -> Result<usize, UapiError> {
+    let have = out.len();
+    let Some(dst) = out.get_mut(..len) else {
+        return Err(UapiError::OutputTooSmall {
+            strukt: layout.name,
+            need: len,
+            have,
+        });
+    };
+    dst.fill(0);
+    let n = len.min(layout.size).min(value.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), value.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    if layout.sized {
+        write_u32(dst, 0, len as u32);
+    }
+    Ok(len)
+}
+
+/// A field's decoded value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// An integer field.
+    Int(u64),
+    /// A byte-array field (padding, reserved, or a union without a typed member).
+    Bytes(&'a [u8]),
+}
+
+/// One field of a decoded struct, with its place in the struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldEntry<'a> {
+    /// `Some((union, member))` for a field of the selected union member.
+    pub member: Option<(&'static str, &'static str)>,
+    /// The field's declaration (its offset is relative to its container).
+    pub field: &'static Field,
+    /// The absolute offset in the struct.
+    pub offset: usize,
+    /// The value.
+    pub value: FieldValue<'a>,
+}
+
+impl core::fmt::Display for FieldEntry<'_> {
+    /// Writes the field's C path (`granu.addr_info.flags`).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if let Some((u, m)) = self.member {
+            write!(f, "{u}.{m}.")?;
+        }
+        f.write_str(self.field.name)
+    }
+}
+
+/// Every field of `buf` (a struct of `layout`, e.g. a decode's output) in offset order.
+/// The union is shown through the member `variant` selects (its fields, with
+/// [`FieldEntry::member`] set); without a typed member it is shown as raw bytes.
+pub fn field_entries<'a>(
+    layout: &'static Layout,
+    buf: &'a [u8],
+    variant: Option<&'static Variant>,
+) -> impl Iterator<Item = FieldEntry<'a>> + 'a {
+    let member_layout = variant.and_then(|v| v.layout.map(|l| (v, l)));
+    layout.fields.iter().flat_map(move |f| {
+        let union_member = match (f.check, layout.union, member_layout) {
+            (Check::Union, Some(u), Some((v, l))) => Some((u, v, l)),
+            _ => None,
+        };
+        let (own, nested) = match union_member {
+            Some((u, v, l)) => (None, Some((u, v, l))),
+            None => (Some(entry(buf, f, 0, None)), None),
+        };
+        own.into_iter().chain(nested.into_iter().flat_map(move |(u, v, l)| {
+            l.fields
+                .iter()
+                .map(move |nf| entry(buf, nf, u.offset, Some((u.name, v.name))))
+        }))
+    })
+}
+
+fn entry<'a>(
+    buf: &'a [u8],
+    f: &'static Field,
+    base: usize,
+    member: Option<(&'static str, &'static str)>,
+) -> FieldEntry<'a> {
+    let offset = base + f.offset;
+    let value = match f.kind {
+        FieldKind::Int => FieldValue::Int(read_int(buf, offset, f.size)),
+        FieldKind::Bytes => FieldValue::Bytes(buf.get(offset..offset + f.size).unwrap_or(&[])),
+    };
+    FieldEntry {
+        member,
+        field: f,
+        offset,
+        value,
+    }
+}

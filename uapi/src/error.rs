@@ -1,0 +1,662 @@
+//! [`UapiError`]: every way a struct is refused, with context and the kernel's errno.
+
+use core::fmt;
+
+use crate::decl::{Policy, Vendor};
+use crate::errno::Errno;
+
+/// Why a UAPI struct was refused, with enough context to explain it, and
+/// [`errno`](UapiError::errno) giving what the kernel returns for it.
+///
+/// `docs/errno.md` lists every variant; it is generated from [`UapiError::CATALOGUE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UapiError {
+    /// The kernel's copy would read byte `offset`, but only `readable` bytes are
+    /// readable from the struct's first byte. `EFAULT` (`copy_from_user` failed).
+    Fault {
+        /// The struct.
+        strukt: &'static str,
+        /// The first byte the copy needs that is not readable.
+        offset: usize,
+        /// How many bytes are readable.
+        readable: usize,
+    },
+    /// `argsz` is below the first-release fields (`minsz`). `EINVAL`.
+    ArgszTooSmall {
+        /// The struct.
+        strukt: &'static str,
+        /// The `argsz` given.
+        argsz: u32,
+        /// The minimum.
+        need: usize,
+    },
+    /// `argsz` ends inside the union member the discriminator selects. `EINVAL`.
+    VariantTruncated {
+        /// The struct.
+        strukt: &'static str,
+        /// The union member.
+        variant: &'static str,
+        /// The `argsz` given.
+        argsz: u32,
+        /// `offsetofend` of the member.
+        need: usize,
+    },
+    /// `argsz` ends before the field a set extension flag makes valid. `EINVAL`.
+    ExtensionTruncated {
+        /// The struct.
+        strukt: &'static str,
+        /// The flag.
+        flag: &'static str,
+        /// The `argsz` given.
+        argsz: u32,
+        /// The end the flag selects (`xend`).
+        need: usize,
+    },
+    /// `argsz` is below the vendor driver's minimum. `EINVAL`.
+    VendorTruncated {
+        /// The struct.
+        strukt: &'static str,
+        /// The vendor.
+        vendor: Vendor,
+        /// The `argsz` given.
+        argsz: u32,
+        /// The vendor's minimum.
+        need: usize,
+    },
+    /// `argsz` is above the page-size cap of `copy_struct_from_user` callers. `E2BIG`.
+    ArgszTooLarge {
+        /// The struct.
+        strukt: &'static str,
+        /// The `argsz` given.
+        argsz: u32,
+        /// The cap.
+        limit: usize,
+    },
+    /// A non-zero byte past the kernel's struct size (`check_zeroed_user`). `E2BIG`.
+    NonZeroTail {
+        /// The struct.
+        strukt: &'static str,
+        /// The offset of the first non-zero byte.
+        offset: usize,
+        /// Its value.
+        byte: u8,
+    },
+    /// A version field does not hold the one version this header knows. `EINVAL`.
+    BadVersion {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        have: u64,
+        /// The version required.
+        need: u64,
+    },
+    /// Flag bits this header does not define. `EINVAL` (2020 core, VFIO);
+    /// `EOPNOTSUPP` under [`Policy::ZeroTail`] (iommufd).
+    UnknownFlags {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The field's offset.
+        offset: usize,
+        /// The value given.
+        have: u64,
+        /// The known bits.
+        known: u64,
+        /// The policy whose errno convention applies.
+        policy: Policy,
+    },
+    /// Padding or a reserved field is not zero. `EINVAL`; `EOPNOTSUPP` under zero-tail.
+    NonZeroReserved {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The offset of the first non-zero byte.
+        offset: usize,
+        /// The policy whose errno convention applies.
+        policy: Policy,
+    },
+    /// An enumerated field (format, granularity, code, op) has a value this header
+    /// does not define. `EINVAL`; `EOPNOTSUPP` under zero-tail.
+    UnsupportedValue {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The field's offset.
+        offset: usize,
+        /// The value given.
+        have: u64,
+        /// The policy whose errno convention applies.
+        policy: Policy,
+    },
+    /// Bits of `field` that are not allowed together with `when == equals`
+    /// (e.g. a device-IOTLB invalidation at domain granularity). `EINVAL`.
+    ForbiddenCombination {
+        /// The struct.
+        strukt: &'static str,
+        /// The bitmask field.
+        field: &'static str,
+        /// The offending bits that were set.
+        bits: u64,
+        /// The condition field.
+        when: &'static str,
+        /// Its value.
+        equals: u64,
+    },
+    /// Not exactly one of mutually exclusive flags is set. `EINVAL`.
+    ExclusiveFlags {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        have: u64,
+        /// The exclusive bits.
+        bits: u64,
+    },
+    /// A range whose lower bound is above its upper bound. `EINVAL`.
+    InvertedRange {
+        /// The struct.
+        strukt: &'static str,
+        /// The lower bound field.
+        low: &'static str,
+        /// The upper bound field.
+        high: &'static str,
+        /// The lower bound given.
+        low_value: u64,
+        /// The upper bound given.
+        high_value: u64,
+    },
+    /// Producer side: encoding for an older header would drop a non-zero field that
+    /// header does not have. `EOPNOTSUPP` (the peer could not honour it).
+    FieldLost {
+        /// The struct.
+        strukt: &'static str,
+        /// The field, union member or flag that would be lost.
+        field: &'static str,
+        /// The target header generation.
+        generation: &'static str,
+    },
+    /// Producer side: the output buffer is smaller than the encoded size. `EFAULT`
+    /// (a kernel writing there would fault).
+    OutputTooSmall {
+        /// The struct.
+        strukt: &'static str,
+        /// Bytes needed.
+        need: usize,
+        /// Bytes available.
+        have: usize,
+    },
+    /// Producer side: no such header generation is declared for the struct. `EINVAL`.
+    UnknownGeneration {
+        /// The struct.
+        strukt: &'static str,
+        /// The index asked for.
+        index: usize,
+    },
+    /// The IOMMU driver does not implement the operation. `ENODEV`
+    /// (`domain->ops->cache_invalidate` missing, and so on).
+    NoDevice {
+        /// The operation.
+        op: &'static str,
+    },
+}
+
+const fn content_errno(policy: Policy) -> Errno {
+    match policy {
+        Policy::ZeroTail => Errno::EOPNOTSUPP,
+        Policy::Linux510 | Policy::FlagsXend => Errno::EINVAL,
+    }
+}
+
+impl UapiError {
+    /// The errno the kernel returns for this rejection.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            UapiError::Fault { .. } | UapiError::OutputTooSmall { .. } => Errno::EFAULT,
+            UapiError::ArgszTooLarge { .. } | UapiError::NonZeroTail { .. } => Errno::E2BIG,
+            UapiError::UnknownFlags { policy, .. }
+            | UapiError::NonZeroReserved { policy, .. }
+            | UapiError::UnsupportedValue { policy, .. } => content_errno(*policy),
+            UapiError::FieldLost { .. } => Errno::EOPNOTSUPP,
+            UapiError::NoDevice { .. } => Errno::ENODEV,
+            UapiError::ArgszTooSmall { .. }
+            | UapiError::VariantTruncated { .. }
+            | UapiError::ExtensionTruncated { .. }
+            | UapiError::VendorTruncated { .. }
+            | UapiError::BadVersion { .. }
+            | UapiError::ForbiddenCombination { .. }
+            | UapiError::ExclusiveFlags { .. }
+            | UapiError::InvertedRange { .. }
+            | UapiError::UnknownGeneration { .. } => Errno::EINVAL,
+        }
+    }
+
+    /// The variant's name, as `docs/errno.md` lists it.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            UapiError::Fault { .. } => "Fault",
+            UapiError::ArgszTooSmall { .. } => "ArgszTooSmall",
+            UapiError::VariantTruncated { .. } => "VariantTruncated",
+            UapiError::ExtensionTruncated { .. } => "ExtensionTruncated",
+            UapiError::VendorTruncated { .. } => "VendorTruncated",
+            UapiError::ArgszTooLarge { .. } => "ArgszTooLarge",
+            UapiError::NonZeroTail { .. } => "NonZeroTail",
+            UapiError::BadVersion { .. } => "BadVersion",
+            UapiError::UnknownFlags { .. } => "UnknownFlags",
+            UapiError::NonZeroReserved { .. } => "NonZeroReserved",
+            UapiError::UnsupportedValue { .. } => "UnsupportedValue",
+            UapiError::ForbiddenCombination { .. } => "ForbiddenCombination",
+            UapiError::ExclusiveFlags { .. } => "ExclusiveFlags",
+            UapiError::InvertedRange { .. } => "InvertedRange",
+            UapiError::FieldLost { .. } => "FieldLost",
+            UapiError::OutputTooSmall { .. } => "OutputTooSmall",
+            UapiError::UnknownGeneration { .. } => "UnknownGeneration",
+            UapiError::NoDevice { .. } => "NoDevice",
+        }
+    }
+
+    /// The kernel code whose behaviour this variant reproduces.
+    pub const fn kernel_source(&self) -> &'static str {
+        match self {
+            UapiError::Fault { .. } => {
+                "copy_from_user / get_user failing (iommu.c, vfio_iommu_type1.c, iommufd main.c)"
+            }
+            UapiError::ArgszTooSmall { .. } => {
+                "iommu.c `argsz < minsz`; iommufd `user_size < op->min_size`; vfio `argsz < minsz`"
+            }
+            UapiError::VariantTruncated { .. } => {
+                "iommu.c iommu_uapi_cache_invalidate: argsz < offsetofend(granu.pasid_info/addr_info)"
+            }
+            UapiError::ExtensionTruncated { .. } => {
+                "vfio device_cdev.c vfio_df_ioctl_attach_pt: argsz < xend"
+            }
+            UapiError::VendorTruncated { .. } => {
+                "intel/svm.c intel_svm_bind_gpasid: argsz < offsetofend(vendor.vtd)"
+            }
+            UapiError::ArgszTooLarge { .. } => {
+                "copy_struct_from_user callers: usize > PAGE_SIZE (openat2, clone3, sched_setattr)"
+            }
+            UapiError::NonZeroTail { .. } => {
+                "copy_struct_from_user: check_zeroed_user(src + ksize, rest) == 0"
+            }
+            UapiError::BadVersion { .. } => {
+                "iommu.c iommu_check_cache_invl_data / iommu_check_bind_data / iommu_page_response"
+            }
+            UapiError::UnknownFlags { .. } => {
+                "iommu.c flag masks (EINVAL); iommufd handlers (EOPNOTSUPP); vfio flags (EINVAL)"
+            }
+            UapiError::NonZeroReserved { .. } => {
+                "iommu.c padding checks (EINVAL); iommufd __reserved checks (EOPNOTSUPP)"
+            }
+            UapiError::UnsupportedValue { .. } => {
+                "iommu.c granularity >= NR, format >= FORMAT_LAST; vfio unknown op; iommufd data_type"
+            }
+            UapiError::ForbiddenCombination { .. } => {
+                "iommu.c iommu_check_cache_invl_data table; intel/iommu.c inv_type_granu_table"
+            }
+            UapiError::ExclusiveFlags { .. } => {
+                "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: ALLOC and FREE are exclusive"
+            }
+            UapiError::InvertedRange { .. } => {
+                "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: range.min > range.max"
+            }
+            UapiError::FieldLost { .. } => {
+                "producer side (vsva): iommufd.h's rule that a peer must not silently ignore a field"
+            }
+            UapiError::OutputTooSmall { .. } => "producer side (vsva): copy_to_user would fault",
+            UapiError::UnknownGeneration { .. } => "producer side (vsva): no such header generation",
+            UapiError::NoDevice { .. } => {
+                "iommu.c: domain->ops->cache_invalidate / sva_bind_gpasid / page_response missing"
+            }
+        }
+    }
+
+    /// One value of every variant, in documentation order (for `docs/errno.md` and tests).
+    /// Policy-dependent variants appear once per policy.
+    pub const CATALOGUE: &'static [UapiError] = &[
+        UapiError::Fault {
+            strukt: "iommu_cache_invalidate_info",
+            offset: 16,
+            readable: 8,
+        },
+        UapiError::ArgszTooSmall {
+            strukt: "iommu_cache_invalidate_info",
+            argsz: 8,
+            need: 16,
+        },
+        UapiError::VariantTruncated {
+            strukt: "iommu_cache_invalidate_info",
+            variant: "addr_info",
+            argsz: 40,
+            need: 56,
+        },
+        UapiError::ExtensionTruncated {
+            strukt: "vfio_device_attach_iommufd_pt",
+            flag: "VFIO_DEVICE_ATTACH_PASID",
+            argsz: 12,
+            need: 16,
+        },
+        UapiError::VendorTruncated {
+            strukt: "iommu_gpasid_bind_data",
+            vendor: Vendor::Vtd,
+            argsz: 56,
+            need: 72,
+        },
+        UapiError::ArgszTooLarge {
+            strukt: "iommu_hwpt_alloc",
+            argsz: 4097,
+            limit: 4096,
+        },
+        UapiError::NonZeroTail {
+            strukt: "iommu_hwpt_alloc",
+            offset: 48,
+            byte: 1,
+        },
+        UapiError::BadVersion {
+            strukt: "iommu_page_response",
+            field: "version",
+            have: 2,
+            need: 1,
+        },
+        UapiError::UnknownFlags {
+            strukt: "iommu_gpasid_bind_data",
+            field: "flags",
+            offset: 16,
+            have: 2,
+            known: 1,
+            policy: Policy::Linux510,
+        },
+        UapiError::UnknownFlags {
+            strukt: "iommu_hwpt_alloc",
+            field: "flags",
+            offset: 4,
+            have: 16,
+            known: 15,
+            policy: Policy::ZeroTail,
+        },
+        UapiError::UnknownFlags {
+            strukt: "vfio_device_attach_iommufd_pt",
+            field: "flags",
+            offset: 4,
+            have: 2,
+            known: 1,
+            policy: Policy::FlagsXend,
+        },
+        UapiError::NonZeroReserved {
+            strukt: "iommu_cache_invalidate_info",
+            field: "padding",
+            offset: 10,
+            policy: Policy::Linux510,
+        },
+        UapiError::NonZeroReserved {
+            strukt: "iommu_hwpt_alloc",
+            field: "__reserved",
+            offset: 20,
+            policy: Policy::ZeroTail,
+        },
+        UapiError::NonZeroReserved {
+            strukt: "iommu_cache_invalidate_info",
+            field: "padding",
+            offset: 10,
+            policy: Policy::FlagsXend,
+        },
+        UapiError::UnsupportedValue {
+            strukt: "iommu_cache_invalidate_info",
+            field: "granularity",
+            offset: 9,
+            have: 3,
+            policy: Policy::Linux510,
+        },
+        UapiError::UnsupportedValue {
+            strukt: "iommu_hwpt_alloc",
+            field: "data_type",
+            offset: 24,
+            have: 9,
+            policy: Policy::ZeroTail,
+        },
+        UapiError::UnsupportedValue {
+            strukt: "vfio_iommu_type1_nesting_op",
+            field: "flags",
+            offset: 4,
+            have: 3,
+            policy: Policy::FlagsXend,
+        },
+        UapiError::ForbiddenCombination {
+            strukt: "iommu_cache_invalidate_info",
+            field: "cache",
+            bits: 2,
+            when: "granularity",
+            equals: 0,
+        },
+        UapiError::ExclusiveFlags {
+            strukt: "vfio_iommu_type1_pasid_request",
+            field: "flags",
+            have: 3,
+            bits: 3,
+        },
+        UapiError::InvertedRange {
+            strukt: "vfio_iommu_type1_pasid_request",
+            low: "min",
+            high: "max",
+            low_value: 9,
+            high_value: 1,
+        },
+        UapiError::FieldLost {
+            strukt: "iommu_hwpt_alloc",
+            field: "fault_id",
+            generation: "v6.7",
+        },
+        UapiError::OutputTooSmall {
+            strukt: "iommu_page_response",
+            need: 24,
+            have: 8,
+        },
+        UapiError::UnknownGeneration {
+            strukt: "iommu_page_response",
+            index: 7,
+        },
+        UapiError::NoDevice {
+            op: "cache_invalidate",
+        },
+    ];
+}
+
+impl fmt::Display for UapiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            UapiError::Fault {
+                strukt,
+                offset,
+                readable,
+            } => write!(
+                f,
+                "{strukt}: the copy needs byte {offset} but only {readable} bytes are readable"
+            ),
+            UapiError::ArgszTooSmall {
+                strukt,
+                argsz,
+                need,
+            } => write!(
+                f,
+                "{strukt}: argsz {argsz} is below the mandatory fields (minsz {need})"
+            ),
+            UapiError::VariantTruncated {
+                strukt,
+                variant,
+                argsz,
+                need,
+            } => write!(
+                f,
+                "{strukt}: argsz {argsz} ends inside union member {variant} (needs {need})"
+            ),
+            UapiError::ExtensionTruncated {
+                strukt,
+                flag,
+                argsz,
+                need,
+            } => write!(
+                f,
+                "{strukt}: flag {flag} needs argsz >= {need} (xend), got {argsz}"
+            ),
+            UapiError::VendorTruncated {
+                strukt,
+                vendor,
+                argsz,
+                need,
+            } => write!(
+                f,
+                "{strukt}: the {} driver needs argsz >= {need}, got {argsz}",
+                vendor.name()
+            ),
+            UapiError::ArgszTooLarge {
+                strukt,
+                argsz,
+                limit,
+            } => write!(f, "{strukt}: argsz {argsz} is above {limit}"),
+            UapiError::NonZeroTail {
+                strukt,
+                offset,
+                byte,
+            } => write!(
+                f,
+                "{strukt}: byte {offset} past the kernel's struct is {byte:#04x}, not zero"
+            ),
+            UapiError::BadVersion {
+                strukt,
+                field,
+                have,
+                need,
+            } => write!(f, "{strukt}.{field} is {have}, only version {need} exists"),
+            UapiError::UnknownFlags {
+                strukt,
+                field,
+                have,
+                known,
+                ..
+            } => write!(
+                f,
+                "{strukt}.{field} = {have:#x} has unknown bits {:#x} (known {known:#x})",
+                have & !known
+            ),
+            UapiError::NonZeroReserved {
+                strukt,
+                field,
+                offset,
+                ..
+            } => write!(
+                f,
+                "{strukt}.{field} must be zero (byte {offset} is not)"
+            ),
+            UapiError::UnsupportedValue {
+                strukt,
+                field,
+                have,
+                ..
+            } => write!(f, "{strukt}.{field} = {have} is not a value this header knows"),
+            UapiError::ForbiddenCombination {
+                strukt,
+                field,
+                bits,
+                when,
+                equals,
+            } => write!(
+                f,
+                "{strukt}.{field} bits {bits:#x} are not allowed when {when} = {equals}"
+            ),
+            UapiError::ExclusiveFlags {
+                strukt,
+                field,
+                have,
+                bits,
+            } => write!(
+                f,
+                "{strukt}.{field} = {have:#x}: exactly one of {bits:#x} must be set"
+            ),
+            UapiError::InvertedRange {
+                strukt,
+                low,
+                high,
+                low_value,
+                high_value,
+            } => write!(
+                f,
+                "{strukt}: {low} = {low_value} is above {high} = {high_value}"
+            ),
+            UapiError::FieldLost {
+                strukt,
+                field,
+                generation,
+            } => write!(
+                f,
+                "{strukt}.{field} is set but header {generation} has no such field"
+            ),
+            UapiError::OutputTooSmall { strukt, need, have } => {
+                write!(f, "{strukt}: output needs {need} bytes, buffer has {have}")
+            }
+            UapiError::UnknownGeneration { strukt, index } => {
+                write!(f, "{strukt}: no header generation {index}")
+            }
+            UapiError::NoDevice { op } => write!(f, "the IOMMU driver has no {op} operation"),
+        }
+    }
+}
+
+impl core::error::Error for UapiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant appears in the catalogue (the match is exhaustive, so a new
+    /// variant fails to compile here until it is listed).
+    #[test]
+    fn catalogue_covers_every_variant() {
+        let index = |e: &UapiError| match e {
+            UapiError::Fault { .. } => 0,
+            UapiError::ArgszTooSmall { .. } => 1,
+            UapiError::VariantTruncated { .. } => 2,
+            UapiError::ExtensionTruncated { .. } => 3,
+            UapiError::VendorTruncated { .. } => 4,
+            UapiError::ArgszTooLarge { .. } => 5,
+            UapiError::NonZeroTail { .. } => 6,
+            UapiError::BadVersion { .. } => 7,
+            UapiError::UnknownFlags { .. } => 8,
+            UapiError::NonZeroReserved { .. } => 9,
+            UapiError::UnsupportedValue { .. } => 10,
+            UapiError::ForbiddenCombination { .. } => 11,
+            UapiError::ExclusiveFlags { .. } => 12,
+            UapiError::InvertedRange { .. } => 13,
+            UapiError::FieldLost { .. } => 14,
+            UapiError::OutputTooSmall { .. } => 15,
+            UapiError::UnknownGeneration { .. } => 16,
+            UapiError::NoDevice { .. } => 17,
+        };
+        let mut seen = [false; 18];
+        for e in UapiError::CATALOGUE {
+            seen[index(e)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "{seen:?}");
+    }
+
+    #[test]
+    fn policy_dependent_errnos() {
+        for e in UapiError::CATALOGUE {
+            if let UapiError::UnknownFlags { policy, .. }
+            | UapiError::NonZeroReserved { policy, .. }
+            | UapiError::UnsupportedValue { policy, .. } = e
+            {
+                let want = if *policy == Policy::ZeroTail {
+                    Errno::EOPNOTSUPP
+                } else {
+                    Errno::EINVAL
+                };
+                assert_eq!(e.errno(), want, "{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Today's size-first structs that vsva encodes or decodes: iommufd
+//! (`include/uapi/linux/iommufd.h`) and the VFIO cdev attach/detach
+//! (`include/uapi/linux/vfio.h`). Same extension rules as the 2020 API: the struct
+//! grows at its end or reuses reserved bytes, and a new field comes with a new flag.
+//!
+//! Fixed records without a size field (driver data, fault records) are declared with
+//! `sized: false`: they are versioned by the enclosing `data_len` / `entry_len` or not at all.
+
+use crate::consts::HwptAllocFlags;
+use crate::decl::{Check, Extension, FieldRef, Generation, Policy};
+use crate::uapi_struct;
+
+uapi_struct! {
+    /// `IOMMU_GET_HW_INFO`: what the IOMMU behind a device supports.
+    pub struct HwInfo = "iommu_hw_info", size 40, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE`.
+        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// The device (iommufd object id).
+        dev_id: u32, at 8 => Check::None, since 0;
+        /// In: user buffer length; out: the driver data's length.
+        data_len: u32, at 12 => Check::None, since 0;
+        /// User buffer for the driver data.
+        data_uptr: u64, at 16 => Check::None, since 0;
+        /// `in_data_type` (with `INPUT_TYPE`) / `out_data_type`: `enum iommu_hw_info_type`.
+        data_type: u32, at 24 => Check::None, since 0;
+        /// Out: log2 of the largest PASID (was part of `__reserved`).
+        out_max_pasid_log2: u8, at 28 => Check::None, since 2;
+        /// Must be zero.
+        __reserved: [u8; 3], at 29 => Check::Zero, since 0;
+        /// Out: `IOMMU_HW_CAP_*`.
+        out_capabilities: u64, at 32 => Check::None, since 1;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 32,
+        default_policy: Policy::ZeroTail, union: None,
+        extensions: &[Extension { name: "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 28, since: 2 }],
+        rules: &[],
+        generations: &[
+            Generation { name: "v6.6", size: 32 },
+            Generation { name: "v6.7", size: 40 },
+            Generation { name: "v6.17", size: 40 },
+        ],
+        vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_HW_INFO_TYPE_INTEL_VTD` driver data: the raw VT-d CAP and ECAP registers.
+    pub struct HwInfoVtd = "iommu_hw_info_vtd", size 24, align 8 {
+        /// `IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17`.
+        flags: u32, at 0 => Check::None, since 0;
+        /// Reserved.
+        __reserved: u32, at 4 => Check::None, since 0;
+        /// VT-d capability register.
+        cap_reg: u64, at 8 => Check::None, since 0;
+        /// VT-d extended capability register.
+        ecap_reg: u64, at 16 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 24,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.6", size: 24 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3` driver data: the SMMUv3 ID registers.
+    pub struct HwInfoArmSmmuv3 = "iommu_hw_info_arm_smmuv3", size 40, align 4 {
+        /// Reserved flags.
+        flags: u32, at 0 => Check::None, since 0;
+        /// Reserved.
+        __reserved: u32, at 4 => Check::None, since 0;
+        /// `IDR0`..`IDR5`.
+        idr: [u32; 6], at 8 => Check::None, since 0;
+        /// `IIDR`.
+        iidr: u32, at 32 => Check::None, since 0;
+        /// `AIDR`.
+        aidr: u32, at 36 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 40,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.12", size: 40 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table (nest parent, nested stage 1).
+    pub struct HwptAlloc = "iommu_hwpt_alloc", size 48, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// `IOMMU_HWPT_ALLOC_*`, `IOMMU_HWPT_FAULT_ID_VALID`.
+        flags: u32, at 4 => Check::Flags(HwptAllocFlags::all().bits() as u64), since 0;
+        /// The device.
+        dev_id: u32, at 8 => Check::None, since 0;
+        /// IOAS, parent HWPT or vIOMMU.
+        pt_id: u32, at 12 => Check::None, since 0;
+        /// Out: the new HWPT.
+        out_hwpt_id: u32, at 16 => Check::None, since 0;
+        /// Must be zero.
+        __reserved: u32, at 20 => Check::Zero, since 0;
+        /// `enum iommu_hwpt_data_type`.
+        data_type: u32, at 24 => Check::OneOf(&[0, 1, 2]), since 1;
+        /// Length of the driver data.
+        data_len: u32, at 28 => Check::None, since 1;
+        /// User pointer to the driver data.
+        data_uptr: u64, at 32 => Check::None, since 1;
+        /// The fault queue, if `FAULT_ID_VALID`.
+        fault_id: u32, at 40 => Check::None, since 2;
+        /// Must be zero.
+        __reserved2: u32, at 44 => Check::Zero, since 2;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 24,
+        default_policy: Policy::ZeroTail, union: None,
+        extensions: &[Extension { name: "IOMMU_HWPT_FAULT_ID_VALID",
+            flags: FieldRef::named(FIELDS, "flags"), bit: HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
+            end: 44, since: 2 }],
+        rules: &[],
+        generations: &[
+            Generation { name: "v6.6", size: 24 },
+            Generation { name: "v6.7", size: 40 },
+            Generation { name: "v6.11", size: 48 },
+        ],
+        vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_HWPT_DATA_VTD_S1`: a nested VT-d stage-1 (the heir of the VT-d guest PASID bind).
+    pub struct HwptVtdS1 = "iommu_hwpt_vtd_s1", size 24, align 8 {
+        /// `IOMMU_VTD_S1_{SRE, EAFE, WPE}`.
+        flags: u64, at 0 => Check::Flags(0b111), since 0;
+        /// Stage-1 page table base (GPA).
+        pgtbl_addr: u64, at 8 => Check::None, since 0;
+        /// Stage-1 address width.
+        addr_width: u32, at 16 => Check::None, since 0;
+        /// Must be zero.
+        __reserved: u32, at 20 => Check::Zero, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 24,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.7", size: 24 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_HWPT_INVALIDATE`: an array of `entry_len`-sized driver entries.
+    pub struct HwptInvalidate = "iommu_hwpt_invalidate", size 32, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// Nested HWPT or vIOMMU.
+        hwpt_id: u32, at 4 => Check::None, since 0;
+        /// User pointer to the entry array.
+        data_uptr: u64, at 8 => Check::None, since 0;
+        /// `enum iommu_hwpt_invalidate_data_type`.
+        data_type: u32, at 16 => Check::OneOf(&[0, 1]), since 0;
+        /// Bytes per entry, chosen by the user.
+        entry_len: u32, at 20 => Check::None, since 0;
+        /// In: entries; out: entries handled.
+        entry_num: u32, at 24 => Check::None, since 0;
+        /// Must be zero.
+        __reserved: u32, at 28 => Check::Zero, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 32,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// One VT-d stage-1 invalidation entry (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`).
+    pub struct HwptVtdS1Invalidate = "iommu_hwpt_vtd_s1_invalidate", size 24, align 8 {
+        /// First address (4 KiB aligned); 0 with `npages == u64::MAX` means everything.
+        addr: u64, at 0 => Check::None, since 0;
+        /// Number of 4 KiB pages.
+        npages: u64, at 8 => Check::None, since 0;
+        /// `IOMMU_VTD_INV_FLAGS_LEAF`.
+        flags: u32, at 16 => Check::Flags(1), since 0;
+        /// Must be zero.
+        __reserved: u32, at 20 => Check::Zero, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 24,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// One page-fault record read from a fault queue fd.
+    pub struct HwptPgfault = "iommu_hwpt_pgfault", size 40, align 8 {
+        /// `IOMMU_PGFAULT_FLAGS_*`.
+        flags: u32, at 0 => Check::Flags(0b11), since 0;
+        /// The device.
+        dev_id: u32, at 4 => Check::None, since 0;
+        /// The PASID, if `PASID_VALID`.
+        pasid: u32, at 8 => Check::None, since 0;
+        /// Page request group index.
+        grpid: u32, at 12 => Check::None, since 0;
+        /// `IOMMU_PGFAULT_PERM_*`.
+        perm: u32, at 16 => Check::Flags(0b1111), since 0;
+        /// Reserved.
+        __reserved: u32, at 20 => Check::Zero, since 0;
+        /// Faulting address.
+        addr: u64, at 24 => Check::None, since 0;
+        /// Length hint.
+        length: u32, at 32 => Check::None, since 0;
+        /// Per fault group; echo it back in the response.
+        cookie: u32, at 36 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 40,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.11", size: 40 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// One page-response record written to a fault queue fd.
+    pub struct HwptPageResponse = "iommu_hwpt_page_response", size 8, align 4 {
+        /// The cookie of the fault group answered.
+        cookie: u32, at 0 => Check::None, since 0;
+        /// `IOMMUFD_PAGE_RESP_{SUCCESS, INVALID}`.
+        code: u32, at 4 => Check::OneOf(&[0, 1]), since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 8,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.11", size: 8 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_FAULT_QUEUE_ALLOC`: allocate a fault queue and its fd.
+    pub struct FaultAlloc = "iommu_fault_alloc", size 16, align 4 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// Must be zero.
+        flags: u32, at 4 => Check::Flags(0), since 0;
+        /// Out: the fault object id.
+        out_fault_id: u32, at 8 => Check::None, since 0;
+        /// Out: the fault fd.
+        out_fault_fd: u32, at 12 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 16,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.11", size: 16 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: attach a cdev device (or one of its PASIDs) to a page table.
+    pub struct VfioDeviceAttachIommufdPt = "vfio_device_attach_iommufd_pt", size 16, align 4 {
+        /// Size of the user's struct.
+        argsz: u32, at 0 => Check::Argsz, since 0;
+        /// `VFIO_DEVICE_ATTACH_PASID`.
+        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// In: IOAS or HWPT; out: the attached HWPT.
+        pt_id: u32, at 8 => Check::None, since 0;
+        /// The PASID, if `VFIO_DEVICE_ATTACH_PASID`.
+        pasid: u32, at 12 => Check::None, since 1;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 12,
+        default_policy: Policy::FlagsXend, union: None,
+        extensions: &[Extension { name: "VFIO_DEVICE_ATTACH_PASID",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 16, since: 1 }],
+        rules: &[],
+        generations: &[Generation { name: "v6.6", size: 12 }, Generation { name: "v6.13", size: 16 }],
+        vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`: detach a cdev device (or one of its PASIDs).
+    pub struct VfioDeviceDetachIommufdPt = "vfio_device_detach_iommufd_pt", size 12, align 4 {
+        /// Size of the user's struct.
+        argsz: u32, at 0 => Check::Argsz, since 0;
+        /// `VFIO_DEVICE_DETACH_PASID`.
+        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// The PASID, if `VFIO_DEVICE_DETACH_PASID`.
+        pasid: u32, at 8 => Check::None, since 1;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 8,
+        default_policy: Policy::FlagsXend, union: None,
+        extensions: &[Extension { name: "VFIO_DEVICE_DETACH_PASID",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 12, since: 1 }],
+        rules: &[],
+        generations: &[Generation { name: "v6.6", size: 8 }, Generation { name: "v6.13", size: 12 }],
+        vendor: None,
+    }
+}

@@ -1,0 +1,99 @@
+//! The VFIO nesting envelope of the 2020 vSVA series (v3–v7, never merged):
+//! `VFIO_IOMMU_PASID_REQUEST` and `VFIO_IOMMU_NESTING_OP {argsz, flags, data[]}`.
+//!
+//! VFIO checks only its own header; `data[]` is carried opaquely to the IOMMU UAPI
+//! layer, which decodes it with its own `argsz` (see [`NestingOp::payload`]).
+
+use crate::consts::{NestingOpCode, PasidRequestFlags, VFIO_NESTING_OP_MASK, VFIO_NESTING_OP_NR};
+use crate::decl::{Check, FieldRef, Generation, Policy, Rule};
+use crate::uapi_struct;
+
+uapi_struct! {
+    /// `VFIO_IOMMU_PASID_REQUEST`: allocate one PASID in `[min, max]`, or free all of them.
+    pub struct PasidRequest = "vfio_iommu_type1_pasid_request", size 16, align 4 {
+        /// Size of the user's struct.
+        argsz: u32, at 0 => Check::Argsz, since 0;
+        /// `VFIO_IOMMU_FLAG_ALLOC_PASID` or `VFIO_IOMMU_FLAG_FREE_PASID` (exactly one).
+        flags: u32, at 4 => Check::Flags(PasidRequestFlags::all().bits() as u64), since 0;
+        /// `range.min`: the lowest PASID.
+        min: u32, at 8 => Check::None, since 0;
+        /// `range.max`: the highest PASID.
+        max: u32, at 12 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 16,
+        default_policy: Policy::Linux510, union: None, extensions: &[],
+        rules: &[
+            Rule::ExactlyOne { field: FieldRef::named(FIELDS, "flags"),
+                               bits: PasidRequestFlags::all().bits() as u64 },
+            Rule::Ordered { low: FieldRef::named(FIELDS, "min"),
+                            high: FieldRef::named(FIELDS, "max") },
+        ],
+        generations: &[Generation { name: "v7 (2020)", size: 16 }], vendor: None,
+    }
+}
+
+impl PasidRequest {
+    /// A request to allocate one PASID in `[min, max]`.
+    pub fn alloc(min: u32, max: u32) -> PasidRequest {
+        PasidRequest {
+            argsz: 16,
+            flags: PasidRequestFlags::ALLOC.bits(),
+            min,
+            max,
+        }
+    }
+
+    /// A request to free every PASID in `[min, max]`.
+    pub fn free(min: u32, max: u32) -> PasidRequest {
+        PasidRequest {
+            argsz: 16,
+            flags: PasidRequestFlags::FREE.bits(),
+            min,
+            max,
+        }
+    }
+
+    /// The request flags (unknown bits retained).
+    pub fn request_flags(&self) -> PasidRequestFlags {
+        PasidRequestFlags::from_bits_retain(self.flags)
+    }
+}
+
+uapi_struct! {
+    /// The header of `VFIO_IOMMU_NESTING_OP`; `data[]` (an IOMMU UAPI struct with its own
+    /// `argsz`) follows it in user memory.
+    pub struct NestingOp = "vfio_iommu_type1_nesting_op", size 8, align 4 {
+        /// Size of header plus data.
+        argsz: u32, at 0 => Check::Argsz, since 0;
+        /// The op in the low 16 bits (`VFIO_NESTING_OP_MASK`); higher bits must be zero.
+        flags: u32, at 4 => Check::Within { mask: VFIO_NESTING_OP_MASK as u64, below: VFIO_NESTING_OP_NR as u64 }, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 8,
+        default_policy: Policy::Linux510, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v7 (2020)", size: 8 }], vendor: None,
+    }
+}
+
+impl NestingOp {
+    /// A header for `op` carrying `data_len` bytes of data.
+    pub fn new(op: NestingOpCode, data_len: u32) -> NestingOp {
+        NestingOp {
+            argsz: 8u32.saturating_add(data_len),
+            flags: op.raw(),
+        }
+    }
+
+    /// The op code, or `None` for an unknown op.
+    pub fn op(&self) -> Option<NestingOpCode> {
+        NestingOpCode::from_raw(self.flags & VFIO_NESTING_OP_MASK)
+    }
+
+    /// The opaque `data[]` of a decoded header: the user bytes from offset 8, as far as
+    /// they are readable. VFIO passes the pointer on untouched; the IOMMU UAPI layer
+    /// decodes it with its own `argsz`, so the header's `argsz` does not bound it.
+    pub fn payload(user: &[u8]) -> &[u8] {
+        user.get(8..).unwrap_or(&[])
+    }
+}
