@@ -141,3 +141,17 @@ pub fn argsz_structs() -> impl Iterator<Item = &'static Layout> {
 pub fn layout_named(name: &str) -> Option<&'static Layout> {
     ALL_STRUCTS.iter().copied().find(|l| l.name == name)
 }
+
+/// The largest `size` among [`ALL_STRUCTS`]: a stack buffer of this many bytes holds
+/// the kernel copy of any declared struct (for [`decode_into`]).
+pub const MAX_STRUCT_SIZE: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < ALL_STRUCTS.len() {
+        if ALL_STRUCTS[i].size > max {
+            max = ALL_STRUCTS[i].size;
+        }
+        i += 1;
+    }
+    max
+};
