@@ -402,6 +402,17 @@ fn check_fields(
                     });
                 }
             }
+            Check::Range { min, below } => {
+                if value < min || value >= below {
+                    return Err(UapiError::UnsupportedValue {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        policy,
+                    });
+                }
+            }
             Check::OneOf(values) => {
                 if !values.contains(&value) {
                     return Err(UapiError::UnsupportedValue {

@@ -119,6 +119,13 @@ pub enum Check {
     },
     /// An enumeration with sparse values: must be one of these.
     OneOf(&'static [u64]),
+    /// A number that must lie in `min..below` (VT-d: `0 < hpasid < PASID_MAX`).
+    Range {
+        /// The smallest valid value.
+        min: u64,
+        /// The first value past the range.
+        below: u64,
+    },
     /// The raw bytes of the variable-size union; its members are checked by [`Variant`].
     Union,
 }
@@ -374,7 +381,7 @@ impl Layout {
     /// union starts at `min_size`; selectors and flags lie inside `min_size`; every
     /// variant and extension ends within `size`; generations grow and end at `size`.
     pub const fn validate(&self) {
-        assert!(self.size > 0 && self.size % self.align == 0, "size/align");
+        assert!(self.size > 0 && self.size.is_multiple_of(self.align), "size/align");
         assert!(self.min_size <= self.size, "min_size > size");
         assert!(!self.generations.is_empty(), "no generation");
         assert!(

@@ -376,7 +376,7 @@ uapi_struct! {
                 crate::Field { name: "format", offset: 8, size: 4, kind: crate::FieldKind::Int,
                     check: Check::OneOf(&[1]), since: 0 },
                 crate::Field { name: "hpasid", offset: 32, size: 8, kind: crate::FieldKind::Int,
-                    check: Check::Within { mask: u64::MAX, below: PASID_MAX as u64 }, since: 0 },
+                    check: Check::Range { min: 1, below: PASID_MAX as u64 }, since: 0 },
                 // flags & ~(IOMMU_SVA_VTD_GPASID_LAST - 1), LAST = 1 << 7 once WPE exists.
                 crate::Field { name: "vendor.vtd.flags", offset: 56, size: 8,
                     kind: crate::FieldKind::Int, check: Check::Flags(0x7f), since: 0 },
