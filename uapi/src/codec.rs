@@ -87,7 +87,12 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
     /// # Errors
     /// [`UapiError::OutputTooSmall`].
     fn encode(&self, out: &mut [u8]) -> Result<usize, UapiError> {
-        encode_for(Self::DECL, self.as_bytes(), Self::DECL.generations.len() - 1, out)
+        encode_for(
+            Self::DECL,
+            self.as_bytes(),
+            Self::DECL.generations.len() - 1,
+            out,
+        )
     }
 
     /// Encodes `self` with the smallest `argsz` that still carries every non-zero field,
@@ -303,7 +308,13 @@ pub fn decode_into(
 
     // Content checks of the generic layer.
     check_fields(strukt, layout.fields, 0, out, policy)?;
-    if let (Some(u), Some(Variant { layout: Some(vl), .. })) = (layout.union, variant) {
+    if let (
+        Some(u),
+        Some(Variant {
+            layout: Some(vl), ..
+        }),
+    ) = (layout.union, variant)
+    {
         check_fields(strukt, vl.fields, u.offset, out, policy)?;
         check_rules(strukt, vl.rules, u.offset, out)?;
     }
@@ -466,7 +477,10 @@ fn check_rules(
                 }
             }
             Rule::Ordered { low, high } => {
-                let (lo, hi) = (read_field(buf, low.at(base)), read_field(buf, high.at(base)));
+                let (lo, hi) = (
+                    read_field(buf, low.at(base)),
+                    read_field(buf, high.at(base)),
+                );
                 if lo > hi {
                     return Err(UapiError::InvertedRange {
                         strukt,
@@ -634,11 +648,12 @@ pub fn field_entries<'a>(
             Some((u, v, l)) => (None, Some((u, v, l))),
             None => (Some(entry(buf, f, 0, None)), None),
         };
-        own.into_iter().chain(nested.into_iter().flat_map(move |(u, v, l)| {
-            l.fields
-                .iter()
-                .map(move |nf| entry(buf, nf, u.offset, Some((u.name, v.name))))
-        }))
+        own.into_iter()
+            .chain(nested.into_iter().flat_map(move |(u, v, l)| {
+                l.fields
+                    .iter()
+                    .map(move |nf| entry(buf, nf, u.offset, Some((u.name, v.name))))
+            }))
     })
 }
 

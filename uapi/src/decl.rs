@@ -381,7 +381,10 @@ impl Layout {
     /// union starts at `min_size`; selectors and flags lie inside `min_size`; every
     /// variant and extension ends within `size`; generations grow and end at `size`.
     pub const fn validate(&self) {
-        assert!(self.size > 0 && self.size.is_multiple_of(self.align), "size/align");
+        assert!(
+            self.size > 0 && self.size.is_multiple_of(self.align),
+            "size/align"
+        );
         assert!(self.min_size <= self.size, "min_size > size");
         assert!(!self.generations.is_empty(), "no generation");
         assert!(

@@ -548,16 +548,16 @@ impl fmt::Display for UapiError {
                 field,
                 offset,
                 ..
-            } => write!(
-                f,
-                "{strukt}.{field} must be zero (byte {offset} is not)"
-            ),
+            } => write!(f, "{strukt}.{field} must be zero (byte {offset} is not)"),
             UapiError::UnsupportedValue {
                 strukt,
                 field,
                 have,
                 ..
-            } => write!(f, "{strukt}.{field} = {have} is not a value this header knows"),
+            } => write!(
+                f,
+                "{strukt}.{field} = {have} is not a value this header knows"
+            ),
             UapiError::ForbiddenCombination {
                 strukt,
                 field,

@@ -11,9 +11,7 @@ use crate::consts::{
     CacheInvType, FaultType, InvGranularity, IOMMU_INV_GRANU_NR, IOMMU_PASID_FORMAT_LAST,
     IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX,
 };
-use crate::decl::{
-    Check, FieldRef, Generation, Policy, Rule, Union, Variant, Vendor, VendorRules,
-};
+use crate::decl::{Check, FieldRef, Generation, Policy, Rule, Union, Variant, Vendor, VendorRules};
 use crate::{uapi_struct, UapiStruct};
 
 /// The single v5.10 generation of a struct of `size` bytes.

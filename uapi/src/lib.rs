@@ -82,15 +82,15 @@ pub use codec::{
     FieldValue, UapiStruct,
 };
 pub use decl::{
-    Check, Extension, Field, FieldKind, FieldRef, Generation, Layout, Policy, Rule, Union,
-    Variant, Vendor, VendorRules, PAGE_SIZE,
+    Check, Extension, Field, FieldKind, FieldRef, Generation, Layout, Policy, Rule, Union, Variant,
+    Vendor, VendorRules, PAGE_SIZE,
 };
 pub use errno::Errno;
 pub use error::UapiError;
 pub use iommu::{
     CacheInvalidateInfo, Fault, FaultPageRequest, FaultUnrecoverable, GpasidBindData,
-    GpasidBindDataVtd, Granu, InvAddrInfo, InvPasidInfo, NestingInfo, NestingInfoVtd,
-    PageResponse, PasidSmmuv3, PasidTableConfig,
+    GpasidBindDataVtd, Granu, InvAddrInfo, InvPasidInfo, NestingInfo, NestingInfoVtd, PageResponse,
+    PasidSmmuv3, PasidTableConfig,
 };
 pub use iommufd::{
     FaultAlloc, HwInfo, HwInfoArmSmmuv3, HwInfoVtd, HwptAlloc, HwptInvalidate, HwptPageResponse,

@@ -97,3 +97,55 @@ impl NestingOp {
         user.get(8..).unwrap_or(&[])
     }
 }
+
+impl NestingOpCode {
+    /// The IOMMU UAPI struct the op's `data[]` carries (decoded by the IOMMU layer,
+    /// never by VFIO): `iommu_gpasid_bind_data` for bind and unbind,
+    /// `iommu_cache_invalidate_info` for cache invalidation.
+    pub fn payload_layout(self) -> &'static crate::Layout {
+        use crate::UapiStruct;
+        match self {
+            NestingOpCode::BindPgtbl | NestingOpCode::UnbindPgtbl => crate::GpasidBindData::DECL,
+            NestingOpCode::CacheInvld => crate::CacheInvalidateInfo::DECL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Errno, Policy, UapiStruct};
+    use zerocopy::IntoBytes;
+
+    #[test]
+    fn nesting_op_payload_is_opaque_and_typed_by_op() {
+        let info = crate::CacheInvalidateInfo::new(
+            crate::consts::CacheInvType::IOTLB,
+            crate::Granu::Domain,
+        );
+        let mut user = [0u8; 8 + 56];
+        let hdr = NestingOp::new(NestingOpCode::CacheInvld, 56);
+        user[..8].copy_from_slice(hdr.as_bytes());
+        user[8..].copy_from_slice(info.as_bytes());
+        let op = NestingOp::from_user(&user, Policy::Linux510).unwrap();
+        assert_eq!(op.op(), Some(NestingOpCode::CacheInvld));
+        let layout = NestingOpCode::CacheInvld.payload_layout();
+        assert_eq!(layout.name, "iommu_cache_invalidate_info");
+        let payload = NestingOp::payload(&user);
+        let inner = crate::CacheInvalidateInfo::from_user(payload, Policy::Linux510).unwrap();
+        assert_eq!(inner, info);
+    }
+
+    #[test]
+    fn pasid_request_rules() {
+        let ok = PasidRequest::alloc(1, 100);
+        assert!(PasidRequest::from_user(ok.as_bytes(), Policy::Linux510).is_ok());
+        let both = PasidRequest { flags: 3, ..ok };
+        let e = PasidRequest::from_user(both.as_bytes(), Policy::Linux510).unwrap_err();
+        assert!(matches!(e, crate::UapiError::ExclusiveFlags { .. }), "{e}");
+        let inverted = PasidRequest::free(9, 1);
+        let e = PasidRequest::from_user(inverted.as_bytes(), Policy::Linux510).unwrap_err();
+        assert_eq!(e.errno(), Errno::EINVAL);
+        assert!(matches!(e, crate::UapiError::InvertedRange { .. }), "{e}");
+    }
+}
