@@ -81,6 +81,9 @@ pub enum Vendor {
 }
 
 impl Vendor {
+    /// Every vendor with rules, in documentation order.
+    pub const ALL: [Vendor; 1] = [Vendor::Vtd];
+
     /// The command-line name (`vtd`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -90,10 +93,7 @@ impl Vendor {
 
     /// Parses a command-line name as printed by [`Vendor::name`].
     pub fn from_name(name: &str) -> Option<Vendor> {
-        match name {
-            "vtd" => Some(Vendor::Vtd),
-            _ => None,
-        }
+        Vendor::ALL.into_iter().find(|v| v.name() == name)
     }
 }
 

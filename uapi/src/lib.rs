@@ -78,8 +78,8 @@ pub mod iommufd;
 pub mod vfio_nesting;
 
 pub use codec::{
-    decode_into, encode_for, field_entries, min_encoded_len, DecodeInfo, Decoded, FieldEntry,
-    FieldValue, UapiStruct,
+    decode_into, encode_for, field_entries, min_encoded_len, read_field, DecodeInfo, Decoded,
+    FieldEntry, FieldValue, UapiStruct,
 };
 pub use decl::{
     Check, Extension, Field, FieldKind, FieldRef, Generation, Layout, Policy, Rule, Union, Variant,
