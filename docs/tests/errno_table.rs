@@ -1,0 +1,140 @@
+//! `docs/errno.md` holds exactly the table generated from `UapiError::CATALOGUE`, and
+//! every row agrees with `errno()`.
+//!
+//! Regenerate the page with `VSVA_BLESS=1 cargo test -p vsva-docs`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use vsva_docs::tables::{self, ERRNO_MARKER};
+use vsva_uapi::UapiError;
+
+fn page_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("errno.md")
+}
+
+fn blessing() -> bool {
+    std::env::var("VSVA_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// The table as committed, or (when blessing, since the page is being rewritten
+/// concurrently) as generated.
+fn committed_table() -> String {
+    if blessing() {
+        return tables::errno_table();
+    }
+    let page = fs::read_to_string(page_path()).expect("docs/errno.md is readable");
+    tables::generated_block(&page, ERRNO_MARKER)
+        .expect("docs/errno.md has the errno markers")
+        .to_string()
+}
+
+/// The cells of the table's data rows (header and separator skipped).
+fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .skip(2)
+        .map(|line| {
+            line.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every variant, by exhaustive match: a new variant fails to compile here until it is
+/// listed, and then fails the test until the catalogue (and the page) has it.
+fn kind_index(e: &UapiError) -> usize {
+    match e {
+        UapiError::Fault { .. } => 0,
+        UapiError::ArgszTooSmall { .. } => 1,
+        UapiError::VariantTruncated { .. } => 2,
+        UapiError::ExtensionTruncated { .. } => 3,
+        UapiError::VendorTruncated { .. } => 4,
+        UapiError::ArgszTooLarge { .. } => 5,
+        UapiError::NonZeroTail { .. } => 6,
+        UapiError::BadVersion { .. } => 7,
+        UapiError::UnknownFlags { .. } => 8,
+        UapiError::NonZeroReserved { .. } => 9,
+        UapiError::UnsupportedValue { .. } => 10,
+        UapiError::ForbiddenCombination { .. } => 11,
+        UapiError::ExclusiveFlags { .. } => 12,
+        UapiError::InvertedRange { .. } => 13,
+        UapiError::FieldLost { .. } => 14,
+        UapiError::OutputTooSmall { .. } => 15,
+        UapiError::UnknownGeneration { .. } => 16,
+        UapiError::NoDevice { .. } => 17,
+    }
+}
+const KINDS: usize = 18;
+
+#[test]
+fn errno_md_is_generated_from_the_catalogue() {
+    let path = page_path();
+    let page = fs::read_to_string(&path).expect("docs/errno.md is readable");
+    let want = tables::errno_table();
+    if blessing() {
+        let new = tables::splice(&page, ERRNO_MARKER, &want).expect("errno markers");
+        if new != page {
+            fs::write(&path, new).expect("docs/errno.md is writable");
+        }
+        return;
+    }
+    let have = tables::generated_block(&page, ERRNO_MARKER).expect("errno markers");
+    assert_eq!(
+        have, want,
+        "docs/errno.md is stale: regenerate it with `VSVA_BLESS=1 cargo test -p vsva-docs`"
+    );
+}
+
+#[test]
+fn every_row_matches_its_catalogue_entry() {
+    let rows = rows(&committed_table());
+    assert_eq!(rows.len(), UapiError::CATALOGUE.len(), "one row per entry");
+    for (row, e) in rows.iter().zip(UapiError::CATALOGUE) {
+        assert!(row.len() >= 5, "row {row:?} has five columns");
+        assert_eq!(row[0], e.kind(), "{e}");
+        let policy = tables::error_policy(e).map_or("any", |p| p.name());
+        assert_eq!(row[1], policy, "{e}");
+        assert_eq!(row[2], e.errno().name(), "{e}");
+        let number: i32 = row[3].parse().expect("errno number is an integer");
+        assert_eq!(number, e.errno().raw(), "{e}");
+    }
+}
+
+#[test]
+fn every_variant_kind_appears_in_the_table() {
+    let rows = rows(&committed_table());
+    let mut seen = [false; KINDS];
+    for e in UapiError::CATALOGUE {
+        assert!(
+            rows.iter()
+                .any(|r| r.first().is_some_and(|k| k == e.kind())),
+            "{} is missing from the table",
+            e.kind()
+        );
+        seen[kind_index(e)] = true;
+    }
+    let missing: Vec<usize> = (0..KINDS).filter(|i| !seen[*i]).collect();
+    assert!(
+        missing.is_empty(),
+        "variants missing from the catalogue: {missing:?}"
+    );
+}
+
+#[test]
+fn policy_dependent_rows_follow_the_convention() {
+    // iommufd (zero-tail) says EOPNOTSUPP where the 2020 core and VFIO say EINVAL.
+    for e in UapiError::CATALOGUE {
+        if let Some(policy) = tables::error_policy(e) {
+            let want = if policy == vsva_uapi::Policy::ZeroTail {
+                "EOPNOTSUPP"
+            } else {
+                "EINVAL"
+            };
+            assert_eq!(e.errno().name(), want, "{e}");
+        }
+    }
+}
