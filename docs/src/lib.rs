@@ -100,16 +100,6 @@ pub mod tables {
         ))
     }
 
-    /// The policy whose errno convention a policy-dependent error carries, if any.
-    pub fn error_policy(e: &UapiError) -> Option<Policy> {
-        match e {
-            UapiError::UnknownFlags { policy, .. }
-            | UapiError::NonZeroReserved { policy, .. }
-            | UapiError::UnsupportedValue { policy, .. } => Some(*policy),
-            _ => None,
-        }
-    }
-
     /// One table cell: `|` escaped, line breaks removed.
     fn cell(s: &str) -> String {
         s.replace('|', "\\|").replace('\n', " ")
@@ -123,7 +113,7 @@ pub mod tables {
              |---|---|---|---:|---|\n",
         );
         for e in UapiError::CATALOGUE {
-            let policy = error_policy(e).map_or("any", Policy::name);
+            let policy = e.policy().map_or("any", Policy::name);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
@@ -135,60 +125,6 @@ pub mod tables {
             );
         }
         out
-    }
-
-    /// The all-ones value of an integer field of `size` bytes.
-    fn width_mask(size: usize) -> u64 {
-        if size >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * size)) - 1
-        }
-    }
-
-    /// A field's check as human text (`version == 1`, `flags ⊆ 0x7`, `must be zero`,
-    /// `< 3`, `one of {1}`).
-    pub fn check_text(field: &Field) -> String {
-        let name = field.name;
-        match field.check {
-            Check::None => "—".to_string(),
-            Check::Argsz => "size field (set by the user, untrusted)".to_string(),
-            Check::Version(v) => format!("{name} == {v}"),
-            Check::Flags(0) => format!("{name} == 0 (no flag defined)"),
-            Check::Flags(known) => format!("{name} ⊆ {known:#x}"),
-            Check::Zero => "must be zero".to_string(),
-            Check::Within { mask, below } if mask == width_mask(field.size) => {
-                format!("< {below}")
-            }
-            Check::Within { mask, below } => {
-                format!("{name} & {mask:#x} < {below}, other bits zero")
-            }
-            Check::Range { min, below } => format!("{min} ≤ {name} < {below}"),
-            Check::OneOf(values) => {
-                let list: Vec<String> = values.iter().map(u64::to_string).collect();
-                format!("one of {{{}}}", list.join(", "))
-            }
-            Check::Union => "union storage (see the members)".to_string(),
-        }
-    }
-
-    /// A cross-field rule as human text.
-    pub fn rule_text(rule: &Rule) -> String {
-        match *rule {
-            Rule::ForbidBits {
-                field,
-                bits,
-                when,
-                equals,
-            } => format!(
-                "`{} & {bits:#x}` must be 0 when `{} == {equals}`",
-                field.name, when.name
-            ),
-            Rule::ExactlyOne { field, bits } => {
-                format!("exactly one bit of `{} & {bits:#x}` is set", field.name)
-            }
-            Rule::Ordered { low, high } => format!("`{} <= {}`", low.name, high.name),
-        }
     }
 
     /// The name of generation `index` of `layout` (`"?"` if out of range).
@@ -209,7 +145,7 @@ pub mod tables {
                 f.offset,
                 f.size,
                 f.name,
-                cell(&check_text(f)),
+                cell(&f.check_text().to_string()),
                 generation_name(layout, f.since),
             );
         }
@@ -306,7 +242,7 @@ pub mod tables {
         if !layout.rules.is_empty() {
             out.push_str("\nRules:\n\n");
             for r in layout.rules {
-                let _ = writeln!(out, "- {}", rule_text(r));
+                let _ = writeln!(out, "- {}", r.to_string());
             }
         }
 
@@ -324,7 +260,7 @@ pub mod tables {
             if !v.rules.is_empty() {
                 out.push('\n');
                 for r in v.rules {
-                    let _ = writeln!(out, "- {}", rule_text(r));
+                    let _ = writeln!(out, "- {}", r.to_string());
                 }
             }
         }

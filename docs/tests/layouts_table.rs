@@ -79,7 +79,7 @@ fn check_text_reads_like_the_kernel_comments() {
         check,
         since: 0,
     };
-    let text = |f: &vsva_uapi::Field| tables::check_text(f);
+    let text = |f: &vsva_uapi::Field| f.check_text().to_string();
     assert_eq!(
         text(&field("version", 4, Check::Version(1))),
         "version == 1"
@@ -90,6 +90,10 @@ fn check_text_reads_like_the_kernel_comments() {
         mask: 0xff,
         below: 3,
     };
-    assert_eq!(text(&field("granularity", 1, within)), "< 3");
-    assert_eq!(text(&field("format", 4, Check::OneOf(&[1]))), "one of {1}");
+    assert_eq!(text(&field("granularity", 1, within)), "granularity < 3");
+    assert_eq!(text(&field("format", 4, Check::OneOf(&[1]))), "format ∈ [1]");
+    assert_eq!(
+        text(&field("code", 4, Check::Valid(&[0, 1]))),
+        "code ∈ [0, 1] (else EINVAL)"
+    );
 }

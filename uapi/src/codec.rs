@@ -141,23 +141,28 @@ impl UserReader<'_> {
         Ok(())
     }
 
-    /// `check_zeroed_user(user + r.start, r.len())`.
+    /// `check_zeroed_user(user + r.start, r.len())`: a non-zero byte found before the
+    /// first unreadable one is `E2BIG`; an all-zero readable prefix of a range that runs
+    /// past the readable bytes is `EFAULT`.
     fn check_zeroed(&mut self, r: Range<usize>) -> Result<(), UapiError> {
-        let end = r.end;
-        let start = r.start;
-        let src = match self.user.get(r) {
-            Some(s) => s,
-            None => return Err(self.fault(end)),
-        };
-        *self.read = (*self.read).max(end);
-        match src.iter().position(|b| *b != 0) {
-            None => Ok(()),
-            Some(i) => Err(UapiError::NonZeroTail {
+        let (start, end) = (r.start, r.end);
+        let readable = self
+            .user
+            .get(start..end.min(self.user.len()))
+            .unwrap_or(&[]);
+        if let Some(i) = readable.iter().position(|b| *b != 0) {
+            *self.read = (*self.read).max(start + i + 1);
+            return Err(UapiError::NonZeroTail {
                 strukt: self.strukt,
                 offset: start + i,
-                byte: src.get(i).copied().unwrap_or(0),
-            }),
+                byte: readable.get(i).copied().unwrap_or(0),
+            });
         }
+        if end > self.user.len() {
+            return Err(self.fault(end));
+        }
+        *self.read = (*self.read).max(end);
+        Ok(())
     }
 }
 
@@ -234,16 +239,25 @@ pub fn decode_into(
     };
     let usize_ = argsz as usize;
 
+    // Under FlagsXend the base fields are checked before the flags select an `xend`
+    // (vfio_df_ioctl_attach_pt: unknown flags are EINVAL before any further copy).
+    let base_first = policy == Policy::FlagsXend;
+    let min_size = layout.min_size;
     match policy {
         Policy::Linux510 | Policy::FlagsXend => {
             // The 2020 core and VFIO copy the mandatory fields before looking at argsz.
-            r.copy(0..layout.min_size, out)?;
-            if usize_ < layout.min_size {
+            r.copy(0..min_size, out)?;
+            if usize_ < min_size {
                 return Err(UapiError::ArgszTooSmall {
                     strukt,
                     argsz,
-                    need: layout.min_size,
+                    need: min_size,
                 });
+            }
+            if base_first {
+                check_fields(strukt, layout.fields, 0, out, policy, |f| {
+                    f.end() <= min_size
+                })?;
             }
         }
         Policy::ZeroTail => {
@@ -307,7 +321,9 @@ pub fn decode_into(
     let bytes_read = *r.read;
 
     // Content checks of the generic layer.
-    check_fields(strukt, layout.fields, 0, out, policy)?;
+    check_fields(strukt, layout.fields, 0, out, policy, |f| {
+        !base_first || f.end() > min_size
+    })?;
     if let (
         Some(u),
         Some(Variant {
@@ -315,7 +331,7 @@ pub fn decode_into(
         }),
     ) = (layout.union, variant)
     {
-        check_fields(strukt, vl.fields, u.offset, out, policy)?;
+        check_fields(strukt, vl.fields, u.offset, out, policy, |_| true)?;
         check_rules(strukt, vl.rules, u.offset, out)?;
     }
     check_rules(strukt, layout.rules, 0, out)?;
@@ -323,7 +339,7 @@ pub fn decode_into(
     // The vendor layer.
     if let (Some(want), Some(rules)) = (vendor, layout.vendor) {
         if rules.vendor == want {
-            check_fields(strukt, rules.checks, 0, out, policy)?;
+            check_fields(strukt, rules.checks, 0, out, policy, |_| true)?;
             if usize_ < rules.min_argsz {
                 return Err(UapiError::VendorTruncated {
                     strukt,
@@ -349,8 +365,9 @@ fn check_fields(
     base: usize,
     buf: &[u8],
     policy: Policy,
+    select: impl Fn(&Field) -> bool,
 ) -> Result<(), UapiError> {
-    for f in fields {
+    for f in fields.iter().filter(|f| select(f)) {
         let offset = base + f.offset;
         let value = if f.kind == FieldKind::Int {
             read_int(buf, offset, f.size)
@@ -415,13 +432,17 @@ fn check_fields(
             }
             Check::Range { min, below } => {
                 if value < min || value >= below {
-                    return Err(UapiError::UnsupportedValue {
-                        strukt,
-                        field: f.name,
-                        offset,
-                        have: value,
-                        policy,
-                    });
+                    return Err(invalid(strukt, f, offset, value));
+                }
+            }
+            Check::Valid(values) => {
+                if !values.contains(&value) {
+                    return Err(invalid(strukt, f, offset, value));
+                }
+            }
+            Check::Aligned(align) => {
+                if value & align.wrapping_sub(1) != 0 {
+                    return Err(invalid(strukt, f, offset, value));
                 }
             }
             Check::OneOf(values) => {
@@ -438,6 +459,15 @@ fn check_fields(
         }
     }
     Ok(())
+}
+
+fn invalid(strukt: &'static str, f: &Field, offset: usize, have: u64) -> UapiError {
+    UapiError::InvalidValue {
+        strukt,
+        field: f.name,
+        offset,
+        have,
+    }
 }
 
 fn check_rules(
@@ -473,6 +503,17 @@ fn check_rules(
                         field: field.name,
                         have,
                         bits,
+                    });
+                }
+            }
+            Rule::Requires { when, field, mask } => {
+                if read_field(buf, when.at(base)) != 0
+                    && read_field(buf, field.at(base)) & mask == 0
+                {
+                    return Err(UapiError::MissingField {
+                        strukt,
+                        when: when.name,
+                        field: field.name,
                     });
                 }
             }
@@ -550,8 +591,13 @@ pub fn encode_for(
 /// The smallest `argsz` that carries every non-zero byte of `value`, the selected union
 /// member and every set extension, and is at least the minimum size.
 pub fn min_encoded_len(layout: &Layout, value: &[u8]) -> usize {
+    if !layout.sized {
+        // A record without a size field is always the whole record.
+        return layout.size;
+    }
     let mut len = layout.min_size;
-    if let Some(v) = selected_variant(layout, value) {
+    let variant = selected_variant(layout, value);
+    if let Some(v) = variant {
         len = len.max(v.end);
     }
     for x in layout.extensions {
@@ -563,10 +609,18 @@ pub fn min_encoded_len(layout: &Layout, value: &[u8]) -> usize {
         .get(..layout.size)
         .and_then(|v| v.iter().rposition(|b| *b != 0))
     {
-        // Round up to the end of the field holding the last non-zero byte.
-        let end = layout.field_at(last).map_or(last + 1, |f| f.end());
+        // Round up to the end of the field holding the last non-zero byte: inside the
+        // union, the selected member's field; elsewhere, the struct's own field.
+        let member_field = layout.union.zip(variant).and_then(|(u, v)| {
+            let l = v.layout?;
+            let f = l.field_at(last.checked_sub(u.offset)?)?;
+            Some(u.offset + f.end())
+        });
+        let end = member_field
+            .or_else(|| layout.field_at(last).map(|f| f.end()))
+            .unwrap_or(last + 1);
         // The size field itself is rewritten; it never forces a longer encoding.
-        if last >= 4 || !layout.sized {
+        if last >= 4 {
             len = len.max(end);
         }
     }

@@ -254,9 +254,12 @@ bitflags! {
 
     /// `IOMMU_NESTING_FEAT_*`: `iommu_nesting_info.features`.
     ///
-    /// No kernel header ever fixed all five values (the late series dropped
-    /// SYSWIDE_PASID and never defined BIND_PASID_TABLE or PAGE_REQUEST). vsva numbers
-    /// them `1<<0 … 1<<4` in the order the 2020 document lists them.
+    /// No kernel header ever fixed all five values: the early Liu series had
+    /// SYSWIDE_PASID 1<<0, BIND_PGTBL 1<<1, CACHE_INVLD 1<<2; the late one dropped
+    /// SYSWIDE_PASID and renumbered BIND_PGTBL 1<<0, CACHE_INVLD 1<<1; none defined
+    /// BIND_PASID_TABLE or PAGE_REQUEST. vsva numbers all five `1<<0 … 1<<4` in the
+    /// order the 2020 document lists them, so its values match neither series from
+    /// CACHE_INVLD on: a peer built from either header must translate.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct NestingFeatures: u32 {
         /// `IOMMU_NESTING_FEAT_SYSWIDE_PASID`: PASIDs are allocated system-wide.

@@ -27,8 +27,10 @@ pub enum Policy {
     /// ignore bytes past the kernel's size, `EINVAL` below the minimum or below the end
     /// of the union member the discriminator selects. No upper bound on `argsz`.
     Linux510,
-    /// `copy_struct_from_user` as iommufd uses it: `argsz > 4096` is `E2BIG`, bytes past
-    /// the kernel's size must be zero (else `E2BIG`), a shorter struct is zero-filled.
+    /// `copy_struct_from_user` as its callers use it (iommufd, openat2, clone3): bytes
+    /// past the kernel's size must be zero (else `E2BIG`), a shorter struct is
+    /// zero-filled, and — the callers' pattern from the kernel-doc, which vsva applies to
+    /// every struct under this policy — `argsz > PAGE_SIZE` is `E2BIG`.
     /// Unknown flags and non-zero reserved fields are `EOPNOTSUPP`.
     ZeroTail,
     /// The VFIO cdev rule (`vfio_df_ioctl_attach_pt`): read the base struct, then only up
@@ -119,7 +121,13 @@ pub enum Check {
     },
     /// An enumeration with sparse values: must be one of these.
     OneOf(&'static [u64]),
-    /// A number that must lie in `min..below` (VT-d: `0 < hpasid < PASID_MAX`).
+    /// A value the kernel judges *wrong* (not merely unknown) unless it is one of these:
+    /// `EINVAL` under every policy (iommufd fault.c's response code, an invalidation
+    /// array of the wrong type).
+    Valid(&'static [u64]),
+    /// Must be a multiple of this power of two (`EINVAL`; VT-d's 4 KiB-aligned address).
+    Aligned(u64),
+    /// A number that must lie in `min..below` (`EINVAL`; VT-d: `0 < hpasid < PASID_MAX`).
     Range {
         /// The smallest valid value.
         min: u64,
@@ -128,6 +136,68 @@ pub enum Check {
     },
     /// The raw bytes of the variable-size union; its members are checked by [`Variant`].
     Union,
+}
+
+/// The human text of a field's check (`version == 1`, `flags ⊆ 0x7`), as the docs tables
+/// and `vsva explain` print it. Made by [`Field::check_text`].
+#[derive(Debug, Clone, Copy)]
+pub struct CheckText<'a>(&'a Field);
+
+impl fmt::Display for CheckText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = self.0;
+        let name = field.name;
+        let width_mask = match field.size {
+            8.. => u64::MAX,
+            n => (1u64 << (n * 8)) - 1,
+        };
+        match field.check {
+            Check::None => f.write_str("—"),
+            Check::Argsz => f.write_str("size field (set by the user, untrusted)"),
+            Check::Version(v) => write!(f, "{name} == {v}"),
+            Check::Flags(0) => write!(f, "{name} == 0 (no flag defined)"),
+            Check::Flags(known) => write!(f, "{name} ⊆ {known:#x}"),
+            Check::Zero => f.write_str("must be zero"),
+            Check::Within { mask, below } if mask == width_mask => write!(f, "{name} < {below}"),
+            Check::Within { mask, below } => {
+                write!(f, "{name} & {mask:#x} < {below}, other bits zero")
+            }
+            Check::OneOf(values) => write!(f, "{name} ∈ {values:?}"),
+            Check::Valid(values) => write!(f, "{name} ∈ {values:?} (else EINVAL)"),
+            Check::Aligned(a) => write!(f, "{name} aligned to {a:#x}"),
+            Check::Range { min, below } => write!(f, "{min} ≤ {name} < {below}"),
+            Check::Union => f.write_str("union storage (see the members)"),
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Rule::ForbidBits {
+                field,
+                bits,
+                when,
+                equals,
+            } => write!(
+                f,
+                "`{} & {bits:#x}` must be 0 when `{} == {equals}`",
+                field.name, when.name
+            ),
+            Rule::ExactlyOne { field, bits } => {
+                write!(f, "exactly one bit of `{} & {bits:#x}`", field.name)
+            }
+            Rule::Requires { when, field, mask } if mask == u64::MAX => {
+                write!(f, "`{} != 0` requires `{} != 0`", when.name, field.name)
+            }
+            Rule::Requires { when, field, mask } => write!(
+                f,
+                "`{} != 0` requires `{} & {mask:#x}`",
+                when.name, field.name
+            ),
+            Rule::Ordered { low, high } => write!(f, "`{} <= {}`", low.name, high.name),
+        }
+    }
 }
 
 /// One field of a declared struct.
@@ -148,6 +218,11 @@ pub struct Field {
 }
 
 impl Field {
+    /// The human text of the field's check.
+    pub const fn check_text(&self) -> CheckText<'_> {
+        CheckText(self)
+    }
+
     /// One past the field's last byte.
     pub const fn end(&self) -> usize {
         self.offset + self.size
@@ -294,6 +369,17 @@ pub enum Rule {
         field: FieldRef,
         /// The mutually exclusive bits.
         bits: u64,
+    },
+    /// When `when` is non-zero, `field & mask` must be non-zero (`EINVAL`): a value that
+    /// needs a companion (iommufd `data_type` needs `data_len`), or a field repurposed from
+    /// padding that is only valid with its new flag (`mask` = the flag bit).
+    Requires {
+        /// The field whose non-zero value creates the requirement.
+        when: FieldRef,
+        /// The field that must then be non-zero under `mask`.
+        field: FieldRef,
+        /// The bits of `field` that count (`u64::MAX` for the whole value).
+        mask: u64,
     },
     /// `low <= high` (`EINVAL`).
     Ordered {

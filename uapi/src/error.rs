@@ -16,7 +16,7 @@ pub enum UapiError {
     Fault {
         /// The struct.
         strukt: &'static str,
-        /// The first byte the copy needs that is not readable.
+        /// The end of the copy that faulted (one past the last byte it needed).
         offset: usize,
         /// How many bytes are readable.
         readable: usize,
@@ -133,6 +133,28 @@ pub enum UapiError {
         /// The policy whose errno convention applies.
         policy: Policy,
     },
+    /// A value the kernel judges wrong (misaligned, out of range, an array of the wrong
+    /// type, an unknown response code). `EINVAL` under every policy.
+    InvalidValue {
+        /// The struct.
+        strukt: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The field's offset.
+        offset: usize,
+        /// The value given.
+        have: u64,
+    },
+    /// A field is set but the field (or flag) it needs is not (`data_type` without
+    /// `data_len`, entries without a pointer). `EINVAL`.
+    MissingField {
+        /// The struct.
+        strukt: &'static str,
+        /// The field that is set.
+        when: &'static str,
+        /// The field that must then be non-zero.
+        field: &'static str,
+    },
     /// Bits of `field` that are not allowed together with `when == equals`
     /// (e.g. a device-IOTLB invalidation at domain granularity). `EINVAL`.
     ForbiddenCombination {
@@ -229,10 +251,24 @@ impl UapiError {
             | UapiError::ExtensionTruncated { .. }
             | UapiError::VendorTruncated { .. }
             | UapiError::BadVersion { .. }
+            | UapiError::InvalidValue { .. }
+            | UapiError::MissingField { .. }
             | UapiError::ForbiddenCombination { .. }
             | UapiError::ExclusiveFlags { .. }
             | UapiError::InvertedRange { .. }
             | UapiError::UnknownGeneration { .. } => Errno::EINVAL,
+        }
+    }
+
+    /// The policy whose errno convention decides this error's errno, for the three
+    /// variants whose errno depends on it (`UnknownFlags`, `NonZeroReserved`,
+    /// `UnsupportedValue`); `None` for every other variant.
+    pub const fn policy(&self) -> Option<Policy> {
+        match self {
+            UapiError::UnknownFlags { policy, .. }
+            | UapiError::NonZeroReserved { policy, .. }
+            | UapiError::UnsupportedValue { policy, .. } => Some(*policy),
+            _ => None,
         }
     }
 
@@ -250,6 +286,8 @@ impl UapiError {
             UapiError::UnknownFlags { .. } => "UnknownFlags",
             UapiError::NonZeroReserved { .. } => "NonZeroReserved",
             UapiError::UnsupportedValue { .. } => "UnsupportedValue",
+            UapiError::InvalidValue { .. } => "InvalidValue",
+            UapiError::MissingField { .. } => "MissingField",
             UapiError::ForbiddenCombination { .. } => "ForbiddenCombination",
             UapiError::ExclusiveFlags { .. } => "ExclusiveFlags",
             UapiError::InvertedRange { .. } => "InvertedRange",
@@ -295,6 +333,12 @@ impl UapiError {
             }
             UapiError::UnsupportedValue { .. } => {
                 "iommu.c granularity >= NR, format >= FORMAT_LAST; vfio unknown op; iommufd data_type"
+            }
+            UapiError::InvalidValue { .. } => {
+                "intel/svm.c hpasid range; iommufd fault.c response code; intel/nested.c address alignment"
+            }
+            UapiError::MissingField { .. } => {
+                "iommufd hw_pagetable.c: data_type without data_len, entry_num without data_uptr/entry_len"
             }
             UapiError::ForbiddenCombination { .. } => {
                 "iommu.c iommu_check_cache_invl_data table; intel/iommu.c inv_type_granu_table"
@@ -425,6 +469,17 @@ impl UapiError {
             offset: 4,
             have: 3,
             policy: Policy::FlagsXend,
+        },
+        UapiError::InvalidValue {
+            strukt: "iommu_hwpt_page_response",
+            field: "code",
+            offset: 4,
+            have: 2,
+        },
+        UapiError::MissingField {
+            strukt: "iommu_hwpt_alloc",
+            when: "data_type",
+            field: "data_len",
         },
         UapiError::ForbiddenCombination {
             strukt: "iommu_cache_invalidate_info",
@@ -558,6 +613,17 @@ impl fmt::Display for UapiError {
                 f,
                 "{strukt}.{field} = {have} is not a value this header knows"
             ),
+            UapiError::InvalidValue {
+                strukt,
+                field,
+                have,
+                ..
+            } => write!(f, "{strukt}.{field} = {have:#x} is not a valid value"),
+            UapiError::MissingField {
+                strukt,
+                when,
+                field,
+            } => write!(f, "{strukt}.{when} is set, so {field} must be too"),
             UapiError::ForbiddenCombination {
                 strukt,
                 field,
@@ -635,8 +701,10 @@ mod tests {
             UapiError::OutputTooSmall { .. } => 15,
             UapiError::UnknownGeneration { .. } => 16,
             UapiError::NoDevice { .. } => 17,
+            UapiError::InvalidValue { .. } => 18,
+            UapiError::MissingField { .. } => 19,
         };
-        let mut seen = [false; 18];
+        let mut seen = [false; 20];
         for e in UapiError::CATALOGUE {
             seen[index(e)] = true;
         }

@@ -8,8 +8,8 @@
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::consts::{
-    CacheInvType, FaultType, InvGranularity, IOMMU_INV_GRANU_NR, IOMMU_PASID_FORMAT_LAST,
-    IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX,
+    CacheInvType, FaultType, InvGranularity, VtdGpasidFlags, IOMMU_INV_GRANU_NR,
+    IOMMU_PASID_FORMAT_LAST, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX,
 };
 use crate::decl::{Check, FieldRef, Generation, Policy, Rule, Union, Variant, Vendor, VendorRules};
 use crate::{uapi_struct, UapiStruct};
@@ -375,9 +375,13 @@ uapi_struct! {
                     check: Check::OneOf(&[1]), since: 0 },
                 crate::Field { name: "hpasid", offset: 32, size: 8, kind: crate::FieldKind::Int,
                     check: Check::Range { min: 1, below: PASID_MAX as u64 }, since: 0 },
-                // flags & ~(IOMMU_SVA_VTD_GPASID_LAST - 1), LAST = 1 << 7 once WPE exists.
+                // flags & ~(IOMMU_SVA_VTD_GPASID_LAST - 1) is EINVAL (LAST = 1 << 7 once WPE
+                // exists), and so is any memory-type flag (MTS_MASK: "no memory type
+                // support"), which leaves SRE, EAFE and WPE.
                 crate::Field { name: "vendor.vtd.flags", offset: 56, size: 8,
-                    kind: crate::FieldKind::Int, check: Check::Flags(0x7f), since: 0 },
+                    kind: crate::FieldKind::Int,
+                    check: Check::Flags(VtdGpasidFlags::SRE.bits() | VtdGpasidFlags::EAFE.bits()
+                        | VtdGpasidFlags::WPE.bits()), since: 0 },
             ],
             rules: &[],
         }),

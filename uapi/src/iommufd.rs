@@ -7,7 +7,7 @@
 //! `sized: false`: they are versioned by the enclosing `data_len` / `entry_len` or not at all.
 
 use crate::consts::HwptAllocFlags;
-use crate::decl::{Check, Extension, FieldRef, Generation, Policy};
+use crate::decl::{Check, Extension, FieldRef, Generation, Policy, Rule};
 use crate::uapi_struct;
 
 uapi_struct! {
@@ -119,7 +119,13 @@ uapi_struct! {
         extensions: &[Extension { name: "IOMMU_HWPT_FAULT_ID_VALID",
             flags: FieldRef::named(FIELDS, "flags"), bit: HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
             end: 44, since: 2 }],
-        rules: &[],
+        // iommufd_hwpt_alloc: a data type needs data, and data needs a type.
+        rules: &[
+            Rule::Requires { when: FieldRef::named(FIELDS, "data_type"),
+                field: FieldRef::named(FIELDS, "data_len"), mask: u64::MAX },
+            Rule::Requires { when: FieldRef::named(FIELDS, "data_len"),
+                field: FieldRef::named(FIELDS, "data_type"), mask: u64::MAX },
+        ],
         generations: &[
             Generation { name: "v6.6", size: 24 },
             Generation { name: "v6.7", size: 40 },
@@ -157,8 +163,8 @@ uapi_struct! {
         hwpt_id: u32, at 4 => Check::None, since 0;
         /// User pointer to the entry array.
         data_uptr: u64, at 8 => Check::None, since 0;
-        /// `enum iommu_hwpt_invalidate_data_type`.
-        data_type: u32, at 16 => Check::OneOf(&[0, 1]), since 0;
+        /// `enum iommu_hwpt_invalidate_data_type`; a type the HWPT does not take is `EINVAL`.
+        data_type: u32, at 16 => Check::Valid(&[0, 1]), since 0;
         /// Bytes per entry, chosen by the user.
         entry_len: u32, at 20 => Check::None, since 0;
         /// In: entries; out: entries handled.
@@ -169,7 +175,14 @@ uapi_struct! {
     layout |FIELDS| {
         sized: true, min_size: 32,
         default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
+        // entry_num != 0 needs an array: data_uptr and entry_len (hw_pagetable.c).
+        rules: &[
+            Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
+                field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX },
+            Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
+                field: FieldRef::named(FIELDS, "entry_len"), mask: u64::MAX },
+        ],
+        generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
     }
 }
 
@@ -177,7 +190,7 @@ uapi_struct! {
     /// One VT-d stage-1 invalidation entry (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`).
     pub struct HwptVtdS1Invalidate = "iommu_hwpt_vtd_s1_invalidate", size 24, align 8 {
         /// First address (4 KiB aligned); 0 with `npages == u64::MAX` means everything.
-        addr: u64, at 0 => Check::None, since 0;
+        addr: u64, at 0 => Check::Aligned(4096), since 0;
         /// Number of 4 KiB pages.
         npages: u64, at 8 => Check::None, since 0;
         /// `IOMMU_VTD_INV_FLAGS_LEAF`.
@@ -188,7 +201,10 @@ uapi_struct! {
     layout |FIELDS| {
         sized: false, min_size: 24,
         default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
+        // intel/nested.c: "everything" is addr 0 with npages U64_MAX, nothing else.
+        rules: &[Rule::ForbidBits { field: FieldRef::named(FIELDS, "addr"), bits: u64::MAX,
+            when: FieldRef::named(FIELDS, "npages"), equals: u64::MAX }],
+        generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
     }
 }
 
@@ -226,8 +242,8 @@ uapi_struct! {
     pub struct HwptPageResponse = "iommu_hwpt_page_response", size 8, align 4 {
         /// The cookie of the fault group answered.
         cookie: u32, at 0 => Check::None, since 0;
-        /// `IOMMUFD_PAGE_RESP_{SUCCESS, INVALID}`.
-        code: u32, at 4 => Check::OneOf(&[0, 1]), since 0;
+        /// `IOMMUFD_PAGE_RESP_{SUCCESS, INVALID}`; any other code is `EINVAL` (fault.c).
+        code: u32, at 4 => Check::Valid(&[0, 1]), since 0;
     }
     layout |FIELDS| {
         sized: false, min_size: 8,
