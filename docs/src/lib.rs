@@ -51,7 +51,7 @@ pub mod architecture {}
 pub mod tables {
     use std::fmt::Write as _;
 
-    use vsva_uapi::{Check, Field, Layout, Policy, Rule, UapiError, ALL_STRUCTS};
+    use vsva_uapi::{Field, Layout, Policy, UapiError, ALL_STRUCTS};
 
     /// The marker name of the errno table in `docs/errno.md`.
     pub const ERRNO_MARKER: &str = "errno";
@@ -242,7 +242,7 @@ pub mod tables {
         if !layout.rules.is_empty() {
             out.push_str("\nRules:\n\n");
             for r in layout.rules {
-                let _ = writeln!(out, "- {}", r.to_string());
+                let _ = writeln!(out, "- {}", r);
             }
         }
 
@@ -260,7 +260,7 @@ pub mod tables {
             if !v.rules.is_empty() {
                 out.push('\n');
                 for r in v.rules {
-                    let _ = writeln!(out, "- {}", r.to_string());
+                    let _ = writeln!(out, "- {}", r);
                 }
             }
         }

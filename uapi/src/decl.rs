@@ -566,16 +566,40 @@ const fn str_eq(a: &str, b: &str) -> bool {
 /// Declares a UAPI struct once: the `#[repr(C)]` zerocopy type, compile-time
 /// assertions of its size, alignment and every field offset, and its [`Layout`].
 ///
-/// ```ignore
+/// ```
+/// use vsva_uapi::{uapi_struct, Check, Extension, FieldRef, Generation, Policy, UapiStruct};
+///
 /// uapi_struct! {
-///     /// Docs.
-///     pub struct PageResponse = "iommu_page_response", size 24, align 4 {
-///         /// Docs.
+///     /// A demo struct: v1 is 12 bytes; v2 appends `extra`, valid with flag bit 0.
+///     pub struct Demo = "demo", size 16, align 4 {
+///         /// Size of the user's struct.
 ///         argsz: u32, at 0 => Check::Argsz, since 0;
-///         ...
+///         /// `DEMO_FLAG_EXTRA`.
+///         flags: u32, at 4 => Check::Flags(1), since 0;
+///         /// A value.
+///         value: u32, at 8 => Check::None, since 0;
+///         /// Added in v2.
+///         extra: u32, at 12 => Check::None, since 1;
 ///     }
-///     layout |FIELDS| { sized: true, min_size: 24, /* the rest of Layout */ }
+///     layout |FIELDS| {
+///         sized: true, min_size: 12, default_policy: Policy::Linux510, union: None,
+///         extensions: &[Extension { name: "DEMO_FLAG_EXTRA",
+///             flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 16, since: 1 }],
+///         rules: &[],
+///         generations: &[Generation { name: "v1", size: 12 }, Generation { name: "v2", size: 16 }],
+///         vendor: None,
+///     }
 /// }
+///
+/// // An old (v1) user on this (v2) consumer: `extra` is zero-filled.
+/// let mut old = [0u8; 12];
+/// old[..4].copy_from_slice(&12u32.to_ne_bytes());
+/// old[8] = 7;
+/// let d = Demo::from_user(&old, Policy::Linux510).unwrap();
+/// assert_eq!((d.value, d.extra), (7, 0));
+/// // The flag needs the v2 field: with argsz 12 it is refused.
+/// old[4] = 1;
+/// assert_eq!(Demo::from_user(&old, Policy::Linux510).unwrap_err().errno().name(), "EINVAL");
 /// ```
 ///
 /// The `layout` block holds the rest of the [`Layout`] (name, size, alignment and the

@@ -216,7 +216,7 @@ pub fn check_accepts(check: Check, value: u64) -> bool {
         Check::Zero => value == 0,
         Check::Within { mask, below } => value & !mask == 0 && value & mask < below,
         Check::OneOf(vals) | Check::Valid(vals) => vals.contains(&value),
-        Check::Aligned(a) => value % a == 0,
+        Check::Aligned(a) => value.is_multiple_of(a),
         Check::Range { min, below } => min <= value && value < below,
     }
 }
