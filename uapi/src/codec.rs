@@ -59,7 +59,9 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
     ) -> Result<Decoded<Self>, UapiError> {
         let mut value = Self::new_zeroed();
         let mut read = 0;
-        let info = decode_into(
+        // The inlined engine, with the declaration a compile-time constant: LLVM unrolls
+        // the walk over fields and rules and folds the checks into straight-line code.
+        let info = decode_impl(
             Self::DECL,
             user,
             policy,
@@ -115,6 +117,7 @@ struct UserReader<'a> {
 }
 
 impl UserReader<'_> {
+    #[cold]
     fn fault(&mut self, offset: usize) -> UapiError {
         *self.read = (*self.read).max(self.user.len().min(offset));
         UapiError::Fault {
@@ -125,6 +128,7 @@ impl UserReader<'_> {
     }
 
     /// `copy_from_user(out + r.start, user + r.start, r.len())`.
+    #[inline(always)]
     fn copy(&mut self, r: Range<usize>, out: &mut [u8]) -> Result<(), UapiError> {
         if r.start >= r.end {
             return Ok(());
@@ -167,10 +171,12 @@ impl UserReader<'_> {
 }
 
 /// Reads an integer field (native endian) from `buf`; out of range reads as 0.
+#[inline(always)]
 pub fn read_field(buf: &[u8], f: FieldRef) -> u64 {
     read_int(buf, f.offset, f.size)
 }
 
+#[inline(always)]
 fn read_int(buf: &[u8], offset: usize, size: usize) -> u64 {
     let Some(b) = offset
         .checked_add(size)
@@ -195,6 +201,7 @@ fn write_u32(buf: &mut [u8], offset: usize, v: u32) {
 
 /// The union member the header bytes select, if the struct has a union and the
 /// selector holds a known value.
+#[inline(always)]
 pub fn selected_variant(layout: &Layout, buf: &[u8]) -> Option<&'static Variant> {
     let u = layout.union?;
     layout.variant_for(read_field(buf, u.selector))
@@ -210,6 +217,18 @@ pub fn selected_variant(layout: &Layout, buf: &[u8]) -> Option<&'static Variant>
 /// Any [`UapiError`], in the kernel's order: `EFAULT` for the mandatory copy, then the
 /// size checks, then the tail copy, then content checks, then vendor checks.
 pub fn decode_into(
+    layout: &'static Layout,
+    user: &[u8],
+    policy: Policy,
+    vendor: Option<Vendor>,
+    out: &mut [u8],
+    read: &mut usize,
+) -> Result<DecodeInfo, UapiError> {
+    decode_impl(layout, user, policy, vendor, out, read)
+}
+
+#[inline(always)]
+fn decode_impl(
     layout: &'static Layout,
     user: &[u8],
     policy: Policy,
@@ -359,6 +378,7 @@ pub fn decode_into(
     })
 }
 
+#[inline(always)]
 fn check_fields(
     strukt: &'static str,
     fields: &[Field],
@@ -470,6 +490,7 @@ fn invalid(strukt: &'static str, f: &Field, offset: usize, have: u64) -> UapiErr
     }
 }
 
+#[inline(always)]
 fn check_rules(
     strukt: &'static str,
     rules: &[Rule],
