@@ -44,33 +44,6 @@ fn rows(table: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every variant, by exhaustive match: a new variant fails to compile here until it is
-/// listed, and then fails the test until the catalogue (and the page) has it.
-fn kind_index(e: &UapiError) -> usize {
-    match e {
-        UapiError::Fault { .. } => 0,
-        UapiError::ArgszTooSmall { .. } => 1,
-        UapiError::VariantTruncated { .. } => 2,
-        UapiError::ExtensionTruncated { .. } => 3,
-        UapiError::VendorTruncated { .. } => 4,
-        UapiError::ArgszTooLarge { .. } => 5,
-        UapiError::NonZeroTail { .. } => 6,
-        UapiError::BadVersion { .. } => 7,
-        UapiError::UnknownFlags { .. } => 8,
-        UapiError::NonZeroReserved { .. } => 9,
-        UapiError::UnsupportedValue { .. } => 10,
-        UapiError::ForbiddenCombination { .. } => 11,
-        UapiError::ExclusiveFlags { .. } => 12,
-        UapiError::InvertedRange { .. } => 13,
-        UapiError::FieldLost { .. } => 14,
-        UapiError::OutputTooSmall { .. } => 15,
-        UapiError::UnknownGeneration { .. } => 16,
-        UapiError::NoDevice { .. } => 17,
-        UapiError::InvalidValue { .. } => 18,
-        UapiError::MissingField { .. } => 19,
-    }
-}
-const KINDS: usize = 20;
 
 #[test]
 fn errno_md_is_generated_from_the_catalogue() {
@@ -108,8 +81,10 @@ fn every_row_matches_its_catalogue_entry() {
 
 #[test]
 fn every_variant_kind_appears_in_the_table() {
+    // That the catalogue holds every variant is vsva-uapi's own test
+    // (`catalogue_covers_every_variant`, an exhaustive match); here, every kind it holds
+    // must have a row.
     let rows = rows(&committed_table());
-    let mut seen = [false; KINDS];
     for e in UapiError::CATALOGUE {
         assert!(
             rows.iter()
@@ -117,13 +92,7 @@ fn every_variant_kind_appears_in_the_table() {
             "{} is missing from the table",
             e.kind()
         );
-        seen[kind_index(e)] = true;
     }
-    let missing: Vec<usize> = (0..KINDS).filter(|i| !seen[*i]).collect();
-    assert!(
-        missing.is_empty(),
-        "variants missing from the catalogue: {missing:?}"
-    );
 }
 
 #[test]
