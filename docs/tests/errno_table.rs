@@ -44,7 +44,6 @@ fn rows(table: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-
 #[test]
 fn errno_md_is_generated_from_the_catalogue() {
     let path = page_path();
