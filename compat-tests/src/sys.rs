@@ -1,0 +1,1 @@
+//! FFI to the C conformance library (the crate's only unsafe code).
