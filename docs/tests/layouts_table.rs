@@ -93,10 +93,10 @@ fn check_text_reads_like_the_kernel_comments() {
     assert_eq!(text(&field("granularity", 1, within)), "granularity < 3");
     assert_eq!(
         text(&field("format", 4, Check::OneOf(&[1]))),
-        "format ∈ [1]"
+        "format ∈ {1}"
     );
     assert_eq!(
         text(&field("code", 4, Check::Valid(&[0, 1]))),
-        "code ∈ [0, 1] (else EINVAL)"
+        "code ∈ {0, 1} (else EINVAL)"
     );
 }

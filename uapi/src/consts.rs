@@ -1,6 +1,6 @@
 //! Every constant and flag of the IOMMU UAPI (Linux v5.10 `include/uapi/linux/iommu.h`,
 //! later additions marked), the 2020 VFIO nesting series, and the iommufd / VFIO cdev
-//! values vsva encodes. Flag sets are [`bitflags`]; enumerations are Rust enums with
+//! values vsva encodes. Flag sets are [`bitflags`](mod@bitflags); enumerations are Rust enums with
 //! `from_raw` (unknown values are `None`, never a panic).
 
 use bitflags::bitflags;

@@ -162,12 +162,28 @@ impl fmt::Display for CheckText<'_> {
             Check::Within { mask, below } => {
                 write!(f, "{name} & {mask:#x} < {below}, other bits zero")
             }
-            Check::OneOf(values) => write!(f, "{name} ∈ {values:?}"),
-            Check::Valid(values) => write!(f, "{name} ∈ {values:?} (else EINVAL)"),
+            Check::OneOf(values) => write!(f, "{name} ∈ {}", ValueSet(values)),
+            Check::Valid(values) => write!(f, "{name} ∈ {} (else EINVAL)", ValueSet(values)),
             Check::Aligned(a) => write!(f, "{name} aligned to {a:#x}"),
             Check::Range { min, below } => write!(f, "{min} ≤ {name} < {below}"),
             Check::Union => f.write_str("union storage (see the members)"),
         }
+    }
+}
+
+/// `{1, 2, 3}`: a set of values as the check texts print it.
+struct ValueSet(&'static [u64]);
+
+impl fmt::Display for ValueSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        f.write_str("}")
     }
 }
 
