@@ -1,4 +1,510 @@
-/* Placeholder: filled by the C conformance work. */
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * vsva_uapi.h: the IOMMU userspace API as a C VMM (QEMU, crosvm's C peers, ...) would
+ * declare it, written by hand FROM THE REFERENCE LAYOUT TABLES, never generated from
+ * the Rust declarations:
+ *
+ *   - include/uapi/linux/iommu.h, Linux v5.10 (reference/uapi.md section 1.2, 1.3);
+ *   - its out-of-tree members: iommu_nesting_info (late Liu Yi L vSVA layout) and
+ *     iommu_pasid_table_config (final Auger SMMUv3 layout) (section 1.4);
+ *   - the 2020 VFIO nesting envelope, series v3-v7, never merged (section 4);
+ *   - include/uapi/linux/iommufd.h (about v6.17) and the VFIO cdev attach/detach of
+ *     include/uapi/linux/vfio.h (section 5).
+ *
+ * Field names, types, and named / anonymous unions follow the kernel headers, so that
+ * `offsetof(struct iommu_cache_invalidate_info, granu.addr_info.addr)` means here what
+ * it means in the kernel.  Type mapping: __u8/__u16/__u32/__u64 -> uint8_t/uint16_t/
+ * uint32_t/uint64_t; iommufd's __aligned_u64 -> uint64_t __attribute__((aligned(8))).
+ *
+ * The _Static_asserts at the end pin the declarations to the reference's x86_64
+ * numbers, so the C side is checked against the reference on its own, before Rust
+ * compares anything.
+ */
 #ifndef VSVA_UAPI_H
 #define VSVA_UAPI_H
-#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* iommufd's __aligned_u64: 8-byte aligned on every ABI. */
+typedef uint64_t vsva_aligned_u64 __attribute__((aligned(8)));
+
+/* ------------------------------------------------------------------------------------
+ * include/uapi/linux/iommu.h (v5.10): constants (reference section 1.2)
+ * ---------------------------------------------------------------------------------- */
+
+#define IOMMU_FAULT_PERM_READ	(1 << 0)
+#define IOMMU_FAULT_PERM_WRITE	(1 << 1)
+#define IOMMU_FAULT_PERM_EXEC	(1 << 2)
+#define IOMMU_FAULT_PERM_PRIV	(1 << 3)
+
+enum iommu_fault_type {
+	IOMMU_FAULT_DMA_UNRECOV = 1,
+	IOMMU_FAULT_PAGE_REQ = 2,
+};
+
+enum iommu_fault_reason {
+	IOMMU_FAULT_REASON_UNKNOWN = 0,
+	IOMMU_FAULT_REASON_PASID_FETCH = 1,
+	IOMMU_FAULT_REASON_BAD_PASID_ENTRY = 2,
+	IOMMU_FAULT_REASON_PASID_INVALID = 3,
+	IOMMU_FAULT_REASON_WALK_EABT = 4,
+	IOMMU_FAULT_REASON_PTE_FETCH = 5,
+	IOMMU_FAULT_REASON_PERMISSION = 6,
+	IOMMU_FAULT_REASON_ACCESS = 7,
+	IOMMU_FAULT_REASON_OOR_ADDRESS = 8,
+};
+
+#define IOMMU_FAULT_UNRECOV_PASID_VALID		(1 << 0)
+#define IOMMU_FAULT_UNRECOV_ADDR_VALID		(1 << 1)
+#define IOMMU_FAULT_UNRECOV_FETCH_ADDR_VALID	(1 << 2)
+
+#define IOMMU_FAULT_PAGE_REQUEST_PASID_VALID	(1 << 0)
+#define IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE	(1 << 1)
+#define IOMMU_FAULT_PAGE_REQUEST_PRIV_DATA	(1 << 2)
+/* Added after v5.10. */
+#define IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID	(1 << 3)
+
+enum iommu_page_response_code {
+	IOMMU_PAGE_RESP_SUCCESS = 0,
+	IOMMU_PAGE_RESP_INVALID = 1,
+	IOMMU_PAGE_RESP_FAILURE = 2,
+};
+
+#define IOMMU_PAGE_RESP_VERSION_1	1
+#define IOMMU_PAGE_RESP_PASID_VALID	(1 << 0)
+
+enum iommu_inv_granularity {
+	IOMMU_INV_GRANU_DOMAIN = 0,
+	IOMMU_INV_GRANU_PASID = 1,
+	IOMMU_INV_GRANU_ADDR = 2,
+	IOMMU_INV_GRANU_NR = 3,
+};
+
+#define IOMMU_INV_ADDR_FLAGS_PASID	(1 << 0)
+#define IOMMU_INV_ADDR_FLAGS_ARCHID	(1 << 1)
+#define IOMMU_INV_ADDR_FLAGS_LEAF	(1 << 2)
+
+#define IOMMU_INV_PASID_FLAGS_PASID	(1 << 0)
+#define IOMMU_INV_PASID_FLAGS_ARCHID	(1 << 1)
+
+#define IOMMU_CACHE_INVALIDATE_INFO_VERSION_1	1
+#define IOMMU_CACHE_INV_TYPE_IOTLB	(1 << 0)
+#define IOMMU_CACHE_INV_TYPE_DEV_IOTLB	(1 << 1)
+#define IOMMU_CACHE_INV_TYPE_PASID	(1 << 2)
+#define IOMMU_CACHE_INV_TYPE_NR		(3)
+
+#define IOMMU_GPASID_BIND_VERSION_1	1
+#define IOMMU_PASID_FORMAT_INTEL_VTD	1
+#define IOMMU_PASID_FORMAT_LAST		2
+#define IOMMU_SVA_GPASID_VAL		(1 << 0)
+
+#define IOMMU_SVA_VTD_GPASID_SRE	(1 << 0)
+#define IOMMU_SVA_VTD_GPASID_EAFE	(1 << 1)
+#define IOMMU_SVA_VTD_GPASID_PCD	(1 << 2)
+#define IOMMU_SVA_VTD_GPASID_PWT	(1 << 3)
+#define IOMMU_SVA_VTD_GPASID_EMTE	(1 << 4)
+#define IOMMU_SVA_VTD_GPASID_CD		(1 << 5)
+/* Added after v5.10; it moved ..._LAST from (1 << 6) to (1 << 7). */
+#define IOMMU_SVA_VTD_GPASID_WPE	(1 << 6)
+#define IOMMU_SVA_VTD_GPASID_LAST	(1 << 7)
+#define IOMMU_SVA_VTD_GPASID_MTS_MASK	(IOMMU_SVA_VTD_GPASID_CD | \
+					 IOMMU_SVA_VTD_GPASID_EMTE | \
+					 IOMMU_SVA_VTD_GPASID_PCD | \
+					 IOMMU_SVA_VTD_GPASID_PWT)
+
+/* Out of tree (section 1.4): Auger SMMUv3 series. */
+#define PASID_TABLE_CFG_VERSION_1		1
+#define PASID_TABLE_SMMUV3_CFG_VERSION_1	1
+#define IOMMU_PASID_FORMAT_SMMUV3		1
+#define IOMMU_PASID_CONFIG_TRANSLATE		1
+#define IOMMU_PASID_CONFIG_BYPASS		2
+#define IOMMU_PASID_CONFIG_ABORT		3
+
+/*
+ * Out of tree (section 1.4): late Liu series.  This header (the late layout) has only
+ * BIND_PGTBL and CACHE_INVLD; no header ever numbered BIND_PASID_TABLE or PAGE_REQUEST.
+ */
+#define IOMMU_NESTING_FEAT_BIND_PGTBL	(1 << 0)
+#define IOMMU_NESTING_FEAT_CACHE_INVLD	(1 << 1)
+
+/* ------------------------------------------------------------------------------------
+ * include/uapi/linux/iommu.h (v5.10): structs (reference section 1.3)
+ * ---------------------------------------------------------------------------------- */
+
+struct iommu_fault_unrecoverable {
+	uint32_t reason;
+	uint32_t flags;
+	uint32_t pasid;
+	uint32_t perm;
+	uint64_t addr;
+	uint64_t fetch_addr;
+};
+
+struct iommu_fault_page_request {
+	uint32_t flags;
+	uint32_t pasid;
+	uint32_t grpid;
+	uint32_t perm;
+	uint64_t addr;
+	uint64_t private_data[2];
+};
+
+struct iommu_fault {
+	uint32_t type;
+	uint32_t padding;
+	union {
+		struct iommu_fault_unrecoverable event;
+		struct iommu_fault_page_request prm;
+		uint8_t padding2[56];
+	};
+};
+
+struct iommu_page_response {
+	uint32_t argsz;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t pasid;
+	uint32_t grpid;
+	uint32_t code;
+};
+
+struct iommu_inv_addr_info {
+	uint32_t flags;
+	uint32_t archid;
+	uint64_t pasid;
+	uint64_t addr;
+	uint64_t granule_size;
+	uint64_t nb_granules;
+};
+
+struct iommu_inv_pasid_info {
+	uint32_t flags;
+	uint32_t archid;
+	uint64_t pasid;
+};
+
+struct iommu_cache_invalidate_info {
+	uint32_t argsz;
+	uint32_t version;
+	uint8_t cache;
+	uint8_t granularity;
+	uint8_t padding[6];
+	union {
+		struct iommu_inv_pasid_info pasid_info;
+		struct iommu_inv_addr_info addr_info;
+	} granu;
+};
+
+struct iommu_gpasid_bind_data_vtd {
+	uint64_t flags;
+	uint32_t pat;
+	uint32_t emt;
+};
+
+struct iommu_gpasid_bind_data {
+	uint32_t argsz;
+	uint32_t version;
+	uint32_t format;
+	uint32_t addr_width;
+	uint64_t flags;
+	uint64_t gpgd;
+	uint64_t hpasid;
+	uint64_t gpasid;
+	uint8_t padding[8];
+	union {
+		struct iommu_gpasid_bind_data_vtd vtd;
+	} vendor;
+};
+
+/* ------------------------------------------------------------------------------------
+ * Out-of-tree members of the same header (reference section 1.4)
+ * ---------------------------------------------------------------------------------- */
+
+struct iommu_pasid_smmuv3 {
+	uint32_t version;
+	uint8_t s1fmt;
+	uint8_t s1dss;
+	uint8_t padding[2];
+};
+
+struct iommu_pasid_table_config {
+	uint32_t argsz;
+	uint32_t version;
+	uint64_t base_ptr;
+	uint32_t format;
+	uint8_t pasid_bits;
+	uint8_t config;
+	uint8_t padding[2];
+	union {
+		struct iommu_pasid_smmuv3 smmuv3;
+	} vendor_data;
+};
+
+struct iommu_nesting_info_vtd {
+	uint32_t flags;
+	uint8_t padding[12];
+	uint64_t cap_reg;
+	uint64_t ecap_reg;
+};
+
+struct iommu_nesting_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t format;
+	uint32_t features;
+	uint16_t addr_width;
+	uint16_t pasid_bits;
+	uint8_t padding[12];
+	union {
+		struct iommu_nesting_info_vtd vtd;
+	} vendor;
+};
+
+/* ------------------------------------------------------------------------------------
+ * VFIO nesting envelope, series v3-v7 (reference section 4; never merged)
+ * ---------------------------------------------------------------------------------- */
+
+#define VFIO_IOMMU_FLAG_ALLOC_PASID	(1 << 0)
+#define VFIO_IOMMU_FLAG_FREE_PASID	(1 << 1)
+
+struct vfio_iommu_type1_pasid_request {
+	uint32_t argsz;
+	uint32_t flags;
+	struct {
+		uint32_t min;
+		uint32_t max;
+	} range;
+};
+
+#define VFIO_NESTING_OP_MASK			(0xffff)
+#define VFIO_IOMMU_NESTING_OP_BIND_PGTBL	(0)
+#define VFIO_IOMMU_NESTING_OP_UNBIND_PGTBL	(1)
+#define VFIO_IOMMU_NESTING_OP_CACHE_INVLD	(2)
+
+struct vfio_iommu_type1_nesting_op {
+	uint32_t argsz;
+	uint32_t flags;
+	uint8_t data[];
+};
+
+/* ------------------------------------------------------------------------------------
+ * include/uapi/linux/iommufd.h and the VFIO cdev (reference section 5)
+ * ---------------------------------------------------------------------------------- */
+
+enum iommu_hw_info_type {
+	IOMMU_HW_INFO_TYPE_NONE = 0,
+	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
+	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+	IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2,
+	IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3,
+};
+
+#define IOMMU_HW_INFO_FLAG_INPUT_TYPE	(1 << 0)
+#define IOMMU_HW_CAP_DIRTY_TRACKING	(1 << 0)
+#define IOMMU_HW_CAP_PCI_PASID_EXEC	(1 << 1)
+#define IOMMU_HW_CAP_PCI_PASID_PRIV	(1 << 2)
+
+struct iommu_hw_info {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t data_len;
+	vsva_aligned_u64 data_uptr;
+	union {
+		uint32_t in_data_type;
+		uint32_t out_data_type;
+	};
+	uint8_t out_max_pasid_log2;
+	uint8_t __reserved[3];
+	vsva_aligned_u64 out_capabilities;
+};
+
+#define IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17	(1 << 0)
+
+struct iommu_hw_info_vtd {
+	uint32_t flags;
+	uint32_t __reserved;
+	vsva_aligned_u64 cap_reg;
+	vsva_aligned_u64 ecap_reg;
+};
+
+struct iommu_hw_info_arm_smmuv3 {
+	uint32_t flags;
+	uint32_t __reserved;
+	uint32_t idr[6];
+	uint32_t iidr;
+	uint32_t aidr;
+};
+
+enum iommu_hwpt_data_type {
+	IOMMU_HWPT_DATA_NONE = 0,
+	IOMMU_HWPT_DATA_VTD_S1 = 1,
+	IOMMU_HWPT_DATA_ARM_SMMUV3 = 2,
+};
+
+#define IOMMU_HWPT_ALLOC_NEST_PARENT	(1 << 0)
+#define IOMMU_HWPT_ALLOC_DIRTY_TRACKING	(1 << 1)
+#define IOMMU_HWPT_FAULT_ID_VALID	(1 << 2)
+#define IOMMU_HWPT_ALLOC_PASID		(1 << 3)
+
+struct iommu_hwpt_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t pt_id;
+	uint32_t out_hwpt_id;
+	uint32_t __reserved;
+	uint32_t data_type;
+	uint32_t data_len;
+	vsva_aligned_u64 data_uptr;
+	uint32_t fault_id;
+	uint32_t __reserved2;
+};
+
+#define IOMMU_VTD_S1_SRE	(1 << 0)
+#define IOMMU_VTD_S1_EAFE	(1 << 1)
+#define IOMMU_VTD_S1_WPE	(1 << 2)
+
+struct iommu_hwpt_vtd_s1 {
+	vsva_aligned_u64 flags;
+	vsva_aligned_u64 pgtbl_addr;
+	uint32_t addr_width;
+	uint32_t __reserved;
+};
+
+enum iommu_hwpt_invalidate_data_type {
+	IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 = 0,
+	IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 = 1,
+};
+
+struct iommu_hwpt_invalidate {
+	uint32_t size;
+	uint32_t hwpt_id;
+	vsva_aligned_u64 data_uptr;
+	uint32_t data_type;
+	uint32_t entry_len;
+	uint32_t entry_num;
+	uint32_t __reserved;
+};
+
+#define IOMMU_VTD_INV_FLAGS_LEAF	(1 << 0)
+
+struct iommu_hwpt_vtd_s1_invalidate {
+	vsva_aligned_u64 addr;
+	vsva_aligned_u64 npages;
+	uint32_t flags;
+	uint32_t __reserved;
+};
+
+struct iommu_fault_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t out_fault_id;
+	uint32_t out_fault_fd;
+};
+
+#define IOMMU_PGFAULT_FLAGS_PASID_VALID	(1 << 0)
+#define IOMMU_PGFAULT_FLAGS_LAST_PAGE	(1 << 1)
+#define IOMMU_PGFAULT_PERM_READ		(1 << 0)
+#define IOMMU_PGFAULT_PERM_WRITE	(1 << 1)
+#define IOMMU_PGFAULT_PERM_EXEC		(1 << 2)
+#define IOMMU_PGFAULT_PERM_PRIV		(1 << 3)
+
+struct iommu_hwpt_pgfault {
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t pasid;
+	uint32_t grpid;
+	uint32_t perm;
+	uint32_t __reserved;
+	vsva_aligned_u64 addr;
+	uint32_t length;
+	uint32_t cookie;
+};
+
+enum iommufd_page_response_code {
+	IOMMUFD_PAGE_RESP_SUCCESS = 0,
+	IOMMUFD_PAGE_RESP_INVALID = 1,
+};
+
+struct iommu_hwpt_page_response {
+	uint32_t cookie;
+	uint32_t code;
+};
+
+#define VFIO_DEVICE_ATTACH_PASID	(1 << 0)
+#define VFIO_DEVICE_DETACH_PASID	(1 << 0)
+
+struct vfio_device_attach_iommufd_pt {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t pt_id;
+	uint32_t pasid;
+};
+
+struct vfio_device_detach_iommufd_pt {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t pasid;
+};
+
+/* ------------------------------------------------------------------------------------
+ * The reference's x86_64 numbers, checked by the C compiler alone.
+ * ---------------------------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+#define VSVA_OFFSETOFEND(s, m) (offsetof(struct s, m) + sizeof(((struct s *)0)->m))
+
+/* Section 1.3. */
+_Static_assert(sizeof(struct iommu_fault_unrecoverable) == 32, "fault_unrecoverable");
+_Static_assert(sizeof(struct iommu_fault_page_request) == 40, "fault_page_request");
+_Static_assert(sizeof(struct iommu_fault) == 64, "iommu_fault is 64 bytes");
+_Static_assert(offsetof(struct iommu_fault, prm) == 8, "iommu_fault union at 8");
+_Static_assert(sizeof(struct iommu_page_response) == 24, "page_response v5.10");
+_Static_assert(sizeof(struct iommu_inv_addr_info) == 40, "inv_addr_info");
+_Static_assert(sizeof(struct iommu_inv_pasid_info) == 16, "inv_pasid_info");
+_Static_assert(sizeof(struct iommu_cache_invalidate_info) == 56, "cache_invalidate_info");
+_Static_assert(offsetof(struct iommu_cache_invalidate_info, granu) == 16, "minsz");
+_Static_assert(VSVA_OFFSETOFEND(iommu_cache_invalidate_info, granu.pasid_info) == 32,
+	       "offsetofend(granu.pasid_info)");
+_Static_assert(VSVA_OFFSETOFEND(iommu_cache_invalidate_info, granu.addr_info) == 56,
+	       "offsetofend(granu.addr_info)");
+_Static_assert(sizeof(struct iommu_gpasid_bind_data_vtd) == 16, "bind_data_vtd");
+_Static_assert(sizeof(struct iommu_gpasid_bind_data) == 72, "gpasid_bind_data");
+_Static_assert(offsetof(struct iommu_gpasid_bind_data, vendor) == 56, "minsz");
+_Static_assert(VSVA_OFFSETOFEND(iommu_gpasid_bind_data, vendor.vtd) == 72,
+	       "offsetofend(vendor.vtd)");
+/* Section 1.4. */
+_Static_assert(sizeof(struct iommu_pasid_smmuv3) == 8, "pasid_smmuv3");
+_Static_assert(sizeof(struct iommu_pasid_table_config) == 32, "pasid_table_config");
+_Static_assert(offsetof(struct iommu_pasid_table_config, vendor_data) == 24, "minsz");
+_Static_assert(sizeof(struct iommu_nesting_info_vtd) == 32, "nesting_info_vtd");
+_Static_assert(sizeof(struct iommu_nesting_info) == 64, "nesting_info");
+_Static_assert(offsetof(struct iommu_nesting_info, vendor) == 32, "minsz");
+/* Section 4. */
+_Static_assert(sizeof(struct vfio_iommu_type1_pasid_request) == 16, "pasid_request");
+_Static_assert(VSVA_OFFSETOFEND(vfio_iommu_type1_pasid_request, range) == 16, "minsz");
+_Static_assert(sizeof(struct vfio_iommu_type1_nesting_op) == 8, "nesting_op header");
+_Static_assert(offsetof(struct vfio_iommu_type1_nesting_op, data) == 8, "data[] at 8");
+/* Section 5. */
+_Static_assert(sizeof(struct iommu_hw_info) == 40, "hw_info");
+_Static_assert(offsetof(struct iommu_hw_info, out_data_type) == 24, "data type at 24");
+_Static_assert(offsetof(struct iommu_hw_info, out_capabilities) == 32, "caps at 32");
+_Static_assert(sizeof(struct iommu_hw_info_vtd) == 24, "hw_info_vtd");
+_Static_assert(sizeof(struct iommu_hw_info_arm_smmuv3) == 40, "hw_info_arm_smmuv3");
+_Static_assert(sizeof(struct iommu_hwpt_alloc) == 48, "hwpt_alloc");
+_Static_assert(VSVA_OFFSETOFEND(iommu_hwpt_alloc, __reserved) == 24, "min_size");
+_Static_assert(VSVA_OFFSETOFEND(iommu_hwpt_alloc, data_uptr) == 40, "v6.7 size");
+_Static_assert(sizeof(struct iommu_hwpt_vtd_s1) == 24, "hwpt_vtd_s1");
+_Static_assert(sizeof(struct iommu_hwpt_invalidate) == 32, "hwpt_invalidate");
+_Static_assert(sizeof(struct iommu_hwpt_vtd_s1_invalidate) == 24, "vtd_s1_invalidate");
+_Static_assert(sizeof(struct iommu_fault_alloc) == 16, "fault_alloc");
+_Static_assert(sizeof(struct iommu_hwpt_pgfault) == 40, "hwpt_pgfault");
+_Static_assert(sizeof(struct iommu_hwpt_page_response) == 8, "hwpt_page_response");
+_Static_assert(sizeof(struct vfio_device_attach_iommufd_pt) == 16, "attach_pt");
+_Static_assert(VSVA_OFFSETOFEND(vfio_device_attach_iommufd_pt, pt_id) == 12, "minsz");
+_Static_assert(sizeof(struct vfio_device_detach_iommufd_pt) == 12, "detach_pt");
+#endif /* __x86_64__ */
+
+#endif /* VSVA_UAPI_H */

@@ -14,7 +14,10 @@
 //!
 //! The tests live in `tests/`; fuzz targets in `fuzz/` (cargo-fuzz, run by `.ci/run`).
 
+#![deny(unsafe_code)]
+
 pub mod c_layout;
 pub mod generations;
 pub mod matrix;
+#[allow(unsafe_code)]
 mod sys;

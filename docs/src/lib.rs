@@ -23,6 +23,8 @@
 //! - [`errno`]: every [`UapiError`](vsva_uapi::UapiError) with its errno and the kernel
 //!   code it mirrors;
 //! - [`layouts`]: every declared struct, field by field;
+//! - [`compat_matrix`]: user header × kernel header × feature use × policy, generated and
+//!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
 //! - [`performance`]: what `from_user` costs against a plain copy;
 //! - [`architecture`]: the crates and how the declaration flows through them.
 
@@ -36,6 +38,9 @@ pub mod errno {}
 
 #[doc = include_str!("../layouts.md")]
 pub mod layouts {}
+
+#[doc = include_str!("../compat-matrix.md")]
+pub mod compat_matrix {}
 
 #[doc = include_str!("../performance.md")]
 pub mod performance {}

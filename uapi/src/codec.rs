@@ -583,22 +583,20 @@ pub fn encode_for(
     };
     for f in layout.fields {
         let bytes = value.get(f.offset..f.end()).unwrap_or(&[]);
-        let nonzero = bytes.iter().any(|b| *b != 0);
-        if nonzero && (f.since as usize > generation || f.offset >= target.size) {
+        if f.since as usize > generation && bytes.iter().any(|b| *b != 0) {
             return Err(lost(f.name));
         }
-        if nonzero && f.end() > target.size && f.check != Check::Union {
+        // Any non-zero byte the target generation cannot receive would be dropped:
+        // a field past its size, or union bytes past it whatever member is selected.
+        let cut = target.size.clamp(f.offset, f.end());
+        let past = value.get(cut..f.end()).unwrap_or(&[]);
+        if past.iter().any(|b| *b != 0) {
             return Err(lost(f.name));
         }
     }
     if let Some(v) = selected_variant(layout, value) {
-        if v.since as usize > generation || v.end > target.size {
-            // A member the peer does not have, or whose bytes it cannot receive, can
-            // only be sent if it is entirely zero past the target size.
-            let tail = value.get(target.size..v.end).unwrap_or(&[]);
-            if v.since as usize > generation || tail.iter().any(|b| *b != 0) {
-                return Err(lost(v.name));
-            }
+        if v.since as usize > generation {
+            return Err(lost(v.name));
         }
     }
     for x in layout.extensions {

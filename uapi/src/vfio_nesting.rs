@@ -85,6 +85,37 @@ impl NestingOp {
         }
     }
 
+    /// Writes the whole envelope for `op` into `out`: the header with
+    /// `argsz = 8 + payload.len()`, then `payload` (an IOMMU UAPI struct encoded with its
+    /// own `argsz`). Returns the bytes written. Use this rather than the generic
+    /// [`UapiStruct::encode`](crate::UapiStruct::encode), which writes the 8-byte header
+    /// alone (`argsz = 8`).
+    ///
+    /// # Errors
+    /// [`UapiError::OutputTooSmall`](crate::UapiError::OutputTooSmall) when `out` cannot
+    /// hold header and payload, or the total does not fit `argsz`.
+    pub fn encode_envelope(
+        op: NestingOpCode,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, crate::UapiError> {
+        use zerocopy::IntoBytes;
+        let too_small = crate::UapiError::OutputTooSmall {
+            strukt: "vfio_iommu_type1_nesting_op",
+            need: 8usize.saturating_add(payload.len()),
+            have: out.len(),
+        };
+        let total = 8usize
+            .checked_add(payload.len())
+            .filter(|t| u32::try_from(*t).is_ok())
+            .ok_or(too_small)?;
+        let dst = out.get_mut(..total).ok_or(too_small)?;
+        let (hdr, data) = dst.split_at_mut(8);
+        hdr.copy_from_slice(NestingOp::new(op, payload.len() as u32).as_bytes());
+        data.copy_from_slice(payload);
+        Ok(total)
+    }
+
     /// The op code, or `None` for an unknown op.
     pub fn op(&self) -> Option<NestingOpCode> {
         NestingOpCode::from_raw(self.flags & VFIO_NESTING_OP_MASK)
@@ -124,10 +155,17 @@ mod tests {
             crate::Granu::Domain,
         );
         let mut user = [0u8; 8 + 56];
-        let hdr = NestingOp::new(NestingOpCode::CacheInvld, 56);
-        user[..8].copy_from_slice(hdr.as_bytes());
-        user[8..].copy_from_slice(info.as_bytes());
+        let n = NestingOp::encode_envelope(NestingOpCode::CacheInvld, info.as_bytes(), &mut user)
+            .unwrap();
+        assert_eq!(n, 64);
+        assert!(NestingOp::encode_envelope(
+            NestingOpCode::CacheInvld,
+            info.as_bytes(),
+            &mut [0; 63]
+        )
+        .is_err());
         let op = NestingOp::from_user(&user, Policy::Linux510).unwrap();
+        assert_eq!(op.argsz, 64);
         assert_eq!(op.op(), Some(NestingOpCode::CacheInvld));
         let layout = NestingOpCode::CacheInvld.payload_layout();
         assert_eq!(layout.name, "iommu_cache_invalidate_info");

@@ -1,0 +1,12 @@
+//! Fuzzes `struct vfio_iommu_type1_pasid_request`: `PasidRequest::from_user` and
+//! `decode` under every policy, with and without the VT-d layer, asserting the
+//! invariants of `vsva_fuzz` (not just "no panic").
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vsva_uapi::PasidRequest;
+
+fuzz_target!(|data: &[u8]| {
+    vsva_fuzz::fuzz_struct::<PasidRequest>(data);
+});
