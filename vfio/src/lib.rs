@@ -1,9 +1,10 @@
 //! # vsva-vfio: the kernel transport of vsva
 //!
-//! This crate is where vsva meets the kernel. Later issues add the VFIO container and
-//! cdev wrappers, iommufd, and the 2020 VFIO nesting envelope (`VFIO_IOMMU_NESTING_OP`
-//! carrying IOMMU UAPI data opaquely); their `unsafe` ioctl calls will live in a single
-//! `sys` module, and everything else stays safe code (`#![deny(unsafe_code)]`).
+//! This crate is where vsva meets the kernel. Every system call goes through the
+//! [`sys::Kernel`] trait: [`sys::Host`] makes the real calls (the crate's only `unsafe`
+//! code, in [`sys`]), and [`scripted::ScriptedKernel`] answers from a script so every
+//! wrapper is tested without `/dev/vfio` or `/dev/iommu`. The VFIO container, cdev,
+//! iommufd and 2020 nesting-envelope wrappers build on that seam (work in progress).
 //!
 //! For now it hosts [`explain`]: the logic of `vsva explain`, which shows how the kernel
 //! judges an untrusted user struct under one of the three size policies of
@@ -45,4 +46,11 @@
 
 #![deny(unsafe_code)]
 
+pub mod error;
 pub mod explain;
+#[allow(unsafe_code)]
+pub mod sys;
+
+pub use error::{CapChainError, Error, Result};
+
+pub use sys::scripted;
