@@ -75,6 +75,7 @@ pub mod errno;
 pub mod error;
 pub mod iommu;
 pub mod iommufd;
+pub mod vfio_core;
 pub mod vfio_nesting;
 
 pub use codec::{

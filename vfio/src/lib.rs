@@ -46,11 +46,23 @@
 
 #![deny(unsafe_code)]
 
+pub mod caps;
+pub mod cdev;
+pub mod container;
+pub mod device;
 pub mod error;
 pub mod explain;
+pub mod features;
+pub mod group;
+pub mod iommu;
+pub mod iommufd;
+pub mod kvm;
+pub mod nesting;
 #[allow(unsafe_code)]
 pub mod sys;
 
 pub use error::{CapChainError, Error, Result};
+
+pub mod vtd;
 
 pub use sys::scripted;
