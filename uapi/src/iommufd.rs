@@ -314,3 +314,209 @@ uapi_struct! {
         vendor: None,
     }
 }
+
+uapi_struct! {
+    /// `IOMMU_DESTROY`: destroy any iommufd object (IOAS, HWPT, fault queue, ...).
+    pub struct Destroy = "iommu_destroy", size 8, align 4 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// The object to destroy.
+        id: u32, at 4 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 8,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 8 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_IOAS_ALLOC`: allocate an I/O address space.
+    pub struct IoasAlloc = "iommu_ioas_alloc", size 12, align 4 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// Must be zero.
+        flags: u32, at 4 => Check::Flags(0), since 0;
+        /// Out: the new IOAS.
+        out_ioas_id: u32, at 8 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 12,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 12 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_IOAS_MAP`: map user memory into an IOAS.
+    pub struct IoasMap = "iommu_ioas_map", size 40, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// `IOMMU_IOAS_MAP_{FIXED_IOVA, WRITEABLE, READABLE}`.
+        flags: u32, at 4 => Check::Flags(0b111), since 0;
+        /// The IOAS.
+        ioas_id: u32, at 8 => Check::None, since 0;
+        /// Must be zero.
+        __reserved: u32, at 12 => Check::Zero, since 0;
+        /// Start of the user memory.
+        user_va: u64, at 16 => Check::None, since 0;
+        /// Bytes to map.
+        length: u64, at 24 => Check::None, since 0;
+        /// In with `FIXED_IOVA`: the IOVA; out: the IOVA chosen.
+        iova: u64, at 32 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 40,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_IOAS_UNMAP`: unmap an IOVA range (0 / `u64::MAX` length: everything).
+    pub struct IoasUnmap = "iommu_ioas_unmap", size 24, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// The IOAS.
+        ioas_id: u32, at 4 => Check::None, since 0;
+        /// First IOVA.
+        iova: u64, at 8 => Check::None, since 0;
+        /// In: bytes to unmap; out: bytes unmapped.
+        length: u64, at 16 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 24,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 24 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `IOMMU_IOAS_IOVA_RANGES`: the IOVA ranges an IOAS may use.
+    pub struct IoasIovaRanges = "iommu_ioas_iova_ranges", size 32, align 8 {
+        /// Size of the user's struct.
+        size: u32, at 0 => Check::Argsz, since 0;
+        /// The IOAS.
+        ioas_id: u32, at 4 => Check::None, since 0;
+        /// In: entries in the user array; out: ranges the IOAS has (`EMSGSIZE` if more).
+        num_iovas: u32, at 8 => Check::None, since 0;
+        /// Must be zero.
+        __reserved: u32, at 12 => Check::Zero, since 0;
+        /// User pointer to an array of `iommu_iova_range`.
+        allowed_iovas: u64, at 16 => Check::None, since 0;
+        /// Out: the minimum IOVA alignment.
+        out_iova_alignment: u64, at 24 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 32,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 32 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// One IOVA range of `IOMMU_IOAS_IOVA_RANGES` (inclusive bounds).
+    pub struct IovaRange = "iommu_iova_range", size 16, align 8 {
+        /// First IOVA.
+        start: u64, at 0 => Check::None, since 0;
+        /// Last IOVA (inclusive).
+        last: u64, at 8 => Check::None, since 0;
+    }
+    layout |FIELDS| {
+        sized: false, min_size: 16,
+        default_policy: Policy::ZeroTail, union: None, extensions: &[],
+        rules: &[], generations: &[Generation { name: "v6.2", size: 16 }], vendor: None,
+    }
+}
+
+uapi_struct! {
+    /// `VFIO_DEVICE_BIND_IOMMUFD`: bind a cdev device to an iommufd.
+    ///
+    /// `iommufd` is the C `__s32` fd, carried as its `u32` bit pattern. The VF token
+    /// pointer (`VFIO_DEVICE_BIND_FLAG_TOKEN`) is the newest extension (vfio-bindings 0.7).
+    pub struct VfioDeviceBindIommufd = "vfio_device_bind_iommufd", size 24, align 8 {
+        /// Size of the user's struct.
+        argsz: u32, at 0 => Check::Argsz, since 0;
+        /// `VFIO_DEVICE_BIND_FLAG_TOKEN`.
+        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// The iommufd (`__s32`).
+        iommufd: u32, at 8 => Check::None, since 0;
+        /// Out: the device's iommufd object id.
+        out_devid: u32, at 12 => Check::None, since 0;
+        /// User pointer to the VF token UUID, if `VFIO_DEVICE_BIND_FLAG_TOKEN`.
+        token_uuid_ptr: u64, at 16 => Check::None, since 1;
+    }
+    layout |FIELDS| {
+        sized: true, min_size: 16,
+        default_policy: Policy::FlagsXend, union: None,
+        extensions: &[Extension { name: "VFIO_DEVICE_BIND_FLAG_TOKEN",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 24, since: 1 }],
+        rules: &[],
+        generations: &[Generation { name: "v6.6", size: 16 }, Generation { name: "vf-token", size: 24 }],
+        vendor: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UapiStruct;
+
+    /// Offsets and sizes checked against iommufd-bindings 0.2 / vfio-bindings 0.7
+    /// (`include/uapi/linux/iommufd.h`, `vfio.h`): the macro checks the declaration
+    /// against the Rust struct, this checks it against the C header.
+    fn assert_fields(fields: &[crate::Field], want: &[(usize, usize)]) {
+        assert_eq!(fields.len(), want.len());
+        for (f, w) in fields.iter().zip(want) {
+            assert_eq!((f.offset, f.size), *w, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn new_layouts_match_the_c_headers() {
+        type Case<'a> = (&'a [crate::Field], &'a [(usize, usize)], usize);
+        let cases: [Case; 7] = [
+            (Destroy::FIELDS, &[(0, 4), (4, 4)], 8),
+            (IoasAlloc::FIELDS, &[(0, 4), (4, 4), (8, 4)], 12),
+            (
+                IoasMap::FIELDS,
+                &[(0, 4), (4, 4), (8, 4), (12, 4), (16, 8), (24, 8), (32, 8)],
+                40,
+            ),
+            (IoasUnmap::FIELDS, &[(0, 4), (4, 4), (8, 8), (16, 8)], 24),
+            (
+                IoasIovaRanges::FIELDS,
+                &[(0, 4), (4, 4), (8, 4), (12, 4), (16, 8), (24, 8)],
+                32,
+            ),
+            (IovaRange::FIELDS, &[(0, 8), (8, 8)], 16),
+            (
+                VfioDeviceBindIommufd::FIELDS,
+                &[(0, 4), (4, 4), (8, 4), (12, 4), (16, 8)],
+                24,
+            ),
+        ];
+        for (fields, want, size) in cases {
+            assert_fields(fields, want);
+            let last = want[want.len() - 1];
+            assert_eq!(last.0 + last.1, size);
+        }
+        assert_eq!(IoasIovaRanges::DECL.min_size, 32); // offsetofend(out_iova_alignment)
+    }
+
+    #[test]
+    fn bind_sends_16_bytes_unless_a_token_is_given() {
+        use zerocopy::FromZeros;
+        let mut bind = VfioDeviceBindIommufd::new_zeroed();
+        bind.iommufd = 5;
+        let mut out = [0u8; 24];
+        assert_eq!(bind.encode_min(&mut out), Ok(16));
+        bind.flags = 1;
+        bind.token_uuid_ptr = 0x1000;
+        assert_eq!(bind.encode_min(&mut out), Ok(24));
+        // A 16-byte user struct with the token flag is refused, as vfio_df_ioctl_bind does.
+        out[..4].copy_from_slice(&16u32.to_ne_bytes());
+        let err = VfioDeviceBindIommufd::from_user(&out[..16], Policy::FlagsXend).unwrap_err();
+        assert_eq!(err.errno(), crate::Errno::EINVAL);
+    }
+}

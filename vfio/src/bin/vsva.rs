@@ -1,10 +1,11 @@
 //! `vsva`: the command-line tool of vsva.
 //!
 //! A thin clap front end: argument parsing and printing only. The logic lives in the
-//! `vsva_vfio` library ([`vsva_vfio::explain`]).
+//! `vsva_vfio` library ([`vsva_vfio::explain`], [`vsva_vfio::features`]).
 //!
-//! Exit codes: 0 accepted (or a batch ran), 1 the kernel rejects the blob, 2 bad
-//! arguments or unreadable input.
+//! Exit codes of `explain`: 0 accepted (or a batch ran), 1 the kernel rejects the blob, 2
+//! bad arguments or unreadable input. Of `features`: 0 every nesting feature usable, 1
+//! some missing, 2 error (bad arguments, unreadable `--sysfs-root`).
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use vsva_uapi::{Layout, Policy, Vendor};
 use vsva_vfio::explain::{self, UserBytes};
+use vsva_vfio::features::{self, Options};
 
 /// Shared virtual addressing for VMMs through the VFIO/IOMMU userspace API.
 #[derive(Debug, Parser)]
@@ -32,6 +34,30 @@ enum Command {
     /// the input cannot be read.
     #[command(override_usage = EXPLAIN_USAGE, after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+
+    /// Report what this host can give a guest: /dev/vfio and /dev/iommu, the VFIO API,
+    /// IOMMU groups and devices, their PASID/PRI/ATS capabilities, VT-d units, and the
+    /// IOMMU_NESTING_FEAT_* set per device with the reason for each.
+    ///
+    /// Exit status: 0 every nesting feature usable, 1 some missing, 2 error.
+    Features(FeaturesArgs),
+}
+
+#[derive(Debug, Args)]
+struct FeaturesArgs {
+    /// Print one JSON object (schema_version 1) instead of the check lines.
+    #[arg(long)]
+    json: bool,
+
+    /// Read a recorded sysfs tree instead of /sys (the kernel release is read from
+    /// DIR/../proc/sys/kernel/osrelease).
+    #[arg(long, value_name = "DIR")]
+    sysfs_root: Option<PathBuf>,
+
+    /// Look for device nodes under DIR instead of /dev (presence only: no ioctls are
+    /// made on a recorded /dev).
+    #[arg(long, value_name = "DIR")]
+    dev_root: Option<PathBuf>,
 }
 
 const EXPLAIN_USAGE: &str = "\
@@ -91,6 +117,31 @@ fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
         Command::Explain(args) => run_explain(args),
+        Command::Features(args) => run_features(args),
+    }
+}
+
+fn run_features(args: FeaturesArgs) -> ExitCode {
+    let opts = match (args.sysfs_root, args.dev_root) {
+        (None, None) => Options::host(),
+        (Some(sysfs), dev) => Options::recorded(sysfs, dev),
+        (None, Some(dev)) => Options::recorded("/sys", Some(dev)),
+    };
+    let report = match features::collect(&opts) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = if args.json {
+        report.to_json().to_string()
+    } else {
+        report.to_string()
+    };
+    match writeln!(io::stdout().lock(), "{text}") {
+        Ok(()) => ExitCode::from(report.exit_code()),
+        Err(e) => output_failed(&e),
     }
 }
 
