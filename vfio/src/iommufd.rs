@@ -28,8 +28,9 @@
 //! assert_eq!(k.calls()[0].arg.len(), 12);
 //! ```
 //!
-//! `IOMMU_IOAS_MAP` is not wrapped here: it needs [`Kernel::dma_map`],
-//! which is `unsafe`; [`ioas_map_request`] builds its argument.
+//! `IOMMU_IOAS_MAP` is [`Iommufd::ioas_map`], an `unsafe fn` (the mapping outlives the
+//! call) declared in [`crate::sys`] with the crate's other unsafe code;
+//! [`ioas_map_request`] builds its argument.
 //!
 //! # References
 //! `include/uapi/linux/iommufd.h`; `drivers/iommu/iommufd/main.c` (size handling),
@@ -373,8 +374,8 @@ impl FaultQueue {
 /// Builds the `iommu_ioas_map` argument (40 bytes) for `IOMMU_IOAS_MAP`: `iova` `Some`
 /// sets `IOMMU_IOAS_MAP_FIXED_IOVA`. `flags` holds `IOAS_MAP_{READABLE, WRITEABLE}`.
 ///
-/// The call itself needs [`Kernel::dma_map`] (the memory must
-/// stay mapped until unmapped), so it is not wrapped here.
+/// [`Iommufd::ioas_map`] sends it (an `unsafe fn`: the memory must stay mapped until
+/// unmapped).
 ///
 /// # Errors
 /// [`Error::Uapi`] (never, for this fixed-size struct).

@@ -89,6 +89,7 @@ use serde_json::{json, Map, Value};
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 
+use crate::container::Container;
 use crate::scripted::KernelFd;
 use crate::sys::{Host, Kernel};
 use crate::vtd::VtdCapabilities;
@@ -100,10 +101,6 @@ use pci::{parse_ext_caps, ExtCaps};
 /// The version of [`Report::to_json`]'s schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// `VFIO_GET_API_VERSION`.
-const VFIO_GET_API_VERSION: u32 = 0x3b64;
-/// `VFIO_CHECK_EXTENSION`.
-const VFIO_CHECK_EXTENSION: u32 = 0x3b65;
 /// `VFIO_TYPE1v2_IOMMU`.
 const VFIO_TYPE1V2_IOMMU: u64 = 3;
 /// `VFIO_NOIOMMU_IOMMU`.
@@ -603,20 +600,22 @@ fn sorted_names(dir: &Path) -> Vec<String> {
     names
 }
 
-// TODO(integration): use container::Container once it lands
-// (`Container::open(kernel)?.api_version()`).
-fn probe_api_version(kernel: &Arc<dyn Kernel>, node: &Path) -> Result<i32, Errno> {
-    let fd = KernelFd::open(kernel, node, true)?;
-    kernel.ioctl_value(fd.raw(), VFIO_GET_API_VERSION, 0)
+/// The VFIO container at `node` (`/dev/vfio/vfio` under the dev root).
+fn container_at(kernel: &Arc<dyn Kernel>, node: &Path) -> Result<Container, Errno> {
+    Ok(Container::from_fd(KernelFd::open(kernel, node, true)?))
 }
 
-// TODO(integration): use container::Container once it lands
-// (`Container::open(kernel)?.check_extension(n)`).
+fn probe_api_version(kernel: &Arc<dyn Kernel>, node: &Path) -> Result<i32, Errno> {
+    container_at(kernel, node)?
+        .api_version()
+        .map_err(|e| e.errno())
+}
+
 fn probe_extension(kernel: &Arc<dyn Kernel>, node: &Path, extension: u64) -> Result<bool, Errno> {
-    let fd = KernelFd::open(kernel, node, true)?;
-    kernel
-        .ioctl_value(fd.raw(), VFIO_CHECK_EXTENSION, extension)
-        .map(|r| r > 0)
+    let extension = u32::try_from(extension).map_err(|_| Errno::EINVAL)?;
+    container_at(kernel, node)?
+        .check_extension(extension)
+        .map_err(|e| e.errno())
 }
 
 fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
@@ -1102,6 +1101,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
 mod tests {
     use super::*;
     use crate::scripted::{Call, Reply, ScriptedKernel};
+    use vsva_uapi::vfio_core::{VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION};
 
     fn data(tree: &str) -> Options {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))

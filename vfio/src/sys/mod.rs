@@ -26,6 +26,7 @@ use std::path::Path;
 
 use vsva_uapi::Errno;
 
+pub mod dma;
 pub mod scripted;
 
 /// How a size-first struct says how long the buffer behind its pointer field is.
