@@ -3,10 +3,65 @@
 //! This crate is where vsva meets the kernel. Every system call goes through the
 //! [`sys::Kernel`] trait: [`sys::Host`] makes the real calls (the crate's only `unsafe`
 //! code, in [`sys`]), and [`scripted::ScriptedKernel`] answers from a script so every
-//! wrapper is tested without `/dev/vfio` or `/dev/iommu`. The VFIO container, cdev,
-//! iommufd and 2020 nesting-envelope wrappers build on that seam (work in progress).
+//! wrapper is tested without `/dev/vfio` or `/dev/iommu`. On that seam:
 //!
-//! For now it hosts [`explain`]: the logic of `vsva explain`, which shows how the kernel
+//! - legacy VFIO: [`container::Container`], [`group::Group`], [`device::Device`] and the
+//!   type1 IOMMU ([`iommu`]: `VFIO_IOMMU_GET_INFO` with argsz negotiation, DMA map/unmap);
+//! - one bounded capability-chain parser for every chain ([`caps`]);
+//! - VFIO cdev and iommufd ([`cdev`], [`iommufd`]): IOAS, IOVA ranges, `GET_HW_INFO`
+//!   (VT-d registers decoded by [`vtd`]), HWPT allocation and invalidation, fault queues —
+//!   every request sent at the smallest size that carries it;
+//! - the 2020 nesting envelope ([`nesting`]): the VFIO-side dispatch that hands the IOMMU
+//!   payload untouched to a [`nesting::NestingHandler`], and the user side;
+//! - the KVM-VFIO pseudo device ([`kvm`]) and the `vsva features` report ([`features`]).
+//!
+//! ## Example: open a device both ways and read what its IOMMU offers
+//!
+//! Against the real kernel ([`sys::Host`]); it needs a device bound to `vfio-pci`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use vsva_vfio::cdev::CdevDevice;
+//! use vsva_vfio::container::Container;
+//! use vsva_vfio::group::Group;
+//! use vsva_vfio::iommufd::Iommufd;
+//! use vsva_vfio::sys::{Host, Kernel};
+//!
+//! # fn main() -> vsva_vfio::Result<()> {
+//! let kernel: Arc<dyn Kernel> = Arc::new(Host);
+//!
+//! // Legacy: container + group, then the device by name.
+//! let container = Container::open(Arc::clone(&kernel))?;
+//! let group = Group::open(Arc::clone(&kernel), 12)?;
+//! assert!(group.status()?.viable);
+//! group.set_container(&container)?;
+//! container.set_iommu(3)?; // VFIO_TYPE1v2_IOMMU
+//! let info = container.iommu_info()?; // argsz grows until the caps fit
+//! println!("page sizes {:#x}, IOVA ranges {:?}", info.iova_pgsizes, info.caps.iova_ranges);
+//! let device = group.device("0000:3b:00.0")?;
+//! let bar0 = device.region_info(0)?; // by region index
+//! println!("BAR0: {} bytes", bar0.size);
+//!
+//! // VFIO cdev + iommufd: bind, attach to an IOAS, ask the IOMMU what it supports.
+//! let iommufd = Iommufd::open(Arc::clone(&kernel))?;
+//! let cdev = CdevDevice::open(Arc::clone(&kernel), "/dev/vfio/devices/vfio0")?;
+//! let dev_id = cdev.bind(&iommufd)?;
+//! let ioas = iommufd.ioas_alloc()?;
+//! cdev.attach(ioas)?;
+//! let hw = iommufd.hw_info(dev_id)?;
+//! if let Some(vtd) = hw.vtd {
+//!     println!("VT-d: nesting {}, {} PASID bits", vtd.nesting, vtd.pasid_bits);
+//! }
+//! println!("IOVA ranges: {:?}", iommufd.ioas_iova_ranges(ioas)?.ranges);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same code runs against [`scripted::ScriptedKernel`] in the tests, which is how
+//! every wrapper is checked for each errno, short and oversize replies, argsz growth and
+//! malformed capability chains.
+//!
+//! It also hosts [`explain`]: the logic of `vsva explain`, which shows how the kernel
 //! judges an untrusted user struct under one of the three size policies of
 //! [`vsva_uapi::Policy`] — every decoded field, how many bytes the kernel read, and on
 //! rejection the errno and the rule that fired. The `vsva` binary is a thin clap front

@@ -89,7 +89,9 @@ use serde_json::{json, Map, Value};
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 
+use crate::cdev::CdevDevice;
 use crate::container::Container;
+use crate::iommufd::{HwInfo, Iommufd};
 use crate::scripted::KernelFd;
 use crate::sys::{Host, Kernel};
 use crate::vtd::VtdCapabilities;
@@ -254,6 +256,10 @@ pub struct DeviceReport {
     pub caps: ExtCaps,
     /// Why its config space could not be read at all, if it could not.
     pub config_error: Option<String>,
+    /// What `IOMMU_GET_HW_INFO` reported for it (vfio-pci devices with a VFIO cdev, on
+    /// a host with `/dev/iommu`): the IOMMU data or why the query failed; `None` when
+    /// not asked.
+    pub hw_info: Option<std::result::Result<HwInfo, String>>,
     /// One verdict per nesting feature, in bit order.
     pub features: Vec<FeatureVerdict>,
 }
@@ -318,12 +324,55 @@ impl DeviceReport {
             "pri": self.caps.pri.is_some(),
             "ats": self.caps.ats.is_some(),
             "config_problem": self.config_problem(),
+            "hw_info": self.hw_info.as_ref().map(hw_info_json),
             "nesting_features": available,
             "nesting_features_mask": self.nesting_features().bits(),
             "feature_status": status,
             "reasons": reasons,
         })
     }
+}
+
+fn hw_info_json(r: &std::result::Result<HwInfo, String>) -> Value {
+    match r {
+        Err(e) => json!({ "error": e }),
+        Ok(h) => json!({
+            "data_type": h.data_type,
+            "capabilities": h.capabilities.bits(),
+            "max_pasid_log2": h.max_pasid_log2,
+            "vtd": h.vtd.map(|v| json!({
+                "cap_reg": format!("{:#x}", v.cap_reg),
+                "ecap_reg": format!("{:#x}", v.ecap_reg),
+                "scalable_mode": v.scalable_mode,
+                "nesting": v.nesting,
+                "first_level": v.first_level,
+                "pasid_bits": v.pasid_bits,
+                "page_requests": v.page_requests,
+                "supervisor_requests": v.supervisor_requests,
+            })),
+        }),
+    }
+}
+
+/// `IOMMU_GET_HW_INFO` for the device whose VFIO cdev is `<dev_root>/vfio/devices/<cdev>`:
+/// open `<dev_root>/iommu`, bind the cdev to it, ask.
+///
+/// # Errors
+/// Any [`crate::Error`] of the open, bind or query.
+pub fn query_hw_info(
+    kernel: &Arc<dyn Kernel>,
+    dev_root: &Path,
+    cdev: &str,
+) -> crate::Result<HwInfo> {
+    let node = dev_root.join("iommu");
+    let fd = KernelFd::open(kernel, &node, true).map_err(|errno| crate::Error::Open {
+        path: node.clone(),
+        errno,
+    })?;
+    let iommufd = Iommufd::from_fd(fd);
+    let device = CdevDevice::open(Arc::clone(kernel), dev_root.join("vfio/devices").join(cdev))?;
+    let dev_id = device.bind(&iommufd)?;
+    iommufd.hw_info(dev_id)
 }
 
 /// Everything `vsva features` found.
@@ -819,6 +868,7 @@ fn read_device(sysfs: &Path, bdf: &str, group: u32) -> DeviceReport {
         iommu: link_name(&dir.join("iommu")),
         caps,
         config_error,
+        hw_info: None,
         features: Vec::new(),
     }
 }
@@ -1047,10 +1097,25 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
     for (group, name) in &groups {
         for bdf in sorted_names(&groups_dir.join(name).join("devices")) {
             let mut dev = read_device(sysfs, &bdf, *group);
-            let unit = match &dev.iommu {
-                Some(name) => vtd_units.iter().find(|u| &u.name == name),
-                None if vtd_units.len() == 1 => vtd_units.first(),
-                None => None,
+            if let (Some(kernel), Some(cdev), true) = (&opts.kernel, &dev.cdev, dev.is_vfio()) {
+                dev.hw_info =
+                    Some(query_hw_info(kernel, &opts.dev_root, cdev).map_err(|e| e.to_string()));
+            }
+            // GET_HW_INFO describes the IOMMU behind this very device: it wins over sysfs.
+            let from_hw_info = match &dev.hw_info {
+                Some(Ok(HwInfo {
+                    vtd: Some(caps), ..
+                })) => Some(VtdUnit {
+                    name: "IOMMU_GET_HW_INFO".into(),
+                    caps: *caps,
+                }),
+                _ => None,
+            };
+            let unit = match (&from_hw_info, &dev.iommu) {
+                (Some(u), _) => Some(u),
+                (None, Some(name)) => vtd_units.iter().find(|u| &u.name == name),
+                (None, None) if vtd_units.len() == 1 => vtd_units.first(),
+                (None, None) => None,
             };
             dev.features = derive_features(&dev, unit);
             devices.push(dev);
@@ -1148,6 +1213,7 @@ mod tests {
             iommu: Some("dmar0".into()),
             caps,
             config_error: None,
+            hw_info: None,
             features: Vec::new(),
         }
     }
@@ -1322,5 +1388,62 @@ mod tests {
         assert_eq!(parse_hex_u64("d2008c40660462\n"), Some(0xd2_008c_4066_0462));
         assert_eq!(parse_hex_u64("0x1f"), Some(0x1f));
         assert_eq!(parse_hex_u64("zz"), None);
+    }
+
+    /// GET_HW_INFO over the recorded VT-d host, through a scripted kernel: the device's
+    /// own IOMMU data (here: no nesting) wins over the sysfs registers (nesting).
+    #[test]
+    fn hw_info_is_queried_for_cdev_devices_and_wins_over_sysfs() {
+        use crate::scripted::{Call, Reply, ScriptedKernel};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vtd-pasid");
+        let dev_root = root.join("dev");
+        let k = ScriptedKernel::new();
+        k.add_path(dev_root.join("vfio/vfio"))
+            .add_path(dev_root.join("iommu"));
+        for cdev in sorted_names(&dev_root.join("vfio/devices")) {
+            k.add_path(dev_root.join("vfio/devices").join(cdev));
+        }
+        k.on(
+            vsva_uapi::consts::VFIO_DEVICE_BIND_IOMMUFD,
+            |_, call| match call {
+                Call::Sized(arg) => {
+                    arg[12..16].copy_from_slice(&7u32.to_ne_bytes()); // out_devid
+                    Ok(Reply::Value(0))
+                }
+                _ => Err(Errno::EINVAL),
+            },
+        );
+        k.on(vsva_uapi::consts::IOMMU_GET_HW_INFO, |_, call| match call {
+            Call::SizedData { arg, data } => {
+                assert_eq!(u32::from_ne_bytes(arg[8..12].try_into().unwrap()), 7);
+                // VT-d data: scalable mode, PASID (20 bits), first level, but NO nesting.
+                let ecap: u64 = (1 << 43) | (1 << 40) | (19 << 35) | (1 << 47) | 1 | 2;
+                data[16..24].copy_from_slice(&ecap.to_ne_bytes());
+                arg[12..16].copy_from_slice(&24u32.to_ne_bytes());
+                arg[24..28].copy_from_slice(&1u32.to_ne_bytes());
+                Ok(Reply::Value(0))
+            }
+            _ => Err(Errno::EINVAL),
+        });
+        k.on(VFIO_GET_API_VERSION, |_, _| Ok(Reply::Value(0)));
+        k.on(VFIO_CHECK_EXTENSION, |_, _| Ok(Reply::Value(1)));
+        let opts = Options {
+            sysfs_root: root.join("sys"),
+            dev_root,
+            proc_root: root.join("proc"),
+            kernel: Some(Arc::new(k.clone())),
+        };
+        let report = collect(&opts).unwrap();
+        let dev = report.devices.iter().find(|d| d.is_vfio()).unwrap();
+        let info = dev.hw_info.as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(
+            info.vtd.map(|v| (v.nesting, v.pasid_bits)),
+            Some((false, 20))
+        );
+        let bind = dev.feature("BIND_PGTBL").unwrap();
+        assert_ne!(bind.status, Status::Pass, "{}", bind.reason);
+        assert!(bind.reason.contains("nest"), "{}", bind.reason);
+        assert_eq!(dev.feature("SYSWIDE_PASID").unwrap().status, Status::Pass);
+        assert_eq!(k.open_fds(), 0, "every fd closed");
     }
 }
