@@ -43,12 +43,9 @@ use crate::scripted::KernelFd;
 use crate::sys::Kernel;
 use crate::{Error, Result};
 
-/// `VFIO_DEVICE_BIND_IOMMUFD` (`_IO(';', 100 + 18)`).
-pub const VFIO_DEVICE_BIND_IOMMUFD: u32 = 0x3b76;
-/// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` (`_IO(';', 100 + 19)`).
-pub const VFIO_DEVICE_ATTACH_IOMMUFD_PT: u32 = 0x3b77;
-/// `VFIO_DEVICE_DETACH_IOMMUFD_PT` (`_IO(';', 100 + 20)`).
-pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: u32 = 0x3b78;
+pub use vsva_uapi::consts::{
+    VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+};
 
 const ATTACH: &str = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
 const ATTACH_PASID: &str = "VFIO_DEVICE_ATTACH_IOMMUFD_PT (VFIO_DEVICE_ATTACH_PASID)";

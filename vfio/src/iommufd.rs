@@ -50,35 +50,22 @@ use crate::sys::{DataLen, Kernel};
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
 
-/// `IOMMU_DESTROY` (`_IO(';', 0x80)`).
-pub const IOMMU_DESTROY: u32 = 0x3b80;
-/// `IOMMU_IOAS_ALLOC` (`_IO(';', 0x81)`).
-pub const IOMMU_IOAS_ALLOC: u32 = 0x3b81;
-/// `IOMMU_IOAS_IOVA_RANGES` (`_IO(';', 0x84)`).
-pub const IOMMU_IOAS_IOVA_RANGES: u32 = 0x3b84;
-/// `IOMMU_IOAS_MAP` (`_IO(';', 0x85)`).
-pub const IOMMU_IOAS_MAP: u32 = 0x3b85;
-/// `IOMMU_IOAS_UNMAP` (`_IO(';', 0x86)`).
-pub const IOMMU_IOAS_UNMAP: u32 = 0x3b86;
-/// `IOMMU_HWPT_ALLOC` (`_IO(';', 0x89)`).
-pub const IOMMU_HWPT_ALLOC: u32 = 0x3b89;
-/// `IOMMU_GET_HW_INFO` (`_IO(';', 0x8a)`).
-pub const IOMMU_GET_HW_INFO: u32 = 0x3b8a;
-/// `IOMMU_HWPT_INVALIDATE` (`_IO(';', 0x8d)`).
-pub const IOMMU_HWPT_INVALIDATE: u32 = 0x3b8d;
-/// `IOMMU_FAULT_QUEUE_ALLOC` (`_IO(';', 0x8e)`).
-pub const IOMMU_FAULT_QUEUE_ALLOC: u32 = 0x3b8e;
+pub use vsva_uapi::consts::{
+    IOMMU_DESTROY, IOMMU_FAULT_QUEUE_ALLOC, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC,
+    IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC, IOMMU_IOAS_IOVA_RANGES, IOMMU_IOAS_MAP,
+    IOMMU_IOAS_UNMAP,
+};
 
 /// `IOMMU_HW_INFO_TYPE_INTEL_VTD`.
-pub const HW_INFO_TYPE_INTEL_VTD: u32 = 1;
+pub const HW_INFO_TYPE_INTEL_VTD: u32 = vsva_uapi::consts::HwInfoType::IntelVtd.raw();
 /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3`.
-pub const HW_INFO_TYPE_ARM_SMMUV3: u32 = 2;
+pub const HW_INFO_TYPE_ARM_SMMUV3: u32 = vsva_uapi::consts::HwInfoType::ArmSmmuv3.raw();
 /// `IOMMU_HWPT_DATA_VTD_S1`.
-pub const HWPT_DATA_VTD_S1: u32 = 1;
+pub const HWPT_DATA_VTD_S1: u32 = vsva_uapi::consts::HwptDataType::VtdS1.raw();
 /// `IOMMU_HWPT_DATA_ARM_SMMUV3`.
-pub const HWPT_DATA_ARM_SMMUV3: u32 = 2;
+pub const HWPT_DATA_ARM_SMMUV3: u32 = vsva_uapi::consts::HwptDataType::ArmSmmuv3.raw();
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`.
-pub const HWPT_INVALIDATE_DATA_VTD_S1: u32 = 0;
+pub const HWPT_INVALIDATE_DATA_VTD_S1: u32 = vsva_uapi::consts::HwptInvalidateDataType::VtdS1.raw();
 /// `IOMMU_IOAS_MAP_FIXED_IOVA`.
 pub const IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
 /// `IOMMU_IOAS_MAP_WRITEABLE`.

@@ -172,6 +172,33 @@ pub fn declared_size(arg: &[u8]) -> Option<usize> {
     (4..=arg.len()).contains(&size).then_some(size)
 }
 
+/// Checks a [`Kernel::ioctl_sized_data`] request before any call: the struct's size
+/// fits `arg`, the pointer field at `ptr_at` lies inside the struct and is set to `ptr`,
+/// and the length field(s) describe at most `data_len` bytes. Returns the struct's size
+/// and the byte count the length fields describe.
+///
+/// # Errors
+/// `EINVAL` when any of those does not hold.
+pub fn prepare_data(
+    arg: &mut [u8],
+    ptr_at: usize,
+    len: DataLen,
+    ptr: u64,
+    data_len: usize,
+) -> Result<(usize, usize), Errno> {
+    let size = declared_size(arg).ok_or(Errno::EINVAL)?;
+    let ptr_field = ptr_at
+        .checked_add(8)
+        .filter(|end| *end <= size)
+        .and_then(|end| arg.get_mut(ptr_at..end))
+        .ok_or(Errno::EINVAL)?;
+    ptr_field.copy_from_slice(&ptr.to_ne_bytes());
+    match len.described(arg.get(..size).unwrap_or(&[])) {
+        Some(n) if n <= data_len => Ok((size, n)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// The real kernel.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Host;
@@ -249,16 +276,7 @@ impl Kernel for Host {
         len: DataLen,
         data: &mut [u8],
     ) -> Result<i32, Errno> {
-        declared_size(arg).ok_or(Errno::EINVAL)?;
-        let ptr_field = ptr_at
-            .checked_add(8)
-            .and_then(|end| arg.get_mut(ptr_at..end))
-            .ok_or(Errno::EINVAL)?;
-        ptr_field.copy_from_slice(&(data.as_mut_ptr() as u64).to_ne_bytes());
-        match len.described(arg) {
-            Some(n) if n <= data.len() => {}
-            _ => return Err(Errno::EINVAL),
-        }
+        prepare_data(arg, ptr_at, len, data.as_mut_ptr() as u64, data.len())?;
         // SAFETY: as in `ioctl_sized` for `arg`; the one pointer field the kernel follows
         // was just set to `data`, exclusively borrowed for the call, and the length
         // field(s) the kernel uses for it were checked to describe at most `data.len()`.

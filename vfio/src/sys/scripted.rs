@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use vsva_uapi::Errno;
 
-use super::{declared_size, DataLen, Kernel};
+use super::{declared_size, prepare_data, DataLen, Kernel};
 
 /// The argument of one scripted ioctl, as the responder sees it.
 #[derive(Debug)]
@@ -250,18 +250,9 @@ impl Kernel for ScriptedKernel {
         len: DataLen,
         data: &mut [u8],
     ) -> Result<i32, Errno> {
-        let size = declared_size(arg).ok_or(Errno::EINVAL)?;
-        let arg = &mut arg[..size];
-        let ptr = ptr_at
-            .checked_add(8)
-            .and_then(|end| arg.get_mut(ptr_at..end))
-            .ok_or(Errno::EINVAL)?;
         // The scripted kernel cannot follow a real pointer; it records a marker instead.
-        ptr.copy_from_slice(&0x5c12_17ed_da7a_0000u64.to_ne_bytes());
-        let n = match len.described(arg) {
-            Some(n) if n <= data.len() => n,
-            _ => return Err(Errno::EINVAL),
-        };
+        let (size, n) = prepare_data(arg, ptr_at, len, 0x5c12_17ed_da7a_0000, data.len())?;
+        let arg = &mut arg[..size];
         let snapshot = arg.to_vec();
         self.ioctl(
             fd,
