@@ -46,6 +46,7 @@ use vsva_uapi::{min_encoded_len, Errno, UapiStruct};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::scripted::KernelFd;
+use crate::smmuv3::Smmuv3Capabilities;
 use crate::sys::{DataLen, Kernel};
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
@@ -165,6 +166,8 @@ pub struct HwInfo {
     pub vtd_flags: Option<u32>,
     /// The SMMUv3 `IDR0`..`IDR5`, if `data_type` is SMMUv3.
     pub smmuv3_idr: Option<[u32; 6]>,
+    /// The SMMUv3 ID registers decoded, if `data_type` is SMMUv3.
+    pub smmuv3: Option<Smmuv3Capabilities>,
     /// The raw driver data, exactly the `data_len` the kernel reported.
     pub data: Vec<u8>,
 }
@@ -747,6 +750,7 @@ fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result
         vtd: None,
         vtd_flags: None,
         smmuv3_idr: None,
+        smmuv3: None,
         data: Vec::new(),
     };
     match reply.data_type {
@@ -768,6 +772,7 @@ fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result
                 })?
                 .0;
             info.smmuv3_idr = Some(smmu.idr);
+            info.smmuv3 = Some(Smmuv3Capabilities::decode(&smmu.idr));
         }
         _ => {}
     }

@@ -9,7 +9,7 @@
 //!   type1 IOMMU ([`iommu`]: `VFIO_IOMMU_GET_INFO` with argsz negotiation, DMA map/unmap);
 //! - one bounded capability-chain parser for every chain ([`caps`]);
 //! - VFIO cdev and iommufd ([`cdev`], [`iommufd`]): IOAS, IOVA ranges, `GET_HW_INFO`
-//!   (VT-d registers decoded by [`vtd`]), HWPT allocation and invalidation, fault queues —
+//!   (VT-d registers decoded by [`vtd`], SMMUv3 ID registers by [`smmuv3`]), HWPT allocation and invalidation, fault queues —
 //!   every request sent at the smallest size that carries it;
 //! - the 2020 nesting envelope ([`nesting`]): the VFIO-side dispatch that hands the IOMMU
 //!   payload untouched to a [`nesting::NestingHandler`], and the user side;
@@ -118,6 +118,7 @@ pub mod sys;
 
 pub use error::{CapChainError, Error, Result};
 
+pub mod smmuv3;
 pub mod vtd;
 
 pub use sys::scripted;

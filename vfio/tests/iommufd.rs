@@ -509,6 +509,12 @@ fn hw_info_decodes_smmuv3_idrs_and_refuses_short_data() {
         Some([0x100, 0x101, 0x102, 0x103, 0x104, 0x105])
     );
     assert_eq!(info.vtd, None);
+    // IDR0 0x100: bit 8 only (no stage 1/2); IDR1 0x101: SIDSIZE 1, SSIDSIZE 4;
+    // IDR5 0x105: OAS 5 (48 bits), no granule bits.
+    let smmu = info.smmuv3.expect("decoded");
+    assert!(!smmu.nesting());
+    assert_eq!((smmu.stream_id_bits, smmu.substream_id_bits), (1, 4));
+    assert_eq!(smmu.output_address_bits, 48);
 
     let k = kernel();
     k.on(IOMMU_GET_HW_INFO, |_, call| match call {
