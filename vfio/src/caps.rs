@@ -415,46 +415,57 @@ mod tests {
         assert!(cap.read::<[u8; 12]>().is_ok());
     }
 
-    /// Arbitrary bytes never panic, and every yielded cap lies inside the buffer, starts
-    /// past the fixed struct, is aligned and strictly after the previous one.
-    /// (A deterministic xorshift fuzz: `vsva-vfio` has no proptest dev-dependency.)
-    #[test]
-    fn arbitrary_replies_never_panic_or_escape_the_buffer() {
-        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
-        for _ in 0..20_000 {
-            let len = (rnd() % 200) as usize;
-            let mut b: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
-            // Bias `next` fields toward small plausible offsets.
-            for at in (0..len.saturating_sub(8)).step_by(8) {
-                if rnd() % 2 == 0 {
-                    let next = (rnd() % 220) as u32 & !(rnd() as u32 & 3);
-                    b[at + 4..at + 8].copy_from_slice(&next.to_ne_bytes());
-                }
+    /// The invariants every walk keeps, whatever the bytes: at most `MAX_CAPS + 1` items,
+    /// and every yielded cap inside the buffer, past the fixed struct, aligned, at least a
+    /// header long, and strictly after the previous one.
+    fn assert_walk_is_bounded(b: &[u8], first: u32, fixed: usize) {
+        let mut prev: Option<usize> = None;
+        let mut n = 0;
+        for c in walk(b, first, fixed) {
+            n += 1;
+            assert!(n <= MAX_CAPS + 1);
+            let Ok(c) = c else { continue };
+            let start = c.bytes.as_ptr() as usize - b.as_ptr() as usize;
+            assert_eq!(start, c.offset);
+            assert!(c.offset >= fixed && c.offset % CAP_ALIGN == 0);
+            assert!(c.offset + c.bytes.len() <= b.len());
+            assert!(c.bytes.len() >= CAP_HEADER_LEN);
+            if let Some(p) = prev {
+                assert!(c.offset >= p + CAP_HEADER_LEN);
             }
-            let fixed = (rnd() % 40) as usize;
-            let first = (rnd() % 220) as u32;
-            let mut prev: Option<usize> = None;
-            let mut n = 0;
-            for c in walk(&b, first, fixed) {
-                n += 1;
-                assert!(n <= MAX_CAPS + 1);
-                let Ok(c) = c else { continue };
-                let start = c.bytes.as_ptr() as usize - b.as_ptr() as usize;
-                assert_eq!(start, c.offset);
-                assert!(c.offset >= fixed && c.offset % CAP_ALIGN == 0);
-                assert!(c.offset + c.bytes.len() <= len);
-                assert!(c.bytes.len() >= CAP_HEADER_LEN);
-                if let Some(p) = prev {
-                    assert!(c.offset >= p + CAP_HEADER_LEN);
-                }
-                prev = Some(c.offset);
+            prev = Some(c.offset);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Arbitrary replies never panic or escape the buffer.
+        #[test]
+        fn arbitrary_replies_never_panic_or_escape_the_buffer(
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            first in 0u32..220,
+            fixed in 0usize..40,
+        ) {
+            assert_walk_is_bounded(&b, first, fixed);
+        }
+
+        /// Plausible chains (every `next` a small offset, often aligned, sometimes
+        /// looping or pointing back) never panic or escape the buffer either.
+        #[test]
+        fn plausible_chains_never_panic_or_escape_the_buffer(
+            nexts in proptest::collection::vec(0u32..220, 1..24),
+            ids in proptest::collection::vec(proptest::prelude::any::<u16>(), 24),
+            first in 0u32..220,
+            fixed in 0usize..40,
+        ) {
+            let mut b = vec![0u8; 8 * nexts.len() + 8];
+            for (i, next) in nexts.iter().enumerate() {
+                let at = 8 * i;
+                b[at..at + 2].copy_from_slice(&ids[i].to_ne_bytes());
+                b[at + 4..at + 8].copy_from_slice(&next.to_ne_bytes());
             }
+            assert_walk_is_bounded(&b, first, fixed);
         }
     }
 }
