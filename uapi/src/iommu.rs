@@ -3,7 +3,7 @@
 //! series, final argsz layout) and `iommu_nesting_info` (Liu vSVA series, late layout).
 //!
 //! Unions are raw `u64` storage (so the struct keeps C's 8-byte alignment) with typed
-//! views chosen by their discriminator; no Rust `union`, no `unsafe`.
+//! views chosen by their discriminator; no Rust `union` (the crate is `forbid(unsafe_code)`).
 
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 

@@ -16,7 +16,7 @@
 //!   `vsva-docs` crates).
 //!
 //! Every rejection is a [`UapiError`] whose [`errno`](UapiError::errno) is the kernel's.
-//! `no_std`, no `unsafe`, no allocation, and no panic on any input.
+//! `no_std`, `#![forbid(unsafe_code)]`, no allocation, and no panic on any input.
 //!
 //! ## Example: a guest's cache invalidation, three ways
 //!
