@@ -16,7 +16,7 @@
 //! The ioctl numbers below are `_IO(VFIO_TYPE, VFIO_BASE + n)`.
 
 use crate::consts::{io, VFIO_BASE, VFIO_TYPE};
-use crate::decl::{Check, Extension, FieldRef, Generation, Policy};
+use crate::decl::{Check, Extension, FieldRef, Generation, Layout, Policy};
 use crate::uapi_struct;
 
 /// `VFIO_GET_API_VERSION` (`VFIO_BASE + 0`).
@@ -113,7 +113,9 @@ uapi_struct! {
     }
     layout |FIELDS| {
         sized: true, min_size: 32,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
+        default_policy: Policy::FlagsXend, union: None,
+        extensions: &[Extension { name: "VFIO_REGION_INFO_FLAG_CAPS",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 3, end: 16, since: 0 }],
         rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
     }
 }
@@ -182,7 +184,9 @@ uapi_struct! {
     }
     layout |FIELDS| {
         sized: true, min_size: 32,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
+        default_policy: Policy::FlagsXend, union: None,
+        extensions: &[Extension { name: "VFIO_REGION_INFO_FLAG_CAPS",
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 3, end: 16, since: 0 }],
         rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
     }
 }
@@ -328,5 +332,31 @@ mod tests {
         assert_eq!(VfioDeviceInfo::DECL.generations[0].size, 16);
         assert_eq!(VfioRegionInfo::DECL.min_size, 32);
         assert!(!VfioInfoCapHeader::DECL.sized);
+    }
+}
+
+/// The extension of an info struct whose flag says a capability chain follows: the one
+/// that ends at `offsetofend(cap_offset)` (`VFIO_DEVICE_FLAGS_CAPS`,
+/// `VFIO_REGION_INFO_FLAG_CAPS`, `VFIO_IOMMU_INFO_CAPS`). `None` for structs without a
+/// chain.
+pub fn caps_extension(layout: &Layout) -> Option<&'static Extension> {
+    let cap_offset = layout.fields.iter().find(|f| f.name == "cap_offset")?;
+    layout.extensions.iter().find(|x| x.end == cap_offset.end())
+}
+
+#[cfg(test)]
+mod caps_extension_tests {
+    use super::*;
+    use crate::UapiStruct;
+
+    #[test]
+    fn every_info_struct_declares_its_caps_flag_at_cap_offset() {
+        let device = caps_extension(VfioDeviceInfo::DECL).unwrap();
+        assert_eq!((device.bit, device.end - 4), (1 << 7, 16));
+        let region = caps_extension(VfioRegionInfo::DECL).unwrap();
+        assert_eq!((region.bit, region.end - 4), (1 << 3, 12));
+        let iommu = caps_extension(VfioIommuType1Info::DECL).unwrap();
+        assert_eq!((iommu.bit, iommu.end - 4), (1 << 1, 16));
+        assert!(caps_extension(VfioIrqInfo::DECL).is_none());
     }
 }

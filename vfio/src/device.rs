@@ -11,13 +11,13 @@
 //! `include/uapi/linux/vfio.h`; `drivers/vfio/pci/vfio_pci_core.c`.
 
 use vfio_bindings::bindings::vfio::{
-    VFIO_DEVICE_FLAGS_CAPS, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET,
-    VFIO_REGION_INFO_CAP_SPARSE_MMAP, VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS,
-    VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+    VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+    VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
+    VFIO_REGION_INFO_FLAG_WRITE,
 };
 use vsva_uapi::vfio_core::{
-    VfioDeviceInfo, VfioIrqInfo, VfioRegionInfo, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
-    VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET,
+    caps_extension, VfioDeviceInfo, VfioIrqInfo, VfioRegionInfo, VFIO_DEVICE_GET_INFO,
+    VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET,
 };
 use vsva_uapi::{Errno, UapiStruct};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
@@ -36,24 +36,48 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     u32::read_from_prefix(bytes.get(at..)?).ok().map(|(v, _)| v)
 }
 
-/// Makes a VFIO info ioctl with `argsz` negotiation and returns the reply bytes, exactly
-/// `min(argsz returned, buffer)` long.
-///
-/// `request` is the base struct as the caller fills it (its `argsz` is set here);
-/// `min_size` the smallest struct any kernel writes (below it: [`Error::BadReply`]);
-/// `caps_flag` the `flags` bit that says a chain exists.
+/// A VFIO info reply: the fixed struct (zero-filled past what the kernel wrote), the
+/// reply bytes (`min(argsz returned, buffer)` long), and where the capability chain
+/// starts when the struct's CAPS flag says there is one.
+pub(crate) struct InfoReply<T> {
+    /// The fixed struct.
+    pub head: T,
+    /// The whole reply.
+    pub bytes: Vec<u8>,
+    /// `cap_offset`, when the CAPS flag is set and the reply covers the fixed struct.
+    pub first_cap: Option<u32>,
+}
+
+impl<T> InfoReply<T> {
+    /// The chain, raw, walked within the reply (after the fixed struct).
+    pub fn raw_caps(&self, op: &'static str) -> Result<Vec<RawCap>> {
+        match self.first_cap {
+            None => Ok(Vec::new()),
+            Some(first) => collect_raw(&self.bytes, first, size_of::<T>())
+                .map_err(|source| Error::CapChain { op, source }),
+        }
+    }
+}
+
+/// Makes a VFIO info ioctl with `argsz` negotiation. Everything specific to the struct
+/// comes from its declaration: the smallest size any kernel writes (`min_size`; below it
+/// [`Error::BadReply`]), and the CAPS flag with the position of `cap_offset`
+/// ([`caps_extension`]). `request` is the struct as the caller fills it (its `argsz` is
+/// set here).
 ///
 /// # Errors
 /// [`Error::ioctl`] with the kernel's errno; [`Error::BadReply`] for an `argsz` below
 /// `min_size`, above [`MAX_INFO_ARGSZ`], or still growing after [`MAX_INFO_ROUNDS`] calls.
-pub(crate) fn get_info(
+pub(crate) fn get_info<T: UapiStruct>(
     fd: &KernelFd,
     ioctl: u32,
     op: &'static str,
-    request: &[u8],
-    min_size: usize,
-    caps_flag: u32,
-) -> Result<Vec<u8>> {
+    request: &T,
+) -> Result<InfoReply<T>> {
+    let layout = T::DECL;
+    let caps = caps_extension(layout);
+    let caps_flag = caps.map_or(0, |x| x.bit);
+    let request = request.as_bytes();
     let mut buf = request.to_vec();
     for round in 0..MAX_INFO_ROUNDS {
         let size = buf.len();
@@ -66,8 +90,8 @@ pub(crate) fn get_info(
             .ioctl_sized(fd.raw(), ioctl, &mut buf)
             .map_err(|e| Error::ioctl(op, e))?;
         let argsz = u32_at(&buf, 0).unwrap_or(0) as usize;
-        let flags = u32_at(&buf, 4).unwrap_or(0);
-        if argsz < min_size {
+        let flags = u64::from(u32_at(&buf, 4).unwrap_or(0));
+        if argsz < layout.min_size {
             return Err(Error::BadReply {
                 op,
                 what: "argsz below the struct's minimum size",
@@ -89,28 +113,22 @@ pub(crate) fn get_info(
             continue;
         }
         buf.truncate(argsz.min(size));
-        return Ok(buf);
+        let mut head = T::new_zeroed();
+        let n = buf.len().min(size_of::<T>());
+        head.as_mut_bytes()[..n].copy_from_slice(&buf[..n]);
+        let first_cap = caps
+            .filter(|x| flags & x.bit != 0 && buf.len() >= size_of::<T>())
+            .and_then(|x| u32_at(&buf, x.end - 4));
+        return Ok(InfoReply {
+            head,
+            bytes: buf,
+            first_cap,
+        });
     }
     Err(Error::BadReply {
         op,
         what: "argsz keeps growing",
     })
-}
-
-/// Walks the chain of an info reply whose `cap_offset` is at `cap_offset_at`, if `flags`
-/// says there is one and the reply covers the field.
-pub(crate) fn reply_caps(
-    op: &'static str,
-    reply: &[u8],
-    has_caps: bool,
-    cap_offset_at: usize,
-    fixed_len: usize,
-) -> Result<Vec<RawCap>> {
-    if !has_caps || reply.len() < fixed_len {
-        return Ok(Vec::new());
-    }
-    let first = u32_at(reply, cap_offset_at).unwrap_or(0);
-    collect_raw(reply, first, fixed_len).map_err(|source| Error::CapChain { op, source })
 }
 
 /// What `VFIO_DEVICE_GET_INFO` reports.
@@ -284,20 +302,14 @@ impl Device {
     /// `include/uapi/linux/vfio.h` (`VFIO_DEVICE_GET_INFO`, `struct vfio_device_info`).
     pub fn info(&self) -> Result<DeviceInfo> {
         const OP: &str = "VFIO_DEVICE_GET_INFO";
-        let req = VfioDeviceInfo::new_zeroed();
         let reply = get_info(
             &self.fd,
             VFIO_DEVICE_GET_INFO,
             OP,
-            req.as_bytes(),
-            VfioDeviceInfo::DECL.min_size,
-            VFIO_DEVICE_FLAGS_CAPS,
+            &VfioDeviceInfo::new_zeroed(),
         )?;
-        let mut head = VfioDeviceInfo::new_zeroed();
-        let n = reply.len().min(size_of::<VfioDeviceInfo>());
-        head.as_mut_bytes()[..n].copy_from_slice(&reply[..n]);
-        let has_caps = head.flags & VFIO_DEVICE_FLAGS_CAPS != 0;
-        let caps = reply_caps(OP, &reply, has_caps, 16, size_of::<VfioDeviceInfo>())?;
+        let caps = reply.raw_caps(OP)?;
+        let head = reply.head;
         Ok(DeviceInfo {
             flags: head.flags,
             num_regions: head.num_regions,
@@ -320,26 +332,15 @@ impl Device {
         const OP: &str = "VFIO_DEVICE_GET_REGION_INFO";
         let mut req = VfioRegionInfo::new_zeroed();
         req.index = index;
-        let reply = get_info(
-            &self.fd,
-            VFIO_DEVICE_GET_REGION_INFO,
-            OP,
-            req.as_bytes(),
-            VfioRegionInfo::DECL.min_size,
-            VFIO_REGION_INFO_FLAG_CAPS,
-        )?;
-        let (head, _) = VfioRegionInfo::read_from_prefix(&reply).map_err(|_| Error::BadReply {
-            op: OP,
-            what: "reply shorter than vfio_region_info",
-        })?;
+        let reply = get_info(&self.fd, VFIO_DEVICE_GET_REGION_INFO, OP, &req)?;
+        let head = reply.head;
         if head.index != index {
             return Err(Error::BadReply {
                 op: OP,
                 what: "the reply is for another region index",
             });
         }
-        let has_caps = head.flags & VFIO_REGION_INFO_FLAG_CAPS != 0;
-        let caps = reply_caps(OP, &reply, has_caps, 12, size_of::<VfioRegionInfo>())?;
+        let caps = reply.raw_caps(OP)?;
         Ok(RegionInfo {
             index,
             flags: head.flags,

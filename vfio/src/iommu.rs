@@ -14,7 +14,7 @@
 //! (`vfio_iommu_type1_get_info`, `vfio_iommu_type1_unmap_dma`).
 
 use vfio_bindings::bindings::vfio::{
-    VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+    VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
     VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
 };
 use vsva_uapi::vfio_core::{
@@ -22,7 +22,6 @@ use vsva_uapi::vfio_core::{
     VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail,
     VfioIovaRange, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_UNMAP_DMA,
 };
-use vsva_uapi::UapiStruct;
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::caps::{walk, RawCap};
@@ -150,22 +149,15 @@ impl Container {
     /// `include/uapi/linux/vfio.h` (`VFIO_IOMMU_GET_INFO`, `struct vfio_iommu_type1_info`,
     /// `VFIO_IOMMU_TYPE1_INFO_CAP_*`).
     pub fn iommu_info(&self) -> Result<IommuInfo> {
-        let req = VfioIommuType1Info::new_zeroed();
         let reply = get_info(
             &self.fd,
             VFIO_IOMMU_GET_INFO,
             GET_INFO,
-            req.as_bytes(),
-            VfioIommuType1Info::DECL.min_size,
-            VFIO_IOMMU_INFO_CAPS,
+            &VfioIommuType1Info::new_zeroed(),
         )?;
-        let mut head = VfioIommuType1Info::new_zeroed();
-        let n = reply.len().min(size_of::<VfioIommuType1Info>());
-        head.as_mut_bytes()[..n].copy_from_slice(&reply[..n]);
-        let has_caps = head.flags & VFIO_IOMMU_INFO_CAPS != 0
-            && reply.len() >= size_of::<VfioIommuType1Info>();
-        let caps = if has_caps {
-            decode_iommu_caps(&reply, head.cap_offset).map_err(|source| Error::CapChain {
+        let head = reply.head;
+        let caps = if let Some(first) = reply.first_cap {
+            decode_iommu_caps(&reply.bytes, first).map_err(|source| Error::CapChain {
                 op: GET_INFO,
                 source,
             })?

@@ -1114,3 +1114,33 @@ fn dma_map_request_is_the_32_byte_struct() {
         (0x7f00_0000_0000, 0x10_0000, 0x2000, 3)
     );
 }
+
+/// The CAPS flags the declarations carry (and that `get_info` negotiates with) are
+/// vfio-bindings' values, and each ends at `offsetofend(cap_offset)`.
+#[test]
+fn declared_caps_flags_match_vfio_bindings() {
+    use vsva_uapi::vfio_core::caps_extension;
+    use vsva_uapi::UapiStruct;
+    let cases = [
+        (
+            caps_extension(vsva_uapi::vfio_core::VfioDeviceInfo::DECL),
+            b::VFIO_DEVICE_FLAGS_CAPS,
+            std::mem::offset_of!(b::vfio_device_info, cap_offset),
+        ),
+        (
+            caps_extension(vsva_uapi::vfio_core::VfioRegionInfo::DECL),
+            b::VFIO_REGION_INFO_FLAG_CAPS,
+            std::mem::offset_of!(b::vfio_region_info, cap_offset),
+        ),
+        (
+            caps_extension(vsva_uapi::vfio_core::VfioIommuType1Info::DECL),
+            b::VFIO_IOMMU_INFO_CAPS,
+            std::mem::offset_of!(b::vfio_iommu_type1_info, cap_offset),
+        ),
+    ];
+    for (ext, bit, cap_offset) in cases {
+        let ext = ext.expect("declared");
+        assert_eq!(ext.bit, u64::from(bit), "{}", ext.name);
+        assert_eq!(ext.end, cap_offset + 4, "{}", ext.name);
+    }
+}
