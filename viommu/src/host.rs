@@ -1,0 +1,136 @@
+//! What the host IOMMU can do, and the `IOMMU_NESTING_FEAT_*` / `iommu_nesting_info` a VM
+//! is told, derived from it (never configured separately, so they cannot disagree).
+
+use vsva_uapi::consts::{NestingFeatures, PasidFormat, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX};
+use vsva_uapi::{NestingInfo, NestingInfoVtd, UapiStruct, Vendor};
+use vsva_vfio::smmuv3::Smmuv3Capabilities;
+use vsva_vfio::vtd::VtdCapabilities;
+use zerocopy::FromZeros;
+
+/// The host IOMMU behind a backend, as its capability registers describe it (what
+/// `IOMMU_GET_HW_INFO` or sysfs report; see [`vsva_vfio::vtd`] and [`vsva_vfio::smmuv3`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostIommu {
+    /// Intel VT-d: guest first-level page tables are bound per PASID.
+    Vtd(VtdCapabilities),
+    /// Arm SMMUv3: the guest's whole PASID (context-descriptor) table is bound.
+    Smmuv3(Smmuv3Capabilities),
+}
+
+impl HostIommu {
+    /// A scalable-mode VT-d with nesting, first-level tables, 20-bit PASIDs, SRS, EAFS,
+    /// page requests, device TLB and 4-level (48-bit) first-level paging: what the
+    /// software model emulates by default.
+    pub fn vtd_default() -> HostIommu {
+        // CAP: MGAW 47 (48 bits), SAGAW 4-level, PSI, FL1GP.
+        let cap = (47u64 << 16) | (0b0100 << 8) | (1 << 39) | (1 << 56);
+        // ECAP: C, QI, DT, NEST, PRS, SRS, EAFS, PSS=19, PASID, SMTS, SLTS, FLTS, SMPWCS.
+        let ecap = 1
+            | (1 << 1)
+            | (1 << 2)
+            | (1 << 26)
+            | (1 << 29)
+            | (1 << 31)
+            | (1 << 34)
+            | (19 << 35)
+            | (1 << 40)
+            | (1 << 43)
+            | (1 << 46)
+            | (1 << 47)
+            | (1 << 48);
+        HostIommu::Vtd(VtdCapabilities::decode(cap, ecap))
+    }
+
+    /// An SMMUv3 with both stages, PRI, two-level CD tables, 20-bit substream ids, 48-bit
+    /// output addresses and 4 KiB / 64 KiB granules.
+    pub fn smmuv3_default() -> HostIommu {
+        let idr0 = 0b11 | (1 << 4) | (1 << 10) | (1 << 16) | (1 << 19);
+        let idr1 = (20 << 6) | 16;
+        let idr5 = 5 | (1 << 4) | (1 << 6);
+        HostIommu::Smmuv3(Smmuv3Capabilities::decode(&[idr0, idr1, 0, 0, 0, idr5]))
+    }
+
+    /// The vendor whose extra UAPI checks apply (`Some(Vtd)` for VT-d).
+    pub fn vendor(&self) -> Option<Vendor> {
+        match self {
+            HostIommu::Vtd(_) => Some(Vendor::Vtd),
+            HostIommu::Smmuv3(_) => None,
+        }
+    }
+
+    /// PASID (substream id) width in bits, capped at the UAPI's 20.
+    pub fn pasid_bits(&self) -> u8 {
+        let bits = match self {
+            HostIommu::Vtd(c) => c.pasid_bits,
+            HostIommu::Smmuv3(c) => c.substream_id_bits,
+        };
+        bits.min(20)
+    }
+
+    /// The highest host PASID (`2^pasid_bits − 1`), or 0 without PASID support.
+    pub fn max_pasid(&self) -> u32 {
+        match self.pasid_bits() {
+            0 => 0,
+            b => ((1u64 << b) - 1).min(u64::from(PASID_MAX - 1)) as u32,
+        }
+    }
+
+    /// Stage-1 (guest) input address width in bits.
+    pub fn addr_width(&self) -> u16 {
+        match self {
+            HostIommu::Vtd(c) if c.first_level_5_level => 57,
+            HostIommu::Vtd(_) => 48,
+            HostIommu::Smmuv3(c) => u16::from(c.output_address_bits),
+        }
+    }
+
+    /// The nesting features this host really supports.
+    pub fn features(&self) -> NestingFeatures {
+        let mut f = NestingFeatures::empty();
+        if self.pasid_bits() == 0 {
+            return f;
+        }
+        f |= NestingFeatures::SYSWIDE_PASID;
+        match self {
+            HostIommu::Vtd(c) => {
+                if c.scalable_mode && c.nesting && c.first_level && c.queued_invalidation {
+                    f |= NestingFeatures::BIND_PGTBL | NestingFeatures::CACHE_INVLD;
+                    if c.page_requests {
+                        f |= NestingFeatures::PAGE_REQUEST;
+                    }
+                }
+            }
+            HostIommu::Smmuv3(c) => {
+                if c.nesting() {
+                    f |= NestingFeatures::BIND_PASID_TABLE | NestingFeatures::CACHE_INVLD;
+                    if c.pri || c.stall_model != 1 {
+                        f |= NestingFeatures::PAGE_REQUEST;
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// The `iommu_nesting_info` a VM is given: `features`, the address and PASID widths,
+    /// and for VT-d the raw CAP/ECAP registers in `vendor.vtd`. (The union has no SMMUv3
+    /// member: an SMMUv3 host reports `IOMMU_PASID_FORMAT_SMMUV3` with the union zero.)
+    pub fn nesting_info(&self) -> NestingInfo {
+        let mut info = NestingInfo::new_zeroed();
+        info.argsz = NestingInfo::DECL.size as u32;
+        info.features = self.features().bits();
+        info.addr_width = self.addr_width();
+        info.pasid_bits = u16::from(self.pasid_bits());
+        match self {
+            HostIommu::Vtd(c) => {
+                let mut vtd = NestingInfoVtd::new_zeroed();
+                vtd.cap_reg = c.cap_reg;
+                vtd.ecap_reg = c.ecap_reg;
+                info.set_vtd(vtd);
+                debug_assert_eq!(info.format, PasidFormat::IntelVtd.raw());
+            }
+            HostIommu::Smmuv3(_) => info.format = IOMMU_PASID_FORMAT_SMMUV3,
+        }
+        info
+    }
+}

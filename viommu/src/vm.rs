@@ -1,0 +1,944 @@
+//! The host-wide [`Viommu`] and the per-VM [`Vm`]: the IOMMU UAPI layer a VMM embeds.
+//!
+//! Every operation takes the guest's untrusted payload bytes, decodes them with
+//! `vsva-uapi` under the VM's [`Policy`] (with the VT-d vendor layer on a VT-d host),
+//! checks them against the host's capabilities and against what the VM owns, and only
+//! then touches state: the VM's own, the system-wide PASID space, and the backend. A
+//! refused request changes nothing anywhere.
+//!
+//! Concurrency: each VM's state sits behind its own lock; the PASID space is lock-free;
+//! the device → VM routing table is read-locked only when the hardware reports a page
+//! request and write-locked only when devices are attached or detached. No lock is shared
+//! by two VMs' vCPU paths.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+
+use vsva_uapi::consts::{
+    CacheInvType, GpasidBindFlags, InvAddrFlags, InvPasidFlags, NestingFeatures, PageRequestFlags,
+    PageResponseCode, PageResponseFlags, PasidTableConfigKind, VtdGpasidFlags, PASID_MAX,
+};
+use vsva_uapi::{
+    CacheInvalidateInfo, Errno, Fault, FaultPageRequest, GpasidBindData, Granu, NestingInfo,
+    PasidTableConfig, Policy, UapiStruct, Vendor,
+};
+use vsva_vfio::nesting::NestingHandler;
+use zerocopy::IntoBytes;
+
+use crate::backend::{
+    Backend, DeviceId, GpasidBind, Invalidation, InvalidationScope, PageRequest, PageResponse,
+    PasidTableBind, VmId,
+};
+use crate::error::{Result, ViommuError};
+use crate::host::HostIommu;
+use crate::pasid::PasidSpace;
+
+/// Per-VM settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmConfig {
+    /// How the VM's payloads are copied in (`argsz` handling); default
+    /// [`Policy::Linux510`], the kernel's.
+    pub policy: Policy,
+    /// The most PASIDs the VM may hold at once (`ENOSPC` beyond).
+    pub max_pasids: usize,
+    /// The most page requests queued for the VM (unread, or read and awaiting a
+    /// response). When full, the oldest is answered `FAILURE` on the device's behalf.
+    pub max_pending_faults: usize,
+}
+
+impl Default for VmConfig {
+    fn default() -> VmConfig {
+        VmConfig {
+            policy: Policy::Linux510,
+            max_pasids: 1024,
+            max_pending_faults: 512,
+        }
+    }
+}
+
+/// Fault-queue counters of one VM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VmStats {
+    /// Page requests queued for the VM.
+    pub faults_reported: u64,
+    /// Requests answered `FAILURE` on the device's behalf because the queue was full
+    /// (or the VM detached the device or was torn down).
+    pub faults_auto_failed: u64,
+    /// Requests that needed no response (not the last of their group) dropped unread
+    /// because the queue was full.
+    pub faults_dropped: u64,
+    /// Requests tagged with a host PASID the VM does not own, answered `INVALID`
+    /// without reaching the VM.
+    pub faults_rejected: u64,
+}
+
+/// A page request queued for a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingFault {
+    /// The request as the hardware reported it (host PASID).
+    pub request: PageRequest,
+    /// The PASID the VM sees: the guest PASID when the host PASID is bound with
+    /// `IOMMU_SVA_GPASID_VAL`, else the request's own.
+    pub guest_pasid: Option<u32>,
+    /// The VM has read the record.
+    pub read: bool,
+}
+
+/// A copy of everything one VM holds, for tests and for VMM state inspection. Two
+/// snapshots compare equal exactly when the VM's state is the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VmSnapshot {
+    /// Host PASIDs the VM owns.
+    pub pasids: BTreeSet<u32>,
+    /// Bound guest page tables, by host PASID (VT-d).
+    pub binds: BTreeMap<u32, GpasidBind>,
+    /// The bound guest PASID table (SMMUv3).
+    pub pasid_table: Option<PasidTableBind>,
+    /// Devices attached to the VM.
+    pub devices: BTreeSet<DeviceId>,
+    /// Queued page requests, oldest first.
+    pub faults: VecDeque<PendingFault>,
+    /// Fault-queue counters.
+    pub stats: VmStats,
+}
+
+#[derive(Default)]
+struct VmState {
+    view: VmSnapshot,
+    /// Guest PASID → host PASID, for binds with `IOMMU_SVA_GPASID_VAL`.
+    gpasids: BTreeMap<u32, u32>,
+    /// Torn down: every request is refused as for an unknown handle.
+    dead: bool,
+}
+
+struct VmShared {
+    id: VmId,
+    config: VmConfig,
+    state: Mutex<VmState>,
+}
+
+impl VmShared {
+    fn lock(&self) -> MutexGuard<'_, VmState> {
+        // Every update below is committed only after all fallible steps, so a panic in
+        // a backend call cannot leave half an update: a poisoned lock is still coherent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct Host<B> {
+    backend: B,
+    pasids: PasidSpace,
+    features: NestingFeatures,
+    next_vm: AtomicU32,
+    devices: RwLock<HashMap<DeviceId, Weak<VmShared>>>,
+}
+
+/// The host-wide vIOMMU: one per host IOMMU (backend), shared by every VM. Cloning gives
+/// another handle to the same vIOMMU.
+///
+/// ```
+/// use vsva_viommu::soft::SoftwareIommu;
+/// use vsva_viommu::{HostIommu, Viommu, VmConfig};
+/// use vsva_uapi::consts::NestingFeatures;
+///
+/// let viommu = Viommu::new(SoftwareIommu::new(HostIommu::vtd_default()));
+/// assert!(viommu.features().contains(NestingFeatures::BIND_PGTBL));
+/// let vm = viommu.create_vm(VmConfig::default());
+/// let p = vm.alloc_pasid(1, (1 << 20) - 1).unwrap();
+/// assert!(viommu.pasid_space().is_allocated(p));
+/// drop(vm); // tearing the VM down frees what it held
+/// assert!(!viommu.pasid_space().is_allocated(p));
+/// ```
+pub struct Viommu<B: Backend> {
+    host: Arc<Host<B>>,
+}
+
+impl<B: Backend> Clone for Viommu<B> {
+    fn clone(&self) -> Self {
+        Viommu {
+            host: Arc::clone(&self.host),
+        }
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for Viommu<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viommu")
+            .field("host", self.host.backend.host())
+            .field("pasids_allocated", &self.host.pasids.allocated_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hardware reported a page request for a device no VM holds; the caller (the
+/// backend) must answer it itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("device {:#x} is attached to no VM", .0 .0)]
+pub struct Unrouted(pub DeviceId);
+
+impl<B: Backend> Viommu<B> {
+    /// A vIOMMU over `backend`, with a PASID space as wide as the host's.
+    pub fn new(backend: B) -> Viommu<B> {
+        let host = *backend.host();
+        Viommu {
+            host: Arc::new(Host {
+                pasids: PasidSpace::with_bits(u32::from(host.pasid_bits())),
+                features: host.features(),
+                backend,
+                next_vm: AtomicU32::new(1),
+                devices: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.host.backend
+    }
+
+    /// The system-wide PASID space.
+    pub fn pasid_space(&self) -> &PasidSpace {
+        &self.host.pasids
+    }
+
+    /// The `IOMMU_NESTING_FEAT_*` the host supports.
+    pub fn features(&self) -> NestingFeatures {
+        self.host.features
+    }
+
+    /// The `iommu_nesting_info` for VMs of this host.
+    pub fn nesting_info(&self) -> NestingInfo {
+        self.host.backend.host().nesting_info()
+    }
+
+    /// Creates a VM. Dropping the returned handle tears the VM down.
+    pub fn create_vm(&self, config: VmConfig) -> Vm<B> {
+        let id = VmId(self.host.next_vm.fetch_add(1, Ordering::Relaxed));
+        Vm {
+            host: Arc::clone(&self.host),
+            vm: Arc::new(VmShared {
+                id,
+                config,
+                state: Mutex::new(VmState::default()),
+            }),
+        }
+    }
+
+    /// The hardware side reports a page request: it is queued for the VM the device is
+    /// attached to. A request tagged with a host PASID that VM does not own (VT-d) is
+    /// answered `INVALID` at once and never reaches the VM. A full queue answers its
+    /// oldest request `FAILURE`.
+    ///
+    /// # Errors
+    /// [`Unrouted`] when no VM holds the device; the backend answers it.
+    pub fn report_page_request(&self, request: PageRequest) -> std::result::Result<(), Unrouted> {
+        let owner = self
+            .host
+            .devices
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&request.device)
+            .and_then(Weak::upgrade)
+            .ok_or(Unrouted(request.device))?;
+        let mut st = owner.lock();
+        if st.dead || !st.view.devices.contains(&request.device) {
+            return Err(Unrouted(request.device));
+        }
+        let vtd = matches!(self.host.backend.host(), HostIommu::Vtd(_));
+        let guest_pasid = match request.pasid {
+            Some(p) if vtd && !st.view.pasids.contains(&p) => {
+                st.view.stats.faults_rejected += 1;
+                // Only the last request of a group is answered; the others are dropped.
+                if request.last_page {
+                    self.host
+                        .backend
+                        .page_response(owner.id, &response_to(&request, PageResponseCode::Invalid));
+                }
+                return Ok(());
+            }
+            Some(p) => Some(st.view.binds.get(&p).and_then(|b| b.gpasid).unwrap_or(p)),
+            None => None,
+        };
+        if st.view.faults.len() >= owner.config.max_pending_faults.max(1) {
+            if let Some(old) = st.view.faults.pop_front() {
+                if old.request.last_page {
+                    st.view.stats.faults_auto_failed += 1;
+                    self.host.backend.page_response(
+                        owner.id,
+                        &response_to(&old.request, PageResponseCode::Failure),
+                    );
+                } else {
+                    st.view.stats.faults_dropped += 1;
+                }
+            }
+        }
+        st.view.stats.faults_reported += 1;
+        st.view.faults.push_back(PendingFault {
+            request,
+            guest_pasid,
+            read: false,
+        });
+        Ok(())
+    }
+}
+
+/// A uniformly placed start in `[lo, hi]` for the PASID search (`lo <= hi`), from
+/// [`crate::rng`], so that no VM can predict where another VM's PASIDs land.
+fn random_start(lo: u32, hi: u32) -> Result<u32> {
+    let r = crate::rng::u32().map_err(|e| {
+        ViommuError::Entropy(match e {
+            crate::rng::RngError::Os { errno } => Errno(errno),
+            crate::rng::RngError::Unavailable(_) => Errno::ENOSYS,
+        })
+    })?;
+    let span = u64::from(hi - lo) + 1;
+    // Multiply-shift maps the 32 random bits onto the span; the bias (below 2^-12 for
+    // any PASID span) does not matter for a search start, which needs only be
+    // unpredictable.
+    Ok(lo + ((u64::from(r) * span) >> 32) as u32)
+}
+
+fn response_to(request: &PageRequest, code: PageResponseCode) -> PageResponse {
+    PageResponse {
+        device: request.device,
+        pasid: request.pasid,
+        grpid: request.grpid,
+        code,
+    }
+}
+
+/// One VM's view of the vIOMMU: what its vCPU threads call (directly, or through
+/// [`vsva_vfio::nesting::dispatch`], as [`Vm`] implements [`NestingHandler`]). `&Vm` is
+/// `Send + Sync`; calls from many vCPU threads are serialised per VM only.
+///
+/// Dropping it tears the VM down: pending page requests are answered `FAILURE`, guest
+/// page tables and the PASID table are unbound, PASIDs freed, devices detached.
+pub struct Vm<B: Backend> {
+    host: Arc<Host<B>>,
+    vm: Arc<VmShared>,
+}
+
+impl<B: Backend> std::fmt::Debug for Vm<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("id", &self.vm.id)
+            .field("config", &self.vm.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn vendor_of(host: &HostIommu) -> Option<Vendor> {
+    host.vendor()
+}
+
+impl<B: Backend> Vm<B> {
+    /// The VM's id (what the backend sees).
+    pub fn id(&self) -> VmId {
+        self.vm.id
+    }
+
+    /// The VM's settings.
+    pub fn config(&self) -> &VmConfig {
+        &self.vm.config
+    }
+
+    /// The `IOMMU_NESTING_FEAT_*` the VM may use.
+    pub fn features(&self) -> NestingFeatures {
+        self.host.features
+    }
+
+    /// The `iommu_nesting_info` the VM is given.
+    pub fn nesting_info(&self) -> NestingInfo {
+        self.host.backend.host().nesting_info()
+    }
+
+    /// A copy of everything the VM holds.
+    pub fn snapshot(&self) -> VmSnapshot {
+        self.vm.lock().view.clone()
+    }
+
+    /// The VM's fault-queue counters.
+    pub fn stats(&self) -> VmStats {
+        self.vm.lock().view.stats
+    }
+
+    fn host_iommu(&self) -> &HostIommu {
+        self.host.backend.host()
+    }
+
+    fn require(&self, feature: NestingFeatures, op: &'static str) -> Result<()> {
+        if self.host.features.contains(feature) {
+            Ok(())
+        } else {
+            Err(ViommuError::Unsupported { op })
+        }
+    }
+
+    // ---- devices -------------------------------------------------------------------
+
+    /// Attaches a device to the VM: its page requests are routed here from now on.
+    /// Attaching a device the VM already holds does nothing.
+    ///
+    /// # Errors
+    /// [`ViommuError::DeviceBusy`] when another VM holds it.
+    pub fn attach_device(&self, device: DeviceId) -> Result<()> {
+        let mut devices = self
+            .host
+            .devices
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(other) = devices.get(&device).and_then(Weak::upgrade) {
+            if !Arc::ptr_eq(&other, &self.vm) && !other.lock().dead {
+                return Err(ViommuError::DeviceBusy { device: device.0 });
+            }
+        }
+        devices.insert(device, Arc::downgrade(&self.vm));
+        self.vm.lock().view.devices.insert(device);
+        Ok(())
+    }
+
+    /// Detaches a device; its queued requests that await a response are answered
+    /// `FAILURE`. Detaching a device the VM does not hold does nothing.
+    pub fn detach_device(&self, device: DeviceId) {
+        let mut devices = self
+            .host
+            .devices
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = self.vm.lock();
+        if !st.view.devices.remove(&device) {
+            return;
+        }
+        devices.remove(&device);
+        self.fail_faults(&mut st, |f| f.request.device == device);
+    }
+
+    fn fail_faults(&self, st: &mut VmState, which: impl Fn(&PendingFault) -> bool) {
+        let backend = &self.host.backend;
+        let id = self.vm.id;
+        let stats = &mut st.view.stats;
+        st.view.faults.retain(|f| {
+            if !which(f) {
+                return true;
+            }
+            if f.request.last_page {
+                stats.faults_auto_failed += 1;
+                backend.page_response(id, &response_to(&f.request, PageResponseCode::Failure));
+            }
+            false
+        });
+    }
+
+    // ---- PASIDs --------------------------------------------------------------------
+
+    /// Allocates a host PASID in `[min, max]` (clamped to `1 ..= 2^host_bits − 1`) for
+    /// the VM, at a random place in the system-wide space (`VFIO_IOMMU_PASID_REQUEST`
+    /// with `ALLOC`).
+    ///
+    /// # Errors
+    /// [`ViommuError::PasidQuota`], [`ViommuError::PasidSpaceExhausted`] (`ENOSPC`);
+    /// [`ViommuError::Unsupported`] without PASID support.
+    pub fn alloc_pasid(&self, min: u32, max: u32) -> Result<u32> {
+        self.require(NestingFeatures::SYSWIDE_PASID, "PASID allocation")?;
+        let (lo, hi) = (min.max(1), max.min(self.host_iommu().max_pasid()));
+        let mut st = self.vm.lock();
+        if st.view.pasids.len() >= self.vm.config.max_pasids {
+            return Err(ViommuError::PasidQuota {
+                quota: self.vm.config.max_pasids,
+            });
+        }
+        if lo > hi {
+            return Err(ViommuError::PasidSpaceExhausted { min: lo, max: hi });
+        }
+        let start = random_start(lo, hi)?;
+        let pasid = self
+            .host
+            .pasids
+            .alloc(lo, hi, start)
+            .ok_or(ViommuError::PasidSpaceExhausted { min: lo, max: hi })?;
+        st.view.pasids.insert(pasid);
+        Ok(pasid)
+    }
+
+    /// Frees every PASID the VM owns in `[min, max]` (`VFIO_IOMMU_PASID_REQUEST` with
+    /// `FREE`); a bound one is unbound first. PASIDs of other VMs and unallocated ones
+    /// are left alone. Cannot fail; repeating it does nothing.
+    pub fn free_pasids(&self, min: u32, max: u32) {
+        if min > max {
+            return;
+        }
+        let mut st = self.vm.lock();
+        let doomed: Vec<u32> = st.view.pasids.range(min..=max).copied().collect();
+        for p in doomed {
+            self.unbind_locked(&mut st, p);
+            st.view.pasids.remove(&p);
+            self.host.pasids.free(p);
+        }
+    }
+
+    // ---- VT-d: guest page tables per PASID -----------------------------------------
+
+    fn decode_bind(&self, payload: &[u8]) -> Result<GpasidBindData> {
+        self.require(NestingFeatures::BIND_PGTBL, "binding a guest page table")?;
+        let vendor = vendor_of(self.host_iommu());
+        Ok(GpasidBindData::decode(payload, self.vm.config.policy, vendor)?.value)
+    }
+
+    /// Binds a guest first-level page table to a host PASID the VM owns
+    /// (`VFIO_IOMMU_NESTING_OP_BIND_PGTBL`; `payload` is the untouched
+    /// `iommu_gpasid_bind_data`).
+    ///
+    /// # Errors
+    /// The UAPI checks (`EINVAL`/`EFAULT`); [`ViommuError::HostCapability`] for a flag or
+    /// width the host lacks; [`ViommuError::NotOwned`]; [`ViommuError::AlreadyBound`] /
+    /// [`ViommuError::GpasidInUse`] (`EBUSY`); the backend's errno. Nothing changes on
+    /// error.
+    pub fn bind_gpasid(&self, payload: &[u8]) -> Result<()> {
+        let data = self.decode_bind(payload)?;
+        let bind = self.check_bind(&data)?;
+        let mut st = self.vm.lock();
+        if !st.view.pasids.contains(&bind.hpasid) {
+            return Err(ViommuError::NotOwned { pasid: bind.hpasid });
+        }
+        if st.view.binds.contains_key(&bind.hpasid) {
+            return Err(ViommuError::AlreadyBound {
+                hpasid: bind.hpasid,
+            });
+        }
+        if let Some(g) = bind.gpasid {
+            if let Some(&hpasid) = st.gpasids.get(&g) {
+                return Err(ViommuError::GpasidInUse { gpasid: g, hpasid });
+            }
+        }
+        self.host
+            .backend
+            .bind_gpasid(self.vm.id, &bind)
+            .map_err(ViommuError::Backend)?;
+        st.view.binds.insert(bind.hpasid, bind);
+        if let Some(g) = bind.gpasid {
+            st.gpasids.insert(g, bind.hpasid);
+        }
+        Ok(())
+    }
+
+    /// The host-capability checks of `intel_svm_bind_gpasid` / `intel_pasid_setup_nested`
+    /// on a payload the UAPI layer accepted.
+    fn check_bind(&self, data: &GpasidBindData) -> Result<GpasidBind> {
+        let HostIommu::Vtd(caps) = self.host_iommu() else {
+            return Err(ViommuError::Unsupported {
+                op: "binding a guest page table",
+            });
+        };
+        let hpasid = u32::try_from(data.hpasid)
+            .ok()
+            .filter(|p| (1..=self.host_iommu().max_pasid()).contains(p))
+            .ok_or(ViommuError::HostCapability {
+                what: "a host PASID wider than its PASID width",
+            })?;
+        let gpasid = if GpasidBindFlags::from_bits_retain(data.flags)
+            .contains(GpasidBindFlags::GPASID_VAL)
+        {
+            let g = u32::try_from(data.gpasid)
+                .ok()
+                .filter(|g| (1..PASID_MAX).contains(g))
+                .ok_or(ViommuError::GpasidRange {
+                    gpasid: data.gpasid,
+                })?;
+            Some(g)
+        } else {
+            None
+        };
+        let vtd = data.vtd().ok_or(ViommuError::Unsupported {
+            op: "a non-VT-d PASID format",
+        })?;
+        let flags = VtdGpasidFlags::from_bits_retain(vtd.flags);
+        if flags.contains(VtdGpasidFlags::SRE) && !caps.supervisor_requests {
+            return Err(ViommuError::HostCapability {
+                what: "supervisor requests (SRE) without ECAP.SRS",
+            });
+        }
+        if flags.contains(VtdGpasidFlags::EAFE) && !caps.extended_accessed_flag {
+            return Err(ViommuError::HostCapability {
+                what: "the extended access flag (EAFE) without ECAP.EAFS",
+            });
+        }
+        // Memory-type flags (MTS_MASK) never get here: the VT-d vendor layer of the
+        // decode refuses them, as v5.10 does ("no memory type support").
+        match data.addr_width {
+            48 => {}
+            57 if caps.first_level_5_level => {}
+            57 => {
+                return Err(ViommuError::HostCapability {
+                    what: "a 5-level first-level table without CAP.FL5LP",
+                })
+            }
+            _ => {
+                return Err(ViommuError::HostCapability {
+                    what: "an address width other than 48 or 57 bits",
+                })
+            }
+        }
+        Ok(GpasidBind {
+            hpasid,
+            gpasid,
+            gpgd: data.gpgd,
+            addr_width: data.addr_width,
+            vtd_flags: flags,
+            pat: vtd.pat,
+            emt: vtd.emt,
+        })
+    }
+
+    /// Unbinds the guest page table of a host PASID the VM owns
+    /// (`VFIO_IOMMU_NESTING_OP_UNBIND_PGTBL`; `payload` is the full
+    /// `iommu_gpasid_bind_data`, checked as for bind). Unbinding an unbound PASID does
+    /// nothing.
+    ///
+    /// # Errors
+    /// A malformed payload, or [`ViommuError::NotOwned`]: the handle is not valid. For
+    /// a valid handle it cannot fail.
+    pub fn unbind_gpasid(&self, payload: &[u8]) -> Result<()> {
+        let data = self.decode_bind(payload)?;
+        let hpasid = u32::try_from(data.hpasid).unwrap_or(u32::MAX);
+        let mut st = self.vm.lock();
+        if !st.view.pasids.contains(&hpasid) {
+            return Err(ViommuError::NotOwned { pasid: hpasid });
+        }
+        self.unbind_locked(&mut st, hpasid);
+        Ok(())
+    }
+
+    fn unbind_locked(&self, st: &mut VmState, hpasid: u32) {
+        if let Some(bind) = st.view.binds.remove(&hpasid) {
+            if let Some(g) = bind.gpasid {
+                st.gpasids.remove(&g);
+            }
+            self.host.backend.unbind_gpasid(self.vm.id, hpasid);
+        }
+    }
+
+    // ---- SMMUv3: the guest PASID table ---------------------------------------------
+
+    /// Binds the guest's PASID (context-descriptor) table, or replaces the bound config
+    /// (`payload` is the untouched `iommu_pasid_table_config`).
+    ///
+    /// # Errors
+    /// The UAPI checks; [`ViommuError::Unsupported`] on a host without SMMUv3 nesting;
+    /// [`ViommuError::HostCapability`] for PASID bits, a CD-table format or an S1DSS
+    /// the host refuses, or a misaligned table; the backend's errno. Nothing changes on
+    /// error.
+    pub fn set_pasid_table(&self, payload: &[u8]) -> Result<()> {
+        self.require(NestingFeatures::BIND_PASID_TABLE, "binding a PASID table")?;
+        let HostIommu::Smmuv3(caps) = self.host_iommu() else {
+            return Err(ViommuError::Unsupported {
+                op: "binding a PASID table",
+            });
+        };
+        let cfg = PasidTableConfig::from_user(payload, self.vm.config.policy)?;
+        let config =
+            PasidTableConfigKind::from_raw(cfg.config).ok_or(ViommuError::HostCapability {
+                what: "an unknown PASID-table config",
+            })?;
+        let smmu = cfg.smmuv3().ok_or(ViommuError::Unsupported {
+            op: "a non-SMMUv3 PASID table",
+        })?;
+        if cfg.pasid_bits > caps.substream_id_bits {
+            return Err(ViommuError::HostCapability {
+                what: "more PASID bits than the host's SSIDSIZE",
+            });
+        }
+        if smmu.s1fmt > 2 || (smmu.s1fmt != 0 && !caps.cd_two_level) {
+            return Err(ViommuError::HostCapability {
+                what: "a CD-table format the host lacks (S1Fmt)",
+            });
+        }
+        if smmu.s1dss > 2 {
+            return Err(ViommuError::HostCapability {
+                what: "an S1DSS value outside 0..=2",
+            });
+        }
+        if config == PasidTableConfigKind::Translate && !cfg.base_ptr.is_multiple_of(64) {
+            return Err(ViommuError::HostCapability {
+                what: "a CD table not aligned to 64 bytes",
+            });
+        }
+        let table = PasidTableBind {
+            config,
+            base_ptr: cfg.base_ptr,
+            pasid_bits: cfg.pasid_bits,
+            s1fmt: smmu.s1fmt,
+            s1dss: smmu.s1dss,
+        };
+        let mut st = self.vm.lock();
+        self.host
+            .backend
+            .set_pasid_table(self.vm.id, &table)
+            .map_err(ViommuError::Backend)?;
+        st.view.pasid_table = Some(table);
+        Ok(())
+    }
+
+    /// Unbinds the guest PASID table. Cannot fail; doing it twice does nothing.
+    pub fn clear_pasid_table(&self) {
+        let mut st = self.vm.lock();
+        if st.view.pasid_table.take().is_some() {
+            self.host.backend.clear_pasid_table(self.vm.id);
+        }
+    }
+
+    // ---- cache invalidation --------------------------------------------------------
+
+    /// Forwards a guest cache invalidation (`VFIO_IOMMU_NESTING_OP_CACHE_INVLD`;
+    /// `payload` is the untouched `iommu_cache_invalidate_info`): the generic table of
+    /// `iommu_check_cache_invl_data`, the VT-d table on a VT-d host, the PASID checked
+    /// against what the VM owns (VT-d) or the bound table's width (SMMUv3), and the
+    /// address range checked for overflow.
+    ///
+    /// # Errors
+    /// A malformed payload, a PASID the VM may not name, or a bad range: the handle is
+    /// not valid. For a valid handle it cannot fail.
+    pub fn cache_invalidate(&self, payload: &[u8]) -> Result<()> {
+        self.require(NestingFeatures::CACHE_INVLD, "cache invalidation")?;
+        let info = CacheInvalidateInfo::decode(
+            payload,
+            self.vm.config.policy,
+            vendor_of(self.host_iommu()),
+        )?
+        .value;
+        let caches = CacheInvType::from_bits_retain(info.cache);
+        let granu = info.granu_view().ok_or(ViommuError::HostCapability {
+            what: "an unknown invalidation granularity",
+        })?;
+        let st = self.vm.lock();
+        let scope = match granu {
+            Granu::Domain => InvalidationScope::Domain,
+            Granu::Pasid(p) => {
+                let flags = InvPasidFlags::from_bits_retain(p.flags);
+                InvalidationScope::Pasid {
+                    pasid: self.named_pasid(&st, flags.contains(InvPasidFlags::PASID), p.pasid)?,
+                    archid: flags.contains(InvPasidFlags::ARCHID).then_some(p.archid),
+                }
+            }
+            Granu::Addr(a) => {
+                let flags = InvAddrFlags::from_bits_retain(a.flags);
+                let bad = ViommuError::BadRange {
+                    addr: a.addr,
+                    granule_size: a.granule_size,
+                    nb_granules: a.nb_granules,
+                };
+                if !a.granule_size.is_power_of_two() || a.granule_size < 4096 {
+                    return Err(bad);
+                }
+                let len = a.range_len().filter(|l| *l > 0).ok_or(bad)?;
+                // v5.10 only logs a misaligned address: round it down to its granule.
+                let addr = a.addr & !(a.granule_size - 1);
+                addr.checked_add(len).ok_or(bad)?;
+                InvalidationScope::Addr {
+                    pasid: self.named_pasid(&st, flags.contains(InvAddrFlags::PASID), a.pasid)?,
+                    archid: flags.contains(InvAddrFlags::ARCHID).then_some(a.archid),
+                    addr,
+                    len,
+                    granule_size: a.granule_size,
+                    leaf: flags.contains(InvAddrFlags::LEAF),
+                }
+            }
+        };
+        // No cache named: valid, and nothing to do (the VT-d driver's loop over the set
+        // bits runs zero times).
+        if !caches.is_empty() {
+            self.host
+                .backend
+                .invalidate(self.vm.id, &Invalidation { caches, scope });
+        }
+        drop(st);
+        Ok(())
+    }
+
+    /// The PASID an invalidation names: on VT-d a host PASID the VM owns; on SMMUv3 a
+    /// substream id within the bound table (the table is the guest's own).
+    fn named_pasid(&self, st: &VmState, named: bool, pasid: u64) -> Result<Option<u32>> {
+        if !named {
+            return Ok(None);
+        }
+        let p = u32::try_from(pasid).unwrap_or(u32::MAX);
+        let ok = match self.host_iommu() {
+            HostIommu::Vtd(_) => st.view.pasids.contains(&p),
+            HostIommu::Smmuv3(_) => {
+                let bits = st
+                    .view
+                    .pasid_table
+                    .map_or(self.host_iommu().pasid_bits(), |t| t.pasid_bits);
+                u64::from(p) < (1u64 << bits)
+            }
+        };
+        if ok {
+            Ok(Some(p))
+        } else {
+            Err(ViommuError::NotOwned { pasid: p })
+        }
+    }
+
+    // ---- page requests -------------------------------------------------------------
+
+    /// The oldest unread page request, as the `iommu_fault` record the VM reads (its
+    /// PASID is the one the VM knows). Marks it read.
+    pub fn next_fault(&self) -> Option<Fault> {
+        let mut st = self.vm.lock();
+        let i = st.view.faults.iter().position(|f| !f.read)?;
+        let record = fault_record(st.view.faults.get(i)?);
+        Self::mark_read(&mut st, i);
+        Some(record)
+    }
+
+    fn mark_read(st: &mut VmState, i: usize) {
+        let Some(f) = st.view.faults.get_mut(i) else {
+            return;
+        };
+        if f.request.last_page {
+            f.read = true;
+        } else {
+            // Not the last of its group: nothing will answer it, so it leaves the queue.
+            st.view.faults.remove(i);
+        }
+    }
+
+    /// Copies unread page requests into `out` as whole 64-byte `iommu_fault` records,
+    /// oldest first, and marks them read. Returns the bytes written (0 when none are
+    /// unread or `out` holds less than one record).
+    pub fn read_faults(&self, out: &mut [u8]) -> usize {
+        let size = core::mem::size_of::<Fault>();
+        let mut st = self.vm.lock();
+        let mut written = 0;
+        let mut i = 0;
+        while let Some(dst) = out.get_mut(written..written + size) {
+            let Some(pos) = st.view.faults.iter().skip(i).position(|f| !f.read) else {
+                break;
+            };
+            let idx = i + pos;
+            let Some(f) = st.view.faults.get(idx) else {
+                break;
+            };
+            dst.copy_from_slice(fault_record(f).as_bytes());
+            written += size;
+            let before = st.view.faults.len();
+            Self::mark_read(&mut st, idx);
+            // A removed partial request shifts the queue; a marked one does not.
+            i = if st.view.faults.len() < before {
+                idx
+            } else {
+                idx + 1
+            };
+        }
+        written
+    }
+
+    /// Answers a page request the VM has read (`payload` is the untouched
+    /// `iommu_page_response`, decoded under the VM's policy). It must match a pending
+    /// request of `device` on the group id, and on the PASID when the request needs one
+    /// (`IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID`).
+    ///
+    /// # Errors
+    /// A malformed payload; [`ViommuError::DeviceNotAttached`];
+    /// [`ViommuError::NoPendingRequest`] (`EINVAL`). For a valid handle it cannot fail.
+    pub fn page_response(&self, device: DeviceId, payload: &[u8]) -> Result<()> {
+        let msg = vsva_uapi::PageResponse::from_user(payload, self.vm.config.policy)?;
+        let code = PageResponseCode::from_raw(msg.code)
+            .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
+        let pasid_valid =
+            PageResponseFlags::from_bits_retain(msg.flags).contains(PageResponseFlags::PASID_VALID);
+        let mut st = self.vm.lock();
+        if !st.view.devices.contains(&device) {
+            return Err(ViommuError::DeviceNotAttached { device: device.0 });
+        }
+        let i = st
+            .view
+            .faults
+            .iter()
+            .position(|f| {
+                f.read
+                    && f.request.device == device
+                    && f.request.grpid == msg.grpid
+                    && (!f.request.needs_pasid || (pasid_valid && f.guest_pasid == Some(msg.pasid)))
+            })
+            .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
+        let Some(f) = st.view.faults.remove(i) else {
+            return Err(ViommuError::NoPendingRequest { grpid: msg.grpid });
+        };
+        self.host
+            .backend
+            .page_response(self.vm.id, &response_to(&f.request, code));
+        Ok(())
+    }
+
+    fn teardown(&self) {
+        let mut devices = self
+            .host
+            .devices
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = self.vm.lock();
+        if st.dead {
+            return;
+        }
+        self.fail_faults(&mut st, |_| true);
+        for d in std::mem::take(&mut st.view.devices) {
+            devices.remove(&d);
+        }
+        drop(devices);
+        for p in std::mem::take(&mut st.view.pasids) {
+            self.unbind_locked(&mut st, p);
+            self.host.pasids.free(p);
+        }
+        if st.view.pasid_table.take().is_some() {
+            self.host.backend.clear_pasid_table(self.vm.id);
+        }
+        st.dead = true;
+    }
+}
+
+fn fault_record(f: &PendingFault) -> Fault {
+    let r = &f.request;
+    let mut flags = PageRequestFlags::empty();
+    flags.set(PageRequestFlags::PASID_VALID, f.guest_pasid.is_some());
+    flags.set(PageRequestFlags::LAST_PAGE, r.last_page);
+    flags.set(PageRequestFlags::PRIV_DATA, r.private_data.is_some());
+    flags.set(PageRequestFlags::NEEDS_PASID, r.needs_pasid);
+    Fault::page_request(FaultPageRequest {
+        flags: flags.bits(),
+        pasid: f.guest_pasid.unwrap_or(0),
+        grpid: r.grpid,
+        perm: r.perm.bits(),
+        addr: r.addr,
+        private_data: r.private_data.unwrap_or_default(),
+    })
+}
+
+impl<B: Backend> Drop for Vm<B> {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+impl<B: Backend> NestingHandler for Vm<B> {
+    fn pasid_alloc(&self, min: u32, max: u32) -> std::result::Result<u32, Errno> {
+        self.alloc_pasid(min, max).map_err(Errno::from)
+    }
+
+    fn pasid_free(&self, min: u32, max: u32) -> std::result::Result<(), Errno> {
+        self.free_pasids(min, max);
+        Ok(())
+    }
+
+    fn bind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
+        self.bind_gpasid(payload).map_err(Errno::from)
+    }
+
+    fn unbind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
+        self.unbind_gpasid(payload).map_err(Errno::from)
+    }
+
+    fn cache_invalidate(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
+        Vm::cache_invalidate(self, payload).map_err(Errno::from)
+    }
+}

@@ -1,0 +1,151 @@
+//! Many vCPU threads of many VMs at once: every operation from every thread, plus the
+//! hardware reporting page requests, with no lost PASID, no PASID owned twice, no call
+//! the backend should never see, and an empty host after teardown.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use vsva_uapi::consts::{FaultPerm, PageResponseCode};
+use vsva_uapi::Fault;
+use vsva_viommu::soft::SoftwareIommu;
+use vsva_viommu::{DeviceId, HostIommu, PageRequest, Viommu, Vm, VmConfig};
+use zerocopy::FromBytes;
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn vm_and_viommu_are_send_and_sync() {
+    assert_send_sync::<Vm<SoftwareIommu>>();
+    assert_send_sync::<Viommu<SoftwareIommu>>();
+    assert_send_sync::<SoftwareIommu>();
+}
+
+const VMS: usize = 4;
+const THREADS_PER_VM: usize = 3;
+const ROUNDS: usize = 400;
+
+#[test]
+fn vcpu_threads_of_many_vms_run_concurrently() {
+    let model = SoftwareIommu::with_log_capacity(HostIommu::vtd_default(), 16);
+    let viommu = Viommu::new(model.clone());
+    let config = VmConfig {
+        max_pasids: 64,
+        max_pending_faults: 8,
+        ..VmConfig::default()
+    };
+    let vms: Vec<Arc<Vm<SoftwareIommu>>> = (0..VMS)
+        .map(|_| Arc::new(viommu.create_vm(config)))
+        .collect();
+    for (i, vm) in vms.iter().enumerate() {
+        vm.attach_device(DeviceId(i as u32)).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        // The hardware: page requests for every device.
+        let injector = {
+            let (model, viommu, stop) = (model.clone(), viommu.clone(), Arc::clone(&stop));
+            s.spawn(move || {
+                let mut n = 0u32;
+                // At least 2000 requests, and more for as long as the workers run.
+                while n < 2000 || !stop.load(Ordering::Relaxed) {
+                    model.inject_page_request(
+                        &viommu,
+                        PageRequest {
+                            device: DeviceId(n % VMS as u32),
+                            // Untagged, or tagged with a PASID that is rarely the VM's own.
+                            pasid: ((n / 4) % 2 == 1).then_some(n % 4096 + 1),
+                            grpid: n % 16,
+                            perm: FaultPerm::READ,
+                            addr: 0,
+                            last_page: true,
+                            needs_pasid: false,
+                            private_data: None,
+                        },
+                    );
+                    n = n.wrapping_add(1);
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let mut workers = Vec::new();
+        for vm in &vms {
+            for t in 0..THREADS_PER_VM {
+                let vm = Arc::clone(vm);
+                workers.push(s.spawn(move || {
+                    let mut mine = Vec::new();
+                    for round in 0..ROUNDS {
+                        if let Ok(p) = vm.alloc_pasid(1, 4096) {
+                            mine.push(p);
+                            // Threads of one VM race to bind the same PASID at times.
+                            let _ = vm.bind_gpasid(&bytes(&bind(p, None)));
+                            vm.cache_invalidate(&bytes(&inv_pasid(p))).unwrap();
+                            vm.cache_invalidate(&bytes(&inv_addr(p, 0x1000, 4096, 4)))
+                                .unwrap();
+                        }
+                        if mine.len() > 4 || round % 3 == t % 3 {
+                            if let Some(p) = mine.pop() {
+                                vm.unbind_gpasid(&bytes(&bind(p, None))).unwrap();
+                                vm.free_pasids(p, p);
+                            }
+                        }
+                        let mut buf = [0u8; 64 * 4];
+                        let n = vm.read_faults(&mut buf);
+                        for rec in buf[..n].chunks(64) {
+                            let prm = Fault::read_from_bytes(rec).unwrap().prm().unwrap();
+                            let resp = response(prm.grpid, None, PageResponseCode::Success.raw());
+                            // Another thread of the VM may have answered it already.
+                            let _ = vm.page_response(vm_device(&vm), &bytes(&resp));
+                        }
+                    }
+                    for p in mine {
+                        vm.free_pasids(p, p);
+                    }
+                }));
+            }
+        }
+        for w in workers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        injector.join().unwrap();
+    });
+    assert_eq!(model.violations(), 0);
+    for vm in &vms {
+        let hw = model.vm_state(vm.id());
+        // Every round of every thread allocated, so invalidated twice.
+        assert!(
+            hw.invalidations >= (2 * THREADS_PER_VM * ROUNDS) as u64,
+            "{}",
+            hw.invalidations
+        );
+        assert!(
+            vm.stats().faults_reported > 0,
+            "no page request reached VM {:?}",
+            vm.id()
+        );
+    }
+    let held: usize = vms.iter().map(|vm| vm.snapshot().pasids.len()).sum();
+    assert_eq!(held, 0, "every thread freed what it allocated");
+    assert_eq!(
+        viommu.pasid_space().allocated_count(),
+        0,
+        "a PASID was lost"
+    );
+    drop(vms);
+    assert_eq!(model.outstanding(), 0, "a page request was never answered");
+    // Every PASID of the range is allocatable again.
+    let vm = viommu.create_vm(VmConfig {
+        max_pasids: 4096,
+        ..VmConfig::default()
+    });
+    for _ in 0..4096 {
+        vm.alloc_pasid(1, 4096).unwrap();
+    }
+}
+
+fn vm_device(vm: &Vm<SoftwareIommu>) -> DeviceId {
+    vm.snapshot().devices.into_iter().next().unwrap()
+}
