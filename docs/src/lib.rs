@@ -6,7 +6,8 @@
 //! are marked `text`).
 //!
 //! Two pages carry generated tables: [`errno`] (from
-//! [`UapiError::CATALOGUE`](vsva_uapi::UapiError::CATALOGUE)) and [`layouts`] (from
+//! [`UapiError::CATALOGUE`](vsva_uapi::UapiError::CATALOGUE) and
+//! [`ViommuError::CATALOGUE`](vsva_viommu::ViommuError::CATALOGUE)) and [`layouts`] (from
 //! [`vsva_uapi::ALL_STRUCTS`]). The [`tables`] module renders them;
 //! the tests `docs/tests/errno_table.rs` and `docs/tests/layouts_table.rs` check that the
 //! committed pages hold exactly what the declarations produce today, and rewrite them
@@ -25,7 +26,8 @@
 //! - [`layouts`]: every declared struct, field by field;
 //! - [`compat_matrix`]: user header × kernel header × feature use × policy, generated and
 //!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
-//! - [`performance`]: what `from_user` costs against a plain copy;
+//! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`;
+//! - [`performance`]: what each layer costs against its baseline;
 //! - [`architecture`]: the crates and how the declaration flows through them.
 
 #![forbid(unsafe_code)]
@@ -41,6 +43,9 @@ pub mod layouts {}
 
 #[doc = include_str!("../compat-matrix.md")]
 pub mod compat_matrix {}
+
+#[doc = include_str!("../vmm-embedding.md")]
+pub mod vmm_embedding {}
 
 #[doc = include_str!("../performance.md")]
 pub mod performance {}
@@ -60,6 +65,8 @@ pub mod tables {
 
     /// The marker name of the errno table in `docs/errno.md`.
     pub const ERRNO_MARKER: &str = "errno";
+    /// The marker name of the vIOMMU errno table in `docs/errno.md`.
+    pub const VIOMMU_ERRNO_MARKER: &str = "viommu-errno";
     /// The marker name of the struct tables in `docs/layouts.md`.
     pub const LAYOUTS_MARKER: &str = "layouts";
 
@@ -124,6 +131,28 @@ pub mod tables {
                 "| {} | {} | {} | {} | {} |",
                 e.kind(),
                 policy,
+                e.errno().name(),
+                e.errno().raw(),
+                cell(e.kernel_source()),
+            );
+        }
+        out
+    }
+
+    /// The vIOMMU errno table: one row per entry of
+    /// [`ViommuError::CATALOGUE`](vsva_viommu::ViommuError::CATALOGUE).
+    pub fn viommu_errno_table() -> String {
+        let mut out = String::new();
+        out.push_str(
+            "| variant (kind) | example | errno name | errno number | kernel source |\n\
+             |---|---|---|---:|---|\n",
+        );
+        for e in vsva_viommu::ViommuError::CATALOGUE {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                e.kind(),
+                cell(&e.to_string()),
                 e.errno().name(),
                 e.errno().raw(),
                 cell(e.kernel_source()),

@@ -13,6 +13,9 @@ fn page_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("errno.md")
 }
 
+/// Serialises the two tests that rewrite docs/errno.md when blessing.
+static PAGE_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn blessing() -> bool {
     std::env::var("VSVA_BLESS").is_ok_and(|v| v == "1")
 }
@@ -46,6 +49,7 @@ fn rows(table: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn errno_md_is_generated_from_the_catalogue() {
+    let _guard = PAGE_WRITE.lock().unwrap_or_else(|e| e.into_inner());
     let path = page_path();
     let page = fs::read_to_string(&path).expect("docs/errno.md is readable");
     let want = tables::errno_table();
@@ -106,5 +110,46 @@ fn policy_dependent_rows_follow_the_convention() {
             };
             assert_eq!(e.errno().name(), want, "{e}");
         }
+    }
+}
+
+#[test]
+fn viommu_errno_table_is_generated_from_its_catalogue() {
+    use vsva_docs::tables::VIOMMU_ERRNO_MARKER;
+    let _guard = PAGE_WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    let path = page_path();
+    let page = fs::read_to_string(&path).expect("docs/errno.md is readable");
+    let want = tables::viommu_errno_table();
+    if blessing() {
+        let new = tables::splice(&page, VIOMMU_ERRNO_MARKER, &want).expect("markers");
+        if new != page {
+            fs::write(&path, new).expect("docs/errno.md is writable");
+        }
+        return;
+    }
+    let have = tables::generated_block(&page, VIOMMU_ERRNO_MARKER).expect("markers");
+    assert_eq!(
+        have, want,
+        "docs/errno.md is stale: regenerate it with `VSVA_BLESS=1 cargo test -p vsva-docs`"
+    );
+    // Every variant but Uapi (whose rows are the table above) has a row.
+    let kinds: Vec<String> = rows(&want).into_iter().map(|r| r[0].clone()).collect();
+    for kind in [
+        "Unsupported",
+        "HostCapability",
+        "NotOwned",
+        "GpasidRange",
+        "BadRange",
+        "NoPendingRequest",
+        "AlreadyBound",
+        "GpasidInUse",
+        "DeviceBusy",
+        "PasidSpaceExhausted",
+        "PasidQuota",
+        "DeviceNotAttached",
+        "Entropy",
+        "Backend",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "no row for {kind}");
     }
 }
