@@ -13,8 +13,9 @@
 //!
 //! Targets: a 4-byte `vsva_fill` within 1.15× of `raw_vdso` and ≥ 10× faster than
 //! `syscall`; at 64 KiB ≥ 4× `raw_vdso`'s throughput. The chacha20 crate's AVX-512
-//! backend is opt-in: compare `cargo bench -p vsva-viommu --bench rng` with
-//! `RUSTFLAGS="--cfg chacha20_avx512" cargo bench -p vsva-viommu --bench rng`.
+//! backend is opt-in; the repository's `.cargo/config.toml` turns it on. Compare
+//! `cargo bench -p vsva-viommu --bench rng` with the AVX2-only build,
+//! `RUSTFLAGS="" cargo bench -p vsva-viommu --bench rng`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -26,7 +26,7 @@ use crate::sys::vdso::Vdso;
 /// 4-block ChaCha20 group (~185 ns with AVX2, ~105 ns with AVX-512) for any request up
 /// to 256 bytes, while the vDSO alone costs ~135 ns at 64 bytes, ~215 ns at 96 and
 /// ~265–310 ns at 128 (see `benches/rng.rs`).
-#[allow(unexpected_cfgs)] // `chacha20_avx512` is the chacha20 crate's opt-in, set in RUSTFLAGS.
+// `chacha20_avx512` is the chacha20 crate's opt-in, set by the repository's .cargo/config.toml.
 pub(crate) const THRESHOLD: usize = if cfg!(chacha20_avx512) { 96 } else { 128 };
 
 /// Bytes generated from one key at most (1 MiB), then a new key is drawn.

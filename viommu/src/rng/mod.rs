@@ -85,8 +85,9 @@ use crate::sys;
 
 /// Requests longer than this many bytes take the bulk path of [`Path::Vdso`]: a fresh
 /// 32-byte vDSO key expanded with SIMD ChaCha20 for that request only. 128, or 96 in a
-/// build with the chacha20 crate's AVX-512 backend (`RUSTFLAGS="--cfg chacha20_avx512"`),
-/// where the two costs cross on the benchmark machine.
+/// build with the chacha20 crate's AVX-512 backend (`--cfg chacha20_avx512`, which the
+/// repository's `.cargo/config.toml` sets), where the two costs cross on the benchmark
+/// machine.
 pub const BULK_THRESHOLD: usize = bulk::THRESHOLD;
 
 /// A source of random bytes, for [`fill_with`] and [`available`].
