@@ -21,7 +21,7 @@ use vsva_uapi::consts::{
 };
 use vsva_uapi::{
     CacheInvalidateInfo, Errno, Fault, FaultPageRequest, GpasidBindData, Granu, NestingInfo,
-    PasidTableConfig, Policy, UapiStruct, Vendor,
+    PasidTableConfig, Policy, UapiStruct,
 };
 use vsva_vfio::nesting::NestingHandler;
 use zerocopy::IntoBytes;
@@ -132,6 +132,15 @@ struct Host<B> {
     features: NestingFeatures,
     next_vm: AtomicU32,
     devices: RwLock<HashMap<DeviceId, Weak<VmShared>>>,
+}
+
+impl<B> Host<B> {
+    /// The device → VM routing table, for writing. Lock order: this table, then a VM's
+    /// state; never the other way round.
+    fn devices_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<DeviceId, Weak<VmShared>>> {
+        // Every update is a single insert/remove: a poisoned table is still coherent.
+        self.devices.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The host-wide vIOMMU: one per host IOMMU (backend), shared by every VM. Cloning gives
@@ -328,10 +337,6 @@ impl<B: Backend> std::fmt::Debug for Vm<B> {
     }
 }
 
-fn vendor_of(host: &HostIommu) -> Option<Vendor> {
-    host.vendor()
-}
-
 impl<B: Backend> Vm<B> {
     /// The VM's id (what the backend sees).
     pub fn id(&self) -> VmId {
@@ -383,11 +388,7 @@ impl<B: Backend> Vm<B> {
     /// # Errors
     /// [`ViommuError::DeviceBusy`] when another VM holds it.
     pub fn attach_device(&self, device: DeviceId) -> Result<()> {
-        let mut devices = self
-            .host
-            .devices
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut devices = self.host.devices_mut();
         if let Some(other) = devices.get(&device).and_then(Weak::upgrade) {
             if !Arc::ptr_eq(&other, &self.vm) && !other.lock().dead {
                 return Err(ViommuError::DeviceBusy { device: device.0 });
@@ -401,11 +402,7 @@ impl<B: Backend> Vm<B> {
     /// Detaches a device; its queued requests that await a response are answered
     /// `FAILURE`. Detaching a device the VM does not hold does nothing.
     pub fn detach_device(&self, device: DeviceId) {
-        let mut devices = self
-            .host
-            .devices
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut devices = self.host.devices_mut();
         let mut st = self.vm.lock();
         if !st.view.devices.remove(&device) {
             return;
@@ -481,7 +478,7 @@ impl<B: Backend> Vm<B> {
 
     fn decode_bind(&self, payload: &[u8]) -> Result<GpasidBindData> {
         self.require(NestingFeatures::BIND_PGTBL, "binding a guest page table")?;
-        let vendor = vendor_of(self.host_iommu());
+        let vendor = self.host_iommu().vendor();
         Ok(GpasidBindData::decode(payload, self.vm.config.policy, vendor)?.value)
     }
 
@@ -703,7 +700,7 @@ impl<B: Backend> Vm<B> {
         let info = CacheInvalidateInfo::decode(
             payload,
             self.vm.config.policy,
-            vendor_of(self.host_iommu()),
+            self.host_iommu().vendor(),
         )?
         .value;
         let caches = CacheInvType::from_bits_retain(info.cache);
@@ -872,11 +869,7 @@ impl<B: Backend> Vm<B> {
     }
 
     fn teardown(&self) {
-        let mut devices = self
-            .host
-            .devices
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut devices = self.host.devices_mut();
         let mut st = self.vm.lock();
         if st.dead {
             return;
