@@ -1,6 +1,6 @@
 //! Fork: a child never repeats its parent's output, on every path.
 //!
-//! Tests are separate crates, so they call fork(2) and friends directly.
+//! fork(2) and friends come from `tests/sys`, the test crates' only `unsafe`.
 
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -9,77 +9,31 @@ use std::time::Duration;
 
 use vsva_viommu::rng::{self, testing, Path};
 
+mod sys;
+
 const PATHS: [Path; 3] = [Path::Vdso, Path::Fallback, Path::Syscall];
-
-fn write_all(fd: c_int, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: write(2) reads at most `len` bytes of a live slice.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        match usize::try_from(n) {
-            Ok(n) if n > 0 => bytes = &bytes[n..],
-            _ => return,
-        }
-    }
-}
-
-fn read_all(fd: c_int) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        // SAFETY: read(2) writes at most `len` bytes into a live buffer.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        match usize::try_from(n) {
-            Ok(0) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(_) if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            Err(_) => return out,
-        }
-    }
-}
-
-/// Waits for `pid` and asserts it exited with status 0.
-fn reap(pid: libc::pid_t) {
-    let mut status = 0;
-    // SAFETY: waitpid(2) writes the status of our own child into a live int.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        assert_eq!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::EINTR)
-        );
-    }
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child failed: {status:#x}"
-    );
-}
 
 /// Runs `f(true)` in a forked child and `f(false)` here; returns (parent's, child's).
 fn fork_with(mut f: impl FnMut(bool) -> Vec<u8>) -> (Vec<u8>, Vec<u8>) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe(2) writes two descriptors into a live array of two ints.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: fork(2). The child runs only `child`, writes to the pipe and _exits; it
-    // never returns into the test harness.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
+    let (read_end, write_end) = sys::pipe();
+    // The child runs only `f`, writes to the pipe and exits; it never returns into the
+    // test harness.
+    let pid = sys::fork();
     if pid == 0 {
         let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(true))) {
             Ok(bytes) => {
-                write_all(fds[1], &bytes);
+                sys::write_all(write_end, &bytes);
                 0
             }
             Err(_) => 101,
         };
-        // SAFETY: _exit(2) ends the child at once (no atexit handlers, no harness).
-        unsafe { libc::_exit(code) };
+        sys::exit_now(code);
     }
-    // SAFETY: close(2) of the write end we own.
-    unsafe { libc::close(fds[1]) };
+    sys::close(write_end);
     let mine = f(false);
-    let theirs = read_all(fds[0]);
-    // SAFETY: close(2) of the read end we own.
-    unsafe { libc::close(fds[0]) };
-    reap(pid);
+    let theirs = sys::read_all(read_end);
+    sys::close(read_end);
+    sys::reap(pid);
     (mine, theirs)
 }
 
@@ -304,9 +258,9 @@ static SENT: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn forking_handler(_: c_int) {
     let in_fill = IN_FILL.load(Ordering::SeqCst);
-    // SAFETY: fork(2) from a signal handler; the interrupted code is our fill, which does
-    // not allocate or hold locks the child would need.
-    let pid = unsafe { libc::fork() };
+    // fork(2) from a signal handler: the interrupted code is our fill, which does not
+    // allocate or hold locks the child would need.
+    let pid = sys::fork();
     if pid == 0 {
         FORKED_IN_FILL.store(in_fill, Ordering::SeqCst);
     }
@@ -325,14 +279,8 @@ fn fork_from_a_signal_handler_in_the_middle_of_a_request_is_redone() {
         32 << 20
     };
     const DELAYS_US: [u64; 8] = [500, 200, 100, 1000, 50, 300, 20, 2000];
-    // SAFETY: sigaction(2) installs `forking_handler` (an extern "C" fn) for SIGUSR2,
-    // which nothing else in this test binary uses.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = forking_handler as *const () as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
-    }
+    // Nothing else in this test binary uses SIGUSR2.
+    sys::install_handler(libc::SIGUSR2, forking_handler);
     let mut buf = vec![0u8; LEN];
     for path in PATHS {
         if !rng::available(path) {
@@ -345,18 +293,15 @@ fn fork_from_a_signal_handler_in_the_middle_of_a_request_is_redone() {
             FORK_PID.store(-1, Ordering::SeqCst);
             FORKED_IN_FILL.store(false, Ordering::SeqCst);
             SENT.store(false, Ordering::SeqCst);
-            let mut fds = [0; 2];
-            // SAFETY: pipe(2) writes two descriptors into a live array.
-            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-            // SAFETY: pthread_self(3) has no preconditions.
-            let me = unsafe { libc::pthread_self() };
+            let (read_end, write_end) = sys::pipe();
+            let me = sys::current_thread();
             let delay = Duration::from_micros(delay_us);
             let sender = std::thread::spawn(move || {
                 std::thread::sleep(delay);
                 SENT.store(true, Ordering::SeqCst);
-                // SAFETY: pthread_kill(3) to the test thread, which is alive until it
-                // has seen FORK_PID set (it waits for that below).
-                unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+                // The test thread is alive until it has seen FORK_PID set (it waits for
+                // that below).
+                sys::signal_thread(me, libc::SIGUSR2);
             });
             IN_FILL.store(true, Ordering::SeqCst);
             rng::fill_with(path, &mut buf).expect("fill");
@@ -373,17 +318,14 @@ fn fork_from_a_signal_handler_in_the_middle_of_a_request_is_redone() {
                 report.extend_from_slice(&testing::stats().fork_redone.to_le_bytes());
                 report.extend_from_slice(&buf[..4096]);
                 report.extend_from_slice(&buf[LEN - 4096..]);
-                write_all(fds[1], &report);
-                // SAFETY: _exit(2): the child never returns into the harness.
-                unsafe { libc::_exit(0) };
+                sys::write_all(write_end, &report);
+                sys::exit_now(0);
             }
             sender.join().expect("sender");
-            // SAFETY: close(2) of the write end we own.
-            unsafe { libc::close(fds[1]) };
-            let report = read_all(fds[0]);
-            // SAFETY: close(2) of the read end we own.
-            unsafe { libc::close(fds[0]) };
-            reap(pid);
+            sys::close(write_end);
+            let report = sys::read_all(read_end);
+            sys::close(read_end);
+            sys::reap(pid);
             assert_eq!(report.len(), 1 + 8 + 8192);
             if report[0] == 0 {
                 continue; // the signal came after the request: try again, earlier

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use vsva_viommu::rng::{self, testing, Path};
 
+mod sys;
+
 const MAX_HANDLER_DRAWS: usize = 50_000;
 const MAIN_DRAWS_MAX: usize = 2_000_000;
 const WANT_REENTRIES: u64 = 200;
@@ -35,9 +37,8 @@ fn path_of(i: u8) -> Path {
 }
 
 extern "C" fn handler(_: c_int) {
-    // SAFETY: __errno_location(3) returns this thread's errno slot; saved and restored
-    // so the interrupted code never sees the handler's errno.
-    let errno = unsafe { *libc::__errno_location() };
+    // errno is saved and restored so the interrupted code never sees the handler's.
+    let errno = sys::errno();
     let reentered = IN_DRAW.load(Ordering::Relaxed);
     let mut b = [0u8; 16];
     match rng::fill_with(path_of(PATH.load(Ordering::Relaxed)), &mut b) {
@@ -62,20 +63,13 @@ extern "C" fn handler(_: c_int) {
             HANDLER_ERRORS.fetch_add(1, Ordering::Relaxed);
         }
     }
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
+    sys::set_errno(errno);
 }
 
 #[test]
 fn a_handler_drawing_during_a_draw_succeeds_and_never_repeats() {
-    // SAFETY: sigaction(2) installs `handler` (an extern "C" fn) for SIGUSR1, which
-    // nothing else in this test binary uses.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler as *const () as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
-    }
+    // Nothing else in this test binary uses SIGUSR1.
+    sys::install_handler(libc::SIGUSR1, handler);
     for (i, path) in [Path::Vdso, Path::Fallback, Path::Syscall]
         .into_iter()
         .enumerate()
@@ -93,16 +87,14 @@ fn a_handler_drawing_during_a_draw_succeeds_and_never_repeats() {
         let mut main_out = vec![[0u8; 16]; MAIN_DRAWS_MAX];
         rng::fill_with(path, &mut main_out[0]).expect("warm");
 
-        // SAFETY: pthread_self(3) has no preconditions.
-        let me = unsafe { libc::pthread_self() };
+        let me = sys::current_thread();
         let stop = Arc::new(AtomicBool::new(false));
         let sender = {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    // SAFETY: pthread_kill(3) to the test thread, which outlives this
-                    // thread (it joins it before returning).
-                    unsafe { libc::pthread_kill(me, libc::SIGUSR1) };
+                    // The test thread outlives this one (it joins it before returning).
+                    sys::signal_thread(me, libc::SIGUSR1);
                     std::thread::sleep(Duration::from_micros(50));
                 }
             })

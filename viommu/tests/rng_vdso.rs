@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Barrier};
 
+mod sys;
+
 use proptest::prelude::*;
 use vsva_viommu::rng::{self, testing, Path};
 
@@ -17,8 +19,7 @@ fn info_or_skip() -> Option<testing::VdsoInfo> {
 }
 
 fn page_size() -> usize {
-    // SAFETY: sysconf(3) takes an integer and touches no memory.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).expect("page size")
+    sys::page_size()
 }
 
 /// The `VmFlags:` line of the /proc/self/smaps entry containing `addr`.
