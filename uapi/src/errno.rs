@@ -30,6 +30,8 @@ impl Errno {
     pub const EACCES: Errno = Errno(13);
     /// `EBUSY` (16): device or resource busy.
     pub const EBUSY: Errno = Errno(16);
+    /// `EEXIST` (17): already exists (an IOVA range that is already mapped).
+    pub const EEXIST: Errno = Errno(17);
     /// `ENOTTY` (25): the ioctl does not exist for this file (a kernel without it).
     pub const ENOTTY: Errno = Errno(25);
     /// `ENOSPC` (28): no space left (an exhausted id or PASID space).
@@ -74,6 +76,7 @@ impl Errno {
             13 => "EACCES",
             14 => "EFAULT",
             16 => "EBUSY",
+            17 => "EEXIST",
             19 => "ENODEV",
             22 => "EINVAL",
             25 => "ENOTTY",

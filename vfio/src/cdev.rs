@@ -38,6 +38,7 @@ use vsva_uapi::iommufd::{
 };
 use zerocopy::FromZeros;
 
+use crate::device::Device;
 use crate::iommufd::{encode_request, DevId, HwptId, Iommufd};
 use crate::scripted::KernelFd;
 use crate::sys::Kernel;
@@ -55,7 +56,7 @@ const DETACH_PASID: &str = "VFIO_DEVICE_DETACH_IOMMUFD_PT (VFIO_DEVICE_DETACH_PA
 /// An open VFIO device cdev.
 #[derive(Debug)]
 pub struct CdevDevice {
-    fd: KernelFd,
+    device: Device,
     path: PathBuf,
 }
 
@@ -79,12 +80,22 @@ impl CdevDevice {
             path: path.clone(),
             errno,
         })?;
-        Ok(CdevDevice { fd, path })
+        Ok(CdevDevice {
+            device: Device::from_fd(fd),
+            path,
+        })
     }
 
     /// The device's descriptor (device ioctls, KVM-VFIO attach).
     pub fn fd(&self) -> &KernelFd {
-        &self.fd
+        self.device.fd()
+    }
+
+    /// The device itself: info, regions (read and write), IRQs and reset, exactly as
+    /// through its group (`VFIO_DEVICE_GET_INFO` and the rest are the same ioctls on the
+    /// cdev fd).
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The path the device was opened as.
@@ -93,9 +104,9 @@ impl CdevDevice {
     }
 
     fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
-        self.fd
-            .kernel()
-            .ioctl_sized(self.fd.raw(), request, arg)
+        let fd = self.device.fd();
+        fd.kernel()
+            .ioctl_sized(fd.raw(), request, arg)
             .map_err(|e| Error::ioctl(op, e))
     }
 

@@ -81,6 +81,14 @@ pub enum Error {
         /// The ioctl.
         op: &'static str,
     },
+    /// The kernel has the ioctl but this host cannot do what was asked (`EOPNOTSUPP`):
+    /// an IOMMU without nesting or dirty tracking, a driver without PASID attach.
+    /// Distinct from a refusal of the request itself.
+    #[error("{op}: not supported by this host (EOPNOTSUPP)")]
+    HostNotSupported {
+        /// The ioctl.
+        op: &'static str,
+    },
     /// The kernel's reply is inconsistent (a size it reports but did not honour, an
     /// `argsz` that keeps growing, a count past the buffer).
     #[error("{op}: malformed reply: {what}")]
@@ -105,12 +113,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The error for a failed ioctl: `ENOTTY` becomes [`Error::NotSupported`].
+    /// The error for a failed ioctl: `ENOTTY` becomes [`Error::NotSupported`] (not
+    /// supported by this kernel), `EOPNOTSUPP` [`Error::HostNotSupported`] (not supported
+    /// by this host).
     pub fn ioctl(op: &'static str, errno: Errno) -> Error {
-        if errno == Errno::ENOTTY {
-            Error::NotSupported { op }
-        } else {
-            Error::Ioctl { op, errno }
+        match errno {
+            Errno::ENOTTY => Error::NotSupported { op },
+            Errno::EOPNOTSUPP => Error::HostNotSupported { op },
+            errno => Error::Ioctl { op, errno },
         }
     }
 
@@ -119,6 +129,7 @@ impl Error {
         match self {
             Error::Open { errno, .. } | Error::Ioctl { errno, .. } => *errno,
             Error::NotSupported { .. } => Errno::ENOTTY,
+            Error::HostNotSupported { .. } => Errno::EOPNOTSUPP,
             Error::BadReply { .. } | Error::CapChain { .. } => Errno::EIO,
             Error::Uapi(e) => e.errno(),
         }

@@ -246,7 +246,7 @@ fn looping_capability_chain_is_a_warning_not_a_panic() {
     );
     assert!(d["pasid"].is_null());
     assert_eq!(d["feature_status"]["BIND_PGTBL"], "FAIL");
-    // The 256-byte config of the e1000e: the unprivileged read.
+    // The 64-byte config of the e1000e: an unprivileged read of sysfs.
     let nic = check(&json, "pci_config:0000:00:1f.6");
     assert_eq!(nic["status"], "WARN");
     assert_eq!(

@@ -184,7 +184,7 @@ fn wrappers() -> Vec<(&'static str, u32, Wrapper)> {
 }
 
 #[test]
-fn every_wrapper_reports_each_errno_and_enotty_as_not_supported() {
+fn every_wrapper_reports_each_errno_and_which_side_lacks_support() {
     for errno in [
         Errno::ENOENT,
         Errno::EINVAL,
@@ -196,10 +196,10 @@ fn every_wrapper_reports_each_errno_and_enotty_as_not_supported() {
             k.on(request, move |_, _| Err(errno));
             let (f, d) = (iommufd(&k), cdev(&k));
             let err = call(&f, &d).unwrap_err();
-            let want = if errno == Errno::ENOTTY {
-                Error::NotSupported { op }
-            } else {
-                Error::Ioctl { op, errno }
+            let want = match errno {
+                Errno::ENOTTY => Error::NotSupported { op },
+                Errno::EOPNOTSUPP => Error::HostNotSupported { op },
+                errno => Error::Ioctl { op, errno },
             };
             assert_eq!(err, want, "{op} {errno:?}");
             assert_eq!(err.errno(), errno);
@@ -893,4 +893,28 @@ fn detach_sends_8_bytes_without_pasid_and_12_with() {
         (u32_at(&calls[1].arg, 4), u32_at(&calls[1].arg, 8)),
         (1, 0x42)
     );
+}
+
+#[test]
+fn the_cdev_reaches_its_device_info_and_regions_through_the_same_fd() {
+    let k = kernel();
+    let d = cdev(&k);
+    k.on(
+        vsva_uapi::vfio_core::VFIO_DEVICE_GET_INFO,
+        |_, call| match call {
+            Call::Sized(arg) => {
+                arg[4..8].copy_from_slice(&2u32.to_ne_bytes()); // VFIO_DEVICE_FLAGS_PCI
+                arg[8..12].copy_from_slice(&9u32.to_ne_bytes());
+                arg[12..16].copy_from_slice(&5u32.to_ne_bytes());
+                Ok(Reply::Value(0))
+            }
+            _ => Err(Errno::EFAULT),
+        },
+    );
+    let info = d.device().info().unwrap();
+    assert_eq!((info.num_regions, info.num_irqs), (9, 5));
+    let calls = k.calls();
+    let last = calls.last().unwrap();
+    assert_eq!(last.request, vsva_uapi::vfio_core::VFIO_DEVICE_GET_INFO);
+    assert_eq!(last.path, Path::new(CDEV), "sent on the cdev's own fd");
 }

@@ -309,9 +309,8 @@ fn handler_errors_are_the_ioctl_errno() {
     let h = Recorder::failing(Errno::EOPNOTSUPP);
     assert_eq!(
         nesting::bind_pgtbl(&h, &vtd_bind()),
-        Err(Error::Ioctl {
-            op: "VFIO_IOMMU_NESTING_OP_BIND_PGTBL",
-            errno: Errno::EOPNOTSUPP
+        Err(Error::HostNotSupported {
+            op: "VFIO_IOMMU_NESTING_OP_BIND_PGTBL"
         })
     );
     assert_eq!(

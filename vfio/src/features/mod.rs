@@ -47,7 +47,7 @@
 //!                "iommu": "dmar0" | null,
 //!                "pasid": {"exec": bool, "priv": bool, "max_pasid_width": 20,
 //!                          "enabled": bool, "offset": 288} | null,
-//!                "pri": bool, "ats": bool, "config_problem": "..." | null,
+//!                "pcie": bool, "pri": bool, "ats": bool, "config_problem": "..." | null,
 //!                "nesting_features": ["SYSWIDE_PASID", "BIND_PGTBL", ...],
 //!                "nesting_features_mask": 27,
 //!                "feature_status": {"SYSWIDE_PASID": "PASS"|"FAIL"|"N/A", ...},
@@ -321,6 +321,7 @@ impl DeviceReport {
             "cdev": self.cdev,
             "iommu": self.iommu,
             "pasid": pasid,
+            "pcie": self.caps.pcie,
             "pri": self.caps.pri.is_some(),
             "ats": self.caps.ats.is_some(),
             "config_problem": self.config_problem(),
@@ -492,6 +493,11 @@ impl fmt::Display for Report {
             )?;
             if let Some(problem) = d.config_problem() {
                 writeln!(f, "    Capabilities: <{problem}>")?;
+            } else if !d.caps.pcie {
+                writeln!(
+                    f,
+                    "    Capabilities: <conventional PCI: no extended capabilities>"
+                )?;
             }
             let absent = if d.config_problem().is_some() {
                 "<not found>"
@@ -948,6 +954,10 @@ pub fn derive_features(dev: &DeviceReport, unit: Option<&VtdUnit>) -> Vec<Featur
     match (&dev.caps.pasid, dev.config_problem()) {
         (Some(_), _) => {}
         (None, Some(problem)) => missing.push(format!("a device PASID capability ({problem})")),
+        (None, None) if !dev.caps.pcie && dev.config_error.is_none() => missing.push(
+            "a device PASID capability (a conventional PCI device has no extended capabilities)"
+                .into(),
+        ),
         (None, None) => missing.push("a device PASID capability".into()),
     }
     if !dev.is_vfio() {
@@ -1186,7 +1196,10 @@ mod tests {
         (1 << 43) | (1 << 26) | (1 << 47) | (1 << 40) | (19 << 35) | (1 << 29) | (1 << 1);
 
     fn device_with(pasid: bool, pri: bool, driver: &str) -> DeviceReport {
-        let mut caps = ExtCaps::default();
+        let mut caps = ExtCaps {
+            pcie: true,
+            ..ExtCaps::default()
+        };
         if pasid {
             caps.pasid = Some(pci::PasidCap {
                 offset: 0x120,
@@ -1253,6 +1266,13 @@ mod tests {
         let v = derive_features(&device_with(false, true, "vfio-pci"), Some(&full));
         assert_eq!(v[1].status, Status::Fail);
         assert_eq!(v[1].reason, "needs a device PASID capability");
+        let mut conventional = device_with(false, true, "vfio-pci");
+        conventional.caps.pcie = false;
+        let v = derive_features(&conventional, Some(&full));
+        assert_eq!(
+            v[1].reason,
+            "needs a device PASID capability (a conventional PCI device has no extended capabilities)"
+        );
         let v = derive_features(&device_with(true, true, "ixgbe"), Some(&full));
         assert_eq!(v[1].reason, "needs binding to vfio-pci (driver: ixgbe)");
         // No scalable mode: BIND_PGTBL and what follows it go; SYSWIDE_PASID stays.

@@ -9,9 +9,12 @@
 //!
 //! ```
 //! use vsva_vfio::features::pci::{parse_ext_caps, ExtCapProblem};
-//! // 256 bytes: what an unprivileged read of sysfs `config` returns.
+//! // 64 bytes: what an unprivileged read of sysfs `config` returns.
+//! let caps = parse_ext_caps(&[0u8; 64]);
+//! assert_eq!(caps.problem, Some(ExtCapProblem::NotReadable { len: 64 }));
+//! // 256 bytes, read as root: a conventional PCI device, with no extended space at all.
 //! let caps = parse_ext_caps(&[0u8; 256]);
-//! assert_eq!(caps.problem, Some(ExtCapProblem::NotReadable { len: 256 }));
+//! assert_eq!((caps.problem, caps.pcie), (None, false));
 //! assert!(caps.pasid.is_none());
 //! ```
 
@@ -19,6 +22,9 @@ use std::fmt;
 
 /// Where the extended capability list starts.
 pub const EXT_CAP_START: usize = 0x100;
+/// The most sysfs `config` returns to a reader without `CAP_SYS_ADMIN` (a CardBus
+/// bridge's 128 bytes; 64 for every other header type).
+pub const UNPRIVILEGED_READ_MAX: usize = 128;
 /// The size of PCIe config space.
 pub const CONFIG_SPACE_SIZE: usize = 0x1000;
 /// `PCI_EXT_CAP_ID_ATS`: Address Translation Services.
@@ -70,8 +76,8 @@ pub struct AtsCap {
 /// Why the walk stopped early. Everything found before the problem is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtCapProblem {
-    /// Only the standard 256 bytes (or fewer) were readable: sysfs gives unprivileged
-    /// readers the first 256 bytes only.
+    /// Only the standard header was readable: sysfs `config` gives readers without
+    /// `CAP_SYS_ADMIN` the first 64 bytes (128 for a CardBus bridge).
     NotReadable {
         /// The bytes read.
         len: usize,
@@ -148,6 +154,10 @@ pub struct ExtCaps {
     pub ats: Option<AtsCap>,
     /// Why the walk stopped early, if it did.
     pub problem: Option<ExtCapProblem>,
+    /// The device has PCIe extended config space (more than 256 bytes readable). A
+    /// conventional PCI device (256 bytes, read with privilege) has none, so it has no
+    /// PASID, PRI or ATS capability: a fact, not a problem.
+    pub pcie: bool,
 }
 
 fn u16_at(config: &[u8], at: usize) -> Option<u16> {
@@ -164,10 +174,14 @@ fn u32_at(config: &[u8], at: usize) -> Option<u32> {
 /// from sysfs; little endian). Never panics and never reads outside `config`.
 pub fn parse_ext_caps(config: &[u8]) -> ExtCaps {
     let mut caps = ExtCaps::default();
-    if config.len() <= EXT_CAP_START {
+    if config.len() <= UNPRIVILEGED_READ_MAX {
         caps.problem = Some(ExtCapProblem::NotReadable { len: config.len() });
         return caps;
     }
+    if config.len() <= EXT_CAP_START {
+        return caps;
+    }
+    caps.pcie = true;
     let len = config.len().min(CONFIG_SPACE_SIZE);
     let config = &config[..len];
     let mut offset = EXT_CAP_START;
@@ -360,7 +374,11 @@ mod tests {
 
     #[test]
     fn unreadable_and_empty_extended_space() {
-        for len in [0, 64, 256] {
+        // Conventional PCI (256 bytes read as root): no extended space, no problem.
+        let caps = parse_ext_caps(&[0u8; 256]);
+        assert_eq!(caps, ExtCaps::default());
+        assert!(!caps.pcie);
+        for len in [0, 64, 128] {
             let caps = parse_ext_caps(&vec![0xffu8; len]);
             assert_eq!(caps.problem, Some(ExtCapProblem::NotReadable { len }));
             assert_eq!(
@@ -368,10 +386,12 @@ mod tests {
                 "extended config space not readable (run as root)"
             );
         }
-        let caps = parse_ext_caps(&[0u8; 4096]);
-        assert_eq!(caps, ExtCaps::default());
-        let caps = parse_ext_caps(&[0xffu8; 4096]);
-        assert_eq!(caps, ExtCaps::default());
+        let pcie = ExtCaps {
+            pcie: true,
+            ..ExtCaps::default()
+        };
+        assert_eq!(parse_ext_caps(&[0u8; 4096]), pcie);
+        assert_eq!(parse_ext_caps(&[0xffu8; 4096]), pcie);
     }
 
     #[test]
