@@ -191,6 +191,14 @@ pub enum HwptData {
     VtdS1(HwptVtdS1),
     /// `IOMMU_HWPT_DATA_ARM_SMMUV3`: the raw `iommu_hwpt_arm_smmuv3` (`ste[2]`, 16 bytes).
     ArmSmmuv3(Vec<u8>),
+    /// Any other driver's data, sent as given: a type vsva does not declare (a newer
+    /// driver, or the kernel's selftest mock IOMMU, `IOMMU_HWPT_DATA_SELFTEST`).
+    Driver {
+        /// `data_type`.
+        data_type: u32,
+        /// The driver struct's bytes (`data_len` is their length).
+        data: Vec<u8>,
+    },
 }
 
 /// An `IOMMU_HWPT_ALLOC` request, built up and passed to [`Iommufd::hwpt_alloc`].
@@ -272,6 +280,7 @@ impl HwptAllocRequest {
             HwptData::None => (0, Vec::new()),
             HwptData::VtdS1(s1) => (HWPT_DATA_VTD_S1, s1.as_bytes().to_vec()),
             HwptData::ArmSmmuv3(bytes) => (HWPT_DATA_ARM_SMMUV3, bytes.clone()),
+            HwptData::Driver { data_type, data } => (*data_type, data.clone()),
         };
         req.data_type = data_type;
         req.data_len = u32::try_from(data.len())
@@ -642,6 +651,16 @@ impl Iommufd {
             )
         };
         r.map_err(|e| Error::ioctl(OP, e))?;
+        if let HwptData::Driver { .. } = request.data {
+            // The reply echoes a data type vsva does not declare, which the declaration's
+            // check would refuse; only `out_hwpt_id` is the kernel's.
+            let (reply, _) =
+                uapi::HwptAlloc::read_from_prefix(&buf).map_err(|_| Error::BadReply {
+                    op: OP,
+                    what: "reply shorter than iommu_hwpt_alloc",
+                })?;
+            return Ok(HwptId(reply.out_hwpt_id));
+        }
         let reply: uapi::HwptAlloc = decode_reply(&buf, len)?;
         Ok(HwptId(reply.out_hwpt_id))
     }
@@ -653,11 +672,7 @@ impl Iommufd {
     /// An empty `entries` probes whether the HWPT takes VT-d invalidations.
     ///
     /// # Errors
-    /// `(handled, error)`: the kernel stops at the first bad entry and writes back how many
-    /// it handled before it. When the kernel failed before reaching the entries (no such
-    /// HWPT, no such ioctl), it leaves `entry_num` as sent; that is reported as 0 handled,
-    /// never as all. `EINVAL` (bad entry, wrong HWPT type), `EOPNOTSUPP` (unknown flags),
-    /// `ENOENT`, `ENOTTY`.
+    /// As [`Iommufd::hwpt_invalidate_entries`].
     ///
     /// # References
     /// `struct iommu_hwpt_invalidate`, `iommu_hwpt_vtd_s1_invalidate` in `iommufd.h`;
@@ -667,17 +682,49 @@ impl Iommufd {
         hwpt: HwptId,
         entries: &[HwptVtdS1Invalidate],
     ) -> std::result::Result<usize, (usize, Error)> {
+        self.hwpt_invalidate_entries(
+            hwpt,
+            HWPT_INVALIDATE_DATA_VTD_S1,
+            core::mem::size_of::<HwptVtdS1Invalidate>(),
+            entries.as_bytes(),
+        )
+    }
+
+    /// `ioctl(iommufd, IOMMU_HWPT_INVALIDATE, &{size = 32, hwpt_id, data_uptr, data_type,
+    /// entry_len, entry_num = entries.len() / entry_len})` for any driver's entry type
+    /// (the `entry_len` versioning is the kernel's: shorter than its first version or
+    /// longer than its struct is `EINVAL`). Returns how many entries the kernel handled.
+    ///
+    /// # Errors
+    /// `(handled, error)`: the kernel stops at the first bad entry and writes back how many
+    /// it handled before it. When it failed before reaching the entries (no such HWPT, no
+    /// such ioctl) it leaves `entry_num` as sent (or, as 6.12 does, writes 0); either is
+    /// reported as 0 handled, never as all. `EINVAL` (bad entry, `entry_len`, wrong HWPT
+    /// type), `EOPNOTSUPP` (unknown flags), `ENOENT`, `ENOTTY`; `EINVAL` without a call
+    /// when `entries` is not a whole number of `entry_len`-byte records.
+    pub fn hwpt_invalidate_entries(
+        &self,
+        hwpt: HwptId,
+        data_type: u32,
+        entry_len: usize,
+        entries: &[u8],
+    ) -> std::result::Result<usize, (usize, Error)> {
         const OP: &str = "IOMMU_HWPT_INVALIDATE";
-        let sent = entries.len();
-        let num = u32::try_from(sent).map_err(|_| (0, Error::ioctl(OP, Errno::EINVAL)))?;
+        let einval = || (0, Error::ioctl(OP, Errno::EINVAL));
+        let sent = match entries.len().checked_div(entry_len) {
+            Some(n) if n * entry_len == entries.len() => n,
+            None if entries.is_empty() => 0,
+            _ => return Err(einval()),
+        };
+        let num = u32::try_from(sent).map_err(|_| einval())?;
         let mut req = uapi::HwptInvalidate::new_zeroed();
         req.hwpt_id = hwpt.0;
-        req.data_type = HWPT_INVALIDATE_DATA_VTD_S1;
-        req.entry_len = core::mem::size_of::<HwptVtdS1Invalidate>() as u32;
+        req.data_type = data_type;
+        req.entry_len = u32::try_from(entry_len).map_err(|_| einval())?;
         req.entry_num = num;
         let mut buf = [0u8; 32];
-        let len = encode_request(&req, &mut buf).map_err(|e| (0, e))?;
-        let mut data = entries.as_bytes().to_vec();
+        encode_request(&req, &mut buf).map_err(|e| (0, e))?;
+        let mut data = entries.to_vec();
         let r = self.kernel().ioctl_sized_data(
             self.fd.raw(),
             IOMMU_HWPT_INVALIDATE,
@@ -689,7 +736,17 @@ impl Iommufd {
             },
             &mut data,
         );
-        let reply = decode_reply::<uapi::HwptInvalidate>(&buf, len).map_err(|e| (0, e))?;
+        // Only `entry_num` is written back; the rest echoes the request, whose data type
+        // may be one vsva does not declare, so it is not decoded.
+        let (reply, _) = uapi::HwptInvalidate::read_from_prefix(&buf).map_err(|_| {
+            (
+                0,
+                Error::BadReply {
+                    op: OP,
+                    what: "reply shorter than iommu_hwpt_invalidate",
+                },
+            )
+        })?;
         let handled = reply.entry_num as usize;
         if handled > sent {
             return Err((

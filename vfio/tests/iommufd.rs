@@ -918,3 +918,53 @@ fn the_cdev_reaches_its_device_info_and_regions_through_the_same_fd() {
     assert_eq!(last.request, vsva_uapi::vfio_core::VFIO_DEVICE_GET_INFO);
     assert_eq!(last.path, Path::new(CDEV), "sent on the cdev's own fd");
 }
+
+/// `IOMMU_HWPT_DATA_SELFTEST` / `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST`: a driver type vsva
+/// does not declare (the kernel's mock IOMMU).
+const SELFTEST: u32 = 0xdead;
+
+#[test]
+fn driver_data_of_an_undeclared_type_is_sent_as_given() {
+    let k = kernel();
+    k.on(IOMMU_HWPT_ALLOC, |_, call| match call {
+        Call::SizedData { arg, data } => {
+            assert_eq!((u32_at(arg, 24), u32_at(arg, 28)), (SELFTEST, 4));
+            assert_eq!(&data[..], &0x1234u32.to_ne_bytes());
+            put32(arg, 16, 7); // out_hwpt_id
+            Ok(Reply::Value(0))
+        }
+        _ => Err(Errno::EFAULT),
+    });
+    let req = HwptAllocRequest::new(DevId(1), HwptId(2)).data(HwptData::Driver {
+        data_type: SELFTEST,
+        data: 0x1234u32.to_ne_bytes().to_vec(),
+    });
+    assert_eq!(iommufd(&k).hwpt_alloc(&req), Ok(HwptId(7)));
+}
+
+#[test]
+fn invalidate_entries_of_any_driver_type_count_records_by_entry_len() {
+    let k = kernel();
+    k.on(IOMMU_HWPT_INVALIDATE, |_, call| match call {
+        Call::SizedData { arg, data } => {
+            assert_eq!((u32_at(arg, 16), u32_at(arg, 20)), (SELFTEST, 8));
+            assert_eq!(data.len(), 8 * u32_at(arg, 24) as usize);
+            put32(arg, 24, 1); // the second entry is bad
+            Err(Errno::EINVAL)
+        }
+        _ => Err(Errno::EFAULT),
+    });
+    let f = iommufd(&k);
+    let (handled, err) = f
+        .hwpt_invalidate_entries(HwptId(5), SELFTEST, 8, &[0u8; 24])
+        .unwrap_err();
+    assert_eq!((handled, err.errno()), (1, Errno::EINVAL));
+    assert_eq!(u32_at(&k.calls()[0].arg, 24), 3, "entry_num = 24 / 8");
+    // Not a whole number of records: refused before any call.
+    let before = k.calls().len();
+    let (handled, err) = f
+        .hwpt_invalidate_entries(HwptId(5), SELFTEST, 8, &[0u8; 20])
+        .unwrap_err();
+    assert_eq!((handled, err.errno()), (0, Errno::EINVAL));
+    assert_eq!(k.calls().len(), before);
+}
