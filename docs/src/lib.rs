@@ -28,7 +28,9 @@
 //!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
 //! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`;
 //! - [`performance`]: what each layer costs against its baseline;
-//! - [`architecture`]: the crates and how the declaration flows through them.
+//! - [`architecture`]: the crates and how the declaration flows through them;
+//! - [`kernel_tier`]: the guest tests against a real 6.12 kernel with an emulated VT-d in
+//!   QEMU (`compat-tests/kernel/run`).
 
 #![forbid(unsafe_code)]
 
@@ -52,6 +54,9 @@ pub mod performance {}
 
 #[doc = include_str!("../architecture.md")]
 pub mod architecture {}
+
+#[doc = include_str!("../kernel-tier.md")]
+pub mod kernel_tier {}
 
 /// Renders the generated tables of the pages, and splices them between markers.
 ///
