@@ -27,6 +27,8 @@
 //! - [`compat_matrix`]: user header × kernel header × feature use × policy, generated and
 //!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
 //! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`;
+//! - [`embedding`]: the mini-VMM on `kvm-ioctls` as a worked example of wiring vsva in
+//!   (device model, guest memory reads, threads, teardown);
 //! - [`performance`]: what each layer costs against its baseline;
 //! - [`architecture`]: the crates and how the declaration flows through them;
 //! - [`kernel_tier`]: the guest tests against a real 6.12 kernel with an emulated VT-d in
@@ -48,6 +50,9 @@ pub mod compat_matrix {}
 
 #[doc = include_str!("../vmm-embedding.md")]
 pub mod vmm_embedding {}
+
+#[doc = include_str!("../embedding.md")]
+pub mod embedding {}
 
 #[doc = include_str!("../performance.md")]
 pub mod performance {}

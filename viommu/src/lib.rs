@@ -16,6 +16,8 @@
 //! - [`Backend`]: the hardware side; [`soft::SoftwareIommu`] is a software model of it.
 //! - [`rng`]: a vDSO-style CSPRNG (kernel vDSO `getrandom` when present, a fast-key-erasure
 //!   ChaCha20 fallback, the syscall last).
+//! - [`vmm`]: a mini-VMM on `kvm-ioctls` whose real KVM guests drive the vIOMMU through a
+//!   paravirtual device (one doorbell port, a command block in guest RAM): vsva embedded.
 //!
 //! The 2020 rules hold throughout: freeing PASIDs, unbinding, invalidating and answering a
 //! page request cannot fail for a valid handle; every refusal is a [`ViommuError`] with the
@@ -66,6 +68,7 @@ pub mod soft;
 #[allow(unsafe_code)]
 mod sys;
 mod vm;
+pub mod vmm;
 
 pub use backend::{
     Backend, DeviceId, GpasidBind, Invalidation, InvalidationScope, PageRequest, PageResponse,

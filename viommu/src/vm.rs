@@ -363,6 +363,17 @@ impl<B: Backend> Vm<B> {
         self.vm.lock().view.clone()
     }
 
+    /// How many queued page requests the VM has not read yet (what a guest polls).
+    pub fn unread_faults(&self) -> usize {
+        self.vm
+            .lock()
+            .view
+            .faults
+            .iter()
+            .filter(|f| !f.read)
+            .count()
+    }
+
     /// The VM's fault-queue counters.
     pub fn stats(&self) -> VmStats {
         self.vm.lock().view.stats

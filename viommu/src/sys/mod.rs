@@ -11,12 +11,14 @@
 //! | [`mem`] | `mmap(2)`, `madvise(2)`, `munmap(2)`; wipe-on-fork pages of try-lock cells; the fork canary |
 //! | [`claims`] | per-slot ownership words (owner = thread token) and their reset in a forked child (`pthread_atfork(3)`) |
 //! | [`thread`] | `pthread_sigmask(3)`, `sched_getcpu(3)`, `sysconf(3)`, `pthread_key_create(3)` |
+//! | [`kvm`] | guest RAM (`mmap(2)`, `KVM_SET_USER_MEMORY_REGION`) and its views, one vCPU, the `pthread_kill(3)` that ends an over-time `KVM_RUN` |
 //! | [`vdso`] | the vDSO's ELF lookup (`getauxval(3)`), the `__vdso_getrandom` call, its state blocks and the per-thread state slot |
 //!
 //! Each libc function is named with its man page, rustix style.
 
 pub(crate) mod claims;
 pub(crate) mod getrandom;
+pub(crate) mod kvm;
 pub(crate) mod mem;
 pub(crate) mod thread;
 pub(crate) mod vdso;
