@@ -13,7 +13,9 @@
 //! - [`Vm`]: one per guest: PASID alloc/free, guest page-table bind/unbind (VT-d), PASID
 //!   table bind (SMMUv3), cache invalidation, page requests and responses, quotas,
 //!   teardown on drop. It implements [`vsva_vfio::nesting::NestingHandler`].
-//! - [`Backend`]: the hardware side; [`soft::SoftwareIommu`] is a software model of it.
+//! - [`Backend`]: the hardware side; [`soft::SoftwareIommu`] is a software model of it,
+//!   [`iommufd::IommufdBackend`] drives a real IOMMU through iommufd (nested HWPTs,
+//!   `IOMMU_HWPT_INVALIDATE`, the fault queue).
 //! - [`rng`]: a vDSO-style CSPRNG (kernel vDSO `getrandom` when present, a fast-key-erasure
 //!   ChaCha20 fallback, the syscall last).
 //! - [`vmm`]: a mini-VMM on `kvm-ioctls` whose real KVM guests drive the vIOMMU through a
@@ -61,6 +63,7 @@
 pub mod backend;
 pub mod error;
 pub mod host;
+pub mod iommufd;
 pub mod pasid;
 pub mod rng;
 pub mod soft;
