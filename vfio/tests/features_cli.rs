@@ -116,6 +116,18 @@ fn assert_schema(json: &Value) {
             assert!(p["max_pasid_width"].is_u64());
         }
         assert!(d["pri"].is_boolean() && d["ats"].is_boolean());
+        // The iommufd backend's offer, or why it was not probed: exactly one of the two.
+        let (offer, why) = (&d["iommufd_backend"], &d["iommufd_backend_not_probed"]);
+        assert!(offer.is_null() != why.is_null(), "{d}");
+        if let Some(o) = offer.as_object() {
+            assert!(["supported", "not_in_hardware", "refused_by_kernel"]
+                .contains(&o["nesting"].as_str().unwrap()));
+            assert!(o["errno"].is_string() || o["errno"].is_null(), "{d}");
+            assert!(o["offer"].is_array() && o["offer_mask"].is_u64(), "{d}");
+            assert!(o["hardware_missing"].is_array(), "{d}");
+        } else {
+            assert!(why.as_str().is_some_and(|w| !w.is_empty()), "{d}");
+        }
         assert!(d["nesting_features"].is_array() && d["nesting_features_mask"].is_u64());
         let names = [
             "SYSWIDE_PASID",
@@ -163,6 +175,12 @@ fn vtd_host_with_pasid_device_has_every_nesting_feature() {
         serde_json::json!(["SYSWIDE_PASID", "BIND_PGTBL", "CACHE_INVLD", "PAGE_REQUEST"])
     );
     assert_eq!(d["nesting_features_mask"], 0b11011);
+    // A recorded /dev root takes no ioctls: the backend's offer is not probed, and why.
+    assert!(d["iommufd_backend"].is_null());
+    assert_eq!(
+        d["iommufd_backend_not_probed"],
+        "recorded /dev root: no ioctls"
+    );
     assert_eq!(d["feature_status"]["BIND_PASID_TABLE"], "N/A");
     assert!(d["reasons"]["BIND_PASID_TABLE"]
         .as_str()
@@ -182,6 +200,10 @@ fn human_output_is_aligned_check_lines() {
     );
     assert!(
         out.contains("IOMMU_NESTING_FEAT_BIND_PGTBL       : PASS (dmar0 scalable mode"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  iommufd backend offer: not probed (recorded /dev root: no ioctls)\n"),
         "{out}"
     );
     // Host lines: one column of ` : ` separators.

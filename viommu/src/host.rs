@@ -3,6 +3,7 @@
 
 use vsva_uapi::consts::{NestingFeatures, PasidFormat, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX};
 use vsva_uapi::{NestingInfo, NestingInfoVtd, UapiStruct, Vendor};
+use vsva_vfio::features::iommufd_backend;
 use vsva_vfio::smmuv3::Smmuv3Capabilities;
 use vsva_vfio::vtd::VtdCapabilities;
 use zerocopy::FromZeros;
@@ -84,32 +85,15 @@ impl HostIommu {
         }
     }
 
-    /// The nesting features this host really supports.
+    /// The nesting features this host really supports: the rule of
+    /// [`vsva_vfio::features::iommufd_backend::vtd_offer`] /
+    /// [`smmuv3_offer`](vsva_vfio::features::iommufd_backend::smmuv3_offer), kept in one
+    /// place so `vsva features` reports exactly what a guest is offered.
     pub fn features(&self) -> NestingFeatures {
-        let mut f = NestingFeatures::empty();
-        if self.pasid_bits() == 0 {
-            return f;
-        }
-        f |= NestingFeatures::SYSWIDE_PASID;
         match self {
-            HostIommu::Vtd(c) => {
-                if c.scalable_mode && c.nesting && c.first_level && c.queued_invalidation {
-                    f |= NestingFeatures::BIND_PGTBL | NestingFeatures::CACHE_INVLD;
-                    if c.page_requests {
-                        f |= NestingFeatures::PAGE_REQUEST;
-                    }
-                }
-            }
-            HostIommu::Smmuv3(c) => {
-                if c.nesting() {
-                    f |= NestingFeatures::BIND_PASID_TABLE | NestingFeatures::CACHE_INVLD;
-                    if c.pri || c.stall_model != 1 {
-                        f |= NestingFeatures::PAGE_REQUEST;
-                    }
-                }
-            }
+            HostIommu::Vtd(c) => iommufd_backend::vtd_offer(c),
+            HostIommu::Smmuv3(c) => iommufd_backend::smmuv3_offer(c),
         }
-        f
     }
 
     /// The `iommu_nesting_info` a VM is given: `features`, the address and PASID widths,

@@ -100,8 +100,6 @@ use vsva_vfio::iommufd::{
     DevId, FaultQueue, HwInfo, HwptAllocRequest, HwptData, HwptId, IoasId, Iommufd,
     HWPT_INVALIDATE_DATA_VTD_S1,
 };
-use vsva_vfio::smmuv3::Smmuv3Capabilities;
-use vsva_vfio::vtd::VtdCapabilities;
 use zerocopy::{FromZeros, IntoBytes};
 
 use crate::backend::{
@@ -463,56 +461,40 @@ impl fmt::Display for HostProbe {
 
 /// VT-d `ECAP.NEST`.
 const ECAP_NEST: u64 = 1 << 26;
-/// SMMUv3 `IDR0.S2P`.
-const IDR0_S2P: u32 = 1 << 0;
 
 /// Derives what the iommufd backend can offer a guest on this host: `IOMMU_GET_HW_INFO`
 /// for `dev` (VT-d CAP/ECAP decoded with [`VtdCapabilities::decode`], SMMUv3 IDRs with
 /// [`Smmuv3Capabilities::decode`]) and a nest-parent `IOMMU_HWPT_ALLOC` on `ioas`
-/// (destroyed at once). A kernel that refuses it (`EOPNOTSUPP`) means no nesting, whatever
-/// the registers say: [`HostProbe::host`] then has `ECAP.NEST` (VT-d) or `IDR0.S2P`
-/// (SMMUv3) cleared, so the derived features offer no bind.
+/// (destroyed at once), through [`vsva_vfio::features::iommufd_backend::probe_on`], the
+/// probe `vsva features` reports with. A kernel that refuses it (`EOPNOTSUPP`) means no
+/// nesting, whatever the registers say: [`HostProbe::host`] then has `ECAP.NEST` (VT-d)
+/// or `IDR0.S2P` (SMMUv3) cleared, so the derived features offer no bind.
 ///
 /// An example is in the [module documentation](self).
+///
+/// [`VtdCapabilities::decode`]: vsva_vfio::vtd::VtdCapabilities::decode
+/// [`Smmuv3Capabilities::decode`]: vsva_vfio::smmuv3::Smmuv3Capabilities::decode
 ///
 /// # Errors
 /// `IOMMU_GET_HW_INFO`'s error; a nest-parent refusal other than `EOPNOTSUPP`.
 pub fn probe_host(iommufd: &Iommufd, dev: DevId, ioas: IoasId) -> vsva_vfio::Result<HostProbe> {
+    // The probe and the register masking live in vsva-vfio, shared with `vsva features`.
+    use vsva_vfio::features::iommufd_backend as shared;
     let hw_info = iommufd.hw_info(dev)?;
-    let hardware = match (hw_info.vtd, hw_info.smmuv3) {
-        (Some(v), _) => v.nesting && v.first_level && v.scalable_mode,
-        (None, Some(s)) => s.nesting(),
-        (None, None) => false,
-    };
-    let kernel = match iommufd.hwpt_alloc(&HwptAllocRequest::new(dev, ioas).nest_parent()) {
-        Ok(parent) => {
-            iommufd.destroy(parent)?;
-            Ok(())
+    let offer = shared::probe_on(iommufd, dev, ioas, &hw_info)?;
+    if let Err(e) = offer.nest_parent {
+        if e != Errno::EOPNOTSUPP {
+            return Err(vsva_vfio::Error::ioctl("IOMMU_HWPT_ALLOC", e));
         }
-        Err(e) if e.errno() == Errno::EOPNOTSUPP => Err(Errno::EOPNOTSUPP),
-        Err(e) => return Err(e),
+    }
+    let nesting = match offer.nesting {
+        shared::NestingSupport::Supported => NestingSupport::Supported,
+        shared::NestingSupport::NotInHardware => NestingSupport::NotInHardware,
+        shared::NestingSupport::RefusedByKernel(e) => NestingSupport::RefusedByKernel(e),
     };
-    let nesting = match (hardware, kernel) {
-        (true, Ok(())) => NestingSupport::Supported,
-        (true, Err(e)) => NestingSupport::RefusedByKernel(e),
-        (false, _) => NestingSupport::NotInHardware,
-    };
-    let nests = nesting == NestingSupport::Supported;
-    let host = match (hw_info.vtd, hw_info.smmuv3_idr) {
-        (Some(v), _) => {
-            let ecap = if nests {
-                v.ecap_reg
-            } else {
-                v.ecap_reg & !ECAP_NEST
-            };
-            Some(HostIommu::Vtd(VtdCapabilities::decode(v.cap_reg, ecap)))
-        }
-        (None, Some(mut idr)) => {
-            if !nests {
-                idr[0] &= !IDR0_S2P;
-            }
-            Some(HostIommu::Smmuv3(Smmuv3Capabilities::decode(&idr)))
-        }
+    let host = match (offer.vtd, offer.smmuv3) {
+        (Some(v), _) => Some(HostIommu::Vtd(v)),
+        (None, Some(s)) => Some(HostIommu::Smmuv3(s)),
         (None, None) => None,
     };
     Ok(HostProbe {

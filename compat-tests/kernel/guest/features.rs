@@ -1,5 +1,7 @@
 //! `vsva features --json` inside the guest: the real sysfs, `/dev/vfio`, `/dev/iommu` and
-//! `IOMMU_GET_HW_INFO` of the emulated VT-d, read by the static `/bin/vsva`.
+//! `IOMMU_GET_HW_INFO` of the emulated VT-d, read by the static `/bin/vsva`, and what
+//! `vsva-viommu`'s iommufd backend would offer a guest (its nest-parent probe against
+//! the real kernel).
 
 use std::process::{Command, Stdio};
 
@@ -32,6 +34,20 @@ fn features_json() -> Run {
         code: out.status.code().expect("vsva exited, not killed"),
         json,
     }
+}
+
+/// `vsva features` (human output): stdout and exit code.
+fn features_human() -> (i32, String) {
+    let vsva = vsva();
+    let out = Command::new(&vsva)
+        .arg("features")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {vsva}: {e}"));
+    (
+        out.status.code().expect("vsva exited, not killed"),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+    )
 }
 
 fn check_opt<'a>(report: &'a Value, id: &str) -> Option<&'a Value> {
@@ -152,8 +168,36 @@ fn vsva_features_json_reports_the_guest() {
             assert_ne!(d["driver"], "vfio-pci", "{d}");
             assert!(d["hw_info"].is_null(), "{d}");
             assert!(d["cdev"].is_null(), "{d}");
+            assert!(d["iommufd_backend"].is_null(), "{d}");
+            assert_eq!(d["iommufd_backend_not_probed"], "not bound to vfio-pci");
         }
     }
+
+    // The human output: one offer line per vfio-pci device, as the JSON says.
+    let (code, human) = features_human();
+    assert_eq!(code, 1, "{human}");
+    let line = match config {
+        IommuConfig::Default => {
+            "  iommufd backend offer: none (no nesting: not in hardware, no ECAP.SMTS, \
+             ECAP.NEST, ECAP.FLTS; the kernel also refused a nest parent: EOPNOTSUPP (95))"
+        }
+        IommuConfig::Scalable => {
+            "  iommufd backend offer: SYSWIDE_PASID (no nesting: not in hardware, no \
+             ECAP.NEST, ECAP.FLTS; the kernel also refused a nest parent: EOPNOTSUPP (95))"
+        }
+    };
+    assert_eq!(
+        human.lines().filter(|l| *l == line).count(),
+        2,
+        "edu and e1000e: {line:?}\n{human}"
+    );
+    println!("vsva features (human), {config:?}: {line}");
+    println!(
+        "vsva features --json, {config:?}, {}: \"iommufd_backend\": {}",
+        edu.bdf,
+        device(r, &edu.bdf)["iommufd_backend"]
+    );
+
     let groups: Vec<u64> = devices
         .iter()
         .map(|d| d["group"].as_u64().unwrap())
@@ -222,4 +266,49 @@ fn check_device(r: &Value, dev: &PciDevice, vendor: &str, id: &str, config: Iomm
         pr.contains("ECAP.PRS") && pr.contains("a device PRI capability"),
         "{at}: {pr}"
     );
+
+    check_backend_offer(d, config);
+}
+
+/// What the iommufd backend would offer, probed in the GET_HW_INFO session: neither
+/// emulated VT-d has `ECAP.NEST`, so nesting is `not_in_hardware`; the nest parent is
+/// asked for anyway and the real kernel refuses it with `EOPNOTSUPP` (intel-iommu's
+/// `nested_supported()`), recorded as `errno`. The offer is the shared rule on the
+/// decoded registers: `SYSWIDE_PASID` exactly when they have PASID bits (`scalable`).
+fn check_backend_offer(d: &Value, config: IommuConfig) {
+    let vtd = config.vtd();
+    let at = d["bdf"].as_str().unwrap();
+    let b = &d["iommufd_backend"];
+    assert!(
+        d["iommufd_backend_not_probed"].is_null(),
+        "{at}: {}",
+        d["iommufd_backend_not_probed"]
+    );
+    assert_eq!(b["nesting"], "not_in_hardware", "{at}: {b}");
+    assert_eq!(
+        b["errno"], "EOPNOTSUPP",
+        "{at}: the kernel refused too: {b}"
+    );
+    let mut missing = vec![];
+    if !vtd.scalable_mode {
+        missing.push("ECAP.SMTS");
+    }
+    missing.extend(["ECAP.NEST", "ECAP.FLTS"]);
+    assert_eq!(b["hardware_missing"], serde_json::json!(missing), "{at}");
+    // The rule, from the registers: no nesting leaves only SYSWIDE_PASID, with PASID bits.
+    assert!(!vtd.nesting && !vtd.first_level, "{at}");
+    let offer = vsva_vfio::features::iommufd_backend::vtd_offer(&vtd);
+    let (names, mask) = match config {
+        IommuConfig::Default => {
+            assert_eq!(vtd.pasid_bits, 0);
+            (Vec::<&str>::new(), 0)
+        }
+        IommuConfig::Scalable => {
+            assert!(vtd.pasid && vtd.pasid_bits > 0, "{vtd:?}");
+            (vec!["SYSWIDE_PASID"], 1)
+        }
+    };
+    assert_eq!(offer.bits(), mask, "{at}: the shared rule");
+    assert_eq!(b["offer"], serde_json::json!(names), "{at}: {b}");
+    assert_eq!(b["offer_mask"], mask, "{at}: {b}");
 }

@@ -15,7 +15,9 @@
 //! - `iommufd`: cdev + iommufd, GET_HW_INFO, IOAS, HWPT, the edu DMA through an IOAS;
 //! - `policies`: the size policies observed on the real kernel vs vsva-uapi's prediction;
 //! - `mock_nesting`: nesting on the kernel's mock IOMMU (`IOMMUFD_TEST`);
-//! - `features`: `vsva features --json` in the guest.
+//! - `features`: `vsva features --json` in the guest;
+//! - `viommu_iommufd`: vsva-viommu's iommufd backend on the mock IOMMU (the shared request
+//!   sequences, and each step against the kernel's accounting).
 
 #![deny(unsafe_code)]
 
@@ -27,3 +29,4 @@ mod mock_nesting;
 mod policies;
 #[allow(unsafe_code)]
 mod sys;
+mod viommu_iommufd;

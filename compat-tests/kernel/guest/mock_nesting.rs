@@ -50,31 +50,31 @@ use crate::guest;
 const IOMMU_TEST_CMD: u32 = io(VFIO_TYPE, 0x80 + 32);
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN`: a mock device attached to the IOAS `id`.
-const IOMMU_TEST_OP_MOCK_DOMAIN: u32 = 2;
+pub(crate) const IOMMU_TEST_OP_MOCK_DOMAIN: u32 = 2;
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: attach mock device `id` to `pt_id` instead.
-const IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: u32 = 10;
+pub(crate) const IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: u32 = 10;
 /// `IOMMU_TEST_OP_MD_CHECK_IOTLB`: `EINVAL` unless nested HWPT `id` has `iotlb[i] == v`.
-const IOMMU_TEST_OP_MD_CHECK_IOTLB: u32 = 14;
+pub(crate) const IOMMU_TEST_OP_MD_CHECK_IOTLB: u32 = 14;
 /// `IOMMU_TEST_OP_TRIGGER_IOPF`: report a page request for a mock device.
-const IOMMU_TEST_OP_TRIGGER_IOPF: u32 = 15;
+pub(crate) const IOMMU_TEST_OP_TRIGGER_IOPF: u32 = 15;
 
 /// `IOMMU_HWPT_DATA_SELFTEST`: the mock driver's nested-HWPT data type.
-const IOMMU_HWPT_DATA_SELFTEST: u32 = 0xdead;
+pub(crate) const IOMMU_HWPT_DATA_SELFTEST: u32 = 0xdead;
 /// `IOMMU_TEST_IOTLB_DEFAULT`.
 const IOMMU_TEST_IOTLB_DEFAULT: u32 = 0xbad_beef;
 /// `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST`: the mock driver's invalidation entry type.
-const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST: u32 = 0xdead_beef;
+pub(crate) const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST: u32 = 0xdead_beef;
 /// `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID`: a type no driver takes.
 const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID: u32 = 0xdad_beef;
 /// `IOMMU_TEST_INVALIDATE_FLAG_ALL`: clear every mock IOTLB entry.
-const IOMMU_TEST_INVALIDATE_FLAG_ALL: u32 = 1 << 0;
+pub(crate) const IOMMU_TEST_INVALIDATE_FLAG_ALL: u32 = 1 << 0;
 /// `MOCK_NESTED_DOMAIN_IOTLB_NUM` (`MOCK_NESTED_DOMAIN_IOTLB_ID_MAX` is 3).
-const MOCK_IOTLB_NUM: usize = 4;
+pub(crate) const MOCK_IOTLB_NUM: usize = 4;
 
 /// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
-const NEST_PARENT: u32 = 1 << 0;
+pub(crate) const NEST_PARENT: u32 = 1 << 0;
 /// `IOMMU_HWPT_FAULT_ID_VALID`.
-const FAULT_ID_VALID: u32 = 1 << 2;
+pub(crate) const FAULT_ID_VALID: u32 = 1 << 2;
 /// `IOMMU_HWPT_ALLOC_PASID` (v6.15; unknown to 6.12).
 const ALLOC_PASID: u32 = 1 << 3;
 /// `IOMMU_HWPT_DATA_VTD_S1`.
@@ -83,19 +83,19 @@ const HWPT_DATA_VTD_S1: u32 = 1;
 const HWPT_INVALIDATE_DATA_VTD_S1: u32 = 0;
 
 /// `IOMMU_PGFAULT_FLAGS_PASID_VALID`.
-const PGFAULT_PASID_VALID: u32 = 1 << 0;
+pub(crate) const PGFAULT_PASID_VALID: u32 = 1 << 0;
 /// `IOMMU_PGFAULT_FLAGS_LAST_PAGE`.
-const PGFAULT_LAST_PAGE: u32 = 1 << 1;
+pub(crate) const PGFAULT_LAST_PAGE: u32 = 1 << 1;
 /// `IOMMU_PGFAULT_PERM_READ`.
-const PERM_READ: u32 = 1 << 0;
+pub(crate) const PERM_READ: u32 = 1 << 0;
 /// `IOMMU_PGFAULT_PERM_WRITE`.
-const PERM_WRITE: u32 = 1 << 1;
+pub(crate) const PERM_WRITE: u32 = 1 << 1;
 /// `IOMMU_PGFAULT_PERM_EXEC`.
 const PERM_EXEC: u32 = 1 << 2;
 /// `IOMMU_PGFAULT_PERM_PRIV`.
 const PERM_PRIV: u32 = 1 << 3;
 /// `IOMMUFD_PAGE_RESP_SUCCESS`.
-const RESP_SUCCESS: u32 = 0;
+pub(crate) const RESP_SUCCESS: u32 = 0;
 /// `IOMMUFD_PAGE_RESP_INVALID`.
 const RESP_INVALID: u32 = 1;
 
@@ -165,36 +165,36 @@ uapi_struct! {
 /// `iommu_test_cmd.mock_domain` (out).
 #[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
-struct MockDomain {
-    out_stdev_id: u32,
-    out_hwpt_id: u32,
-    out_idev_id: u32,
+pub(crate) struct MockDomain {
+    pub(crate) out_stdev_id: u32,
+    pub(crate) out_hwpt_id: u32,
+    pub(crate) out_idev_id: u32,
 }
 
 /// `iommu_test_cmd.mock_domain_replace` (in: the new page table; out: the one attached).
 #[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
-struct MockDomainReplace {
-    pt_id: u32,
+pub(crate) struct MockDomainReplace {
+    pub(crate) pt_id: u32,
 }
 
 /// `iommu_test_cmd.check_iotlb`.
 #[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
-struct CheckIotlb {
-    id: u32,
-    iotlb: u32,
+pub(crate) struct CheckIotlb {
+    pub(crate) id: u32,
+    pub(crate) iotlb: u32,
 }
 
 /// `iommu_test_cmd.trigger_iopf`.
 #[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
-struct TriggerIopf {
-    dev_id: u32,
-    pasid: u32,
-    grpid: u32,
-    perm: u32,
-    addr: u64,
+pub(crate) struct TriggerIopf {
+    pub(crate) dev_id: u32,
+    pub(crate) pasid: u32,
+    pub(crate) grpid: u32,
+    pub(crate) perm: u32,
+    pub(crate) addr: u64,
 }
 
 // The 6.12 header (x86_64): the union members sit at offset 16 of iommu_test_cmd.
@@ -214,7 +214,7 @@ const _: () = {
 
 impl IommuTestCmd {
     /// `{ .size = sizeof(cmd), .op = op, .id = id }` with `member` in the union.
-    fn new<M: IntoBytes + Immutable>(op: u32, id: u32, member: &M) -> IommuTestCmd {
+    pub(crate) fn new<M: IntoBytes + Immutable>(op: u32, id: u32, member: &M) -> IommuTestCmd {
         let mut cmd = IommuTestCmd::new_zeroed();
         cmd.size = size_of::<IommuTestCmd>() as u32;
         cmd.op = op;
@@ -224,7 +224,7 @@ impl IommuTestCmd {
     }
 
     /// The union read as `M`.
-    fn member<M: FromBytes>(&self) -> M {
+    pub(crate) fn member<M: FromBytes>(&self) -> M {
         M::read_from_prefix(self.payload.as_bytes())
             .expect("union members fit the union")
             .0
@@ -232,7 +232,7 @@ impl IommuTestCmd {
 }
 
 /// What the kernel answered, as an errno.
-type KResult<T> = Result<T, Errno>;
+pub(crate) type KResult<T> = Result<T, Errno>;
 
 /// The IOMMU of this boot (`VSVA_GUEST_IOMMU`, set by the guest `/init`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +256,7 @@ impl Boot {
 
 /// An iommufd with one mock device attached to a fresh IOAS.
 #[derive(Debug)]
-struct Mock {
+pub(crate) struct Mock {
     iommufd: Iommufd,
     ioas: IoasId,
     /// The selftest object of the mock device (`IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`'s id).
@@ -277,7 +277,7 @@ impl Mock {
     /// (`module_init(iommufd_init)`), VT-d's probe refuses the mock device, and
     /// `iommufd_device_bind` finds it not cache-coherent-capable: `EINVAL`. The nesting
     /// tests run in the harness's `mock` boot (no VT-d).
-    fn new() -> Option<Mock> {
+    pub(crate) fn new() -> Option<Mock> {
         guest::require_guest();
         let iommufd = Iommufd::open(guest::kernel()).expect("open /dev/iommu");
         let ioas = iommufd.ioas_alloc().expect("IOMMU_IOAS_ALLOC");
@@ -405,7 +405,7 @@ impl Mock {
 }
 
 /// `ioctl(iommufd, IOMMU_TEST_CMD, user)`.
-fn test_cmd(iommufd: &Iommufd, user: &mut [u8]) -> KResult<i32> {
+pub(crate) fn test_cmd(iommufd: &Iommufd, user: &mut [u8]) -> KResult<i32> {
     let fd = iommufd.fd();
     fd.kernel().ioctl_sized(fd.raw(), IOMMU_TEST_CMD, user)
 }

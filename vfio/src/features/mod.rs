@@ -13,9 +13,16 @@
 //!   `<sysfs>/bus/pci/devices/BDF/`, and its PASID / PRI / ATS capabilities from its
 //!   `config` file ([`pci::parse_ext_caps`]);
 //! - per device, the derived `IOMMU_NESTING_FEAT_*` set ([`NestingFeatures`]), each
-//!   feature with one line saying why it is or is not available ([`FeatureVerdict`]).
+//!   feature with one line saying why it is or is not available ([`FeatureVerdict`]);
+//! - per device bound to `vfio-pci` with a VFIO cdev, `IOMMU_GET_HW_INFO` (its IOMMU's
+//!   registers win over sysfs) and, in the same iommufd session, the **iommufd backend
+//!   offer** ([`iommufd_backend`]): what `vsva-viommu`'s iommufd backend would offer a
+//!   guest on this host — a nest-parent probe (an IOAS and an
+//!   `IOMMU_HWPT_ALLOC_NEST_PARENT` HWPT, both destroyed on every path) classified as
+//!   supported / not in hardware / refused by the kernel, and the features of the one
+//!   rule `vsva_viommu::HostIommu::features` also uses.
 //!
-//! The rules (VT-d; other IOMMUs are not decoded yet):
+//! The per-device rules (VT-d; other IOMMUs are not decoded yet):
 //!
 //! | feature | available when |
 //! |---|---|
@@ -25,11 +32,19 @@
 //! | `PAGE_REQUEST` | `BIND_PGTBL`, the unit has `ECAP.PRS` and the device a PRI capability |
 //! | `BIND_PASID_TABLE` | never: SMMUv3 only (N/A on VT-d) |
 //!
+//! The backend offer follows the host IOMMU alone (what `iommu_nesting_info.features`
+//! would tell the guest), not the device's capabilities; its rules and the probe's
+//! classification are in [`iommufd_backend`]. The nest parent is asked for even when the
+//! registers say no, so the report shows whether the kernel agrees (`errno`).
+//!
 //! ## Output
 //!
 //! [`Report`]'s `Display` prints `virt-host-validate`-style lines, `  <check> : STATUS
 //! (detail: hint)`, aligned, then one block per device with `lspci`-style capability
-//! lines and one line per nesting feature.
+//! lines, one line per nesting feature, and one `  iommufd backend offer: …` line (the
+//! offered features or `none`, then why: `(nesting supported: …)`, `(no nesting: not in
+//! hardware, no ECAP.NEST, …; the kernel also refused a nest parent: EOPNOTSUPP (95))`,
+//! or `not probed (why)`).
 //!
 //! [`Report::to_json`] gives (schema version [`SCHEMA_VERSION`]):
 //!
@@ -48,6 +63,13 @@
 //!                "pasid": {"exec": bool, "priv": bool, "max_pasid_width": 20,
 //!                          "enabled": bool, "offset": 288} | null,
 //!                "pcie": bool, "pri": bool, "ats": bool, "config_problem": "..." | null,
+//!                "hw_info": {"data_type": 1, "capabilities": n, "max_pasid_log2": n,
+//!                            "vtd": {...} | null} | {"error": "..."} | null,
+//!                "iommufd_backend": {"nesting": "supported"|"not_in_hardware"|"refused_by_kernel",
+//!                                    "errno": "EOPNOTSUPP" | null,
+//!                                    "hardware_missing": ["ECAP.NEST", ...],
+//!                                    "offer": ["SYSWIDE_PASID", ...], "offer_mask": 1} | null,
+//!                "iommufd_backend_not_probed": "..." | null,
 //!                "nesting_features": ["SYSWIDE_PASID", "BIND_PGTBL", ...],
 //!                "nesting_features_mask": 27,
 //!                "feature_status": {"SYSWIDE_PASID": "PASS"|"FAIL"|"N/A", ...},
@@ -57,6 +79,12 @@
 //! }
 //! ```
 //!
+//! `iommufd_backend` is `null` exactly when `iommufd_backend_not_probed` says why (not
+//! bound to `vfio-pci`, no VFIO cdev, a recorded `/dev` root, `IOMMU_GET_HW_INFO` failed,
+//! the probe failed). Its `errno` is the kernel's answer to the nest-parent allocation
+//! (`null`: allocated), recorded whatever the registers say; `hardware_missing` names
+//! the register bits nesting lacks (empty when they nest).
+//!
 //! Check ids: `kernel`, `dev_vfio`, `vfio_api`, `vfio_type1v2`, `vfio_noiommu`,
 //! `dev_iommu`, `vfio_cdev`, `iommu_groups`, `vtd:<unit>` (or `vtd` when there is none),
 //! `vfio_devices`, `pci_config:<bdf>`. New keys may be added within a schema version;
@@ -64,7 +92,7 @@
 //!
 //! Exit code ([`Report::exit_code`]): 0 when no check FAILs, at least one device is bound
 //! to `vfio-pci`, and every such device has every nesting feature its IOMMU can have
-//! (N/A ones aside); 1 otherwise. WARNs do not change it. An unreadable sysfs root is an
+//! (N/A ones aside); 1 otherwise. WARNs and the backend offer do not change it. An unreadable sysfs root is an
 //! error ([`FeaturesError`], exit 2 in the binary).
 //!
 //! ```
@@ -91,13 +119,15 @@ use vsva_uapi::Errno;
 
 use crate::cdev::CdevDevice;
 use crate::container::Container;
-use crate::iommufd::{HwInfo, Iommufd};
+use crate::iommufd::{DevId, HwInfo, Iommufd};
 use crate::scripted::KernelFd;
 use crate::sys::{Host, Kernel};
 use crate::vtd::VtdCapabilities;
 
+pub mod iommufd_backend;
 pub mod pci;
 
+use iommufd_backend::BackendOffer;
 use pci::{parse_ext_caps, ExtCaps};
 
 /// The version of [`Report::to_json`]'s schema.
@@ -260,6 +290,11 @@ pub struct DeviceReport {
     /// a host with `/dev/iommu`): the IOMMU data or why the query failed; `None` when
     /// not asked.
     pub hw_info: Option<std::result::Result<HwInfo, String>>,
+    /// What `vsva-viommu`'s iommufd backend would offer a guest behind this device
+    /// ([`iommufd_backend::probe`], in the session that asked `IOMMU_GET_HW_INFO`), or
+    /// why it was not probed (not on `vfio-pci`, no VFIO cdev, a recorded `/dev` root,
+    /// `IOMMU_GET_HW_INFO` failed, the probe failed).
+    pub iommufd_backend: std::result::Result<BackendOffer, String>,
     /// One verdict per nesting feature, in bit order.
     pub features: Vec<FeatureVerdict>,
 }
@@ -326,6 +361,8 @@ impl DeviceReport {
             "ats": self.caps.ats.is_some(),
             "config_problem": self.config_problem(),
             "hw_info": self.hw_info.as_ref().map(hw_info_json),
+            "iommufd_backend": self.iommufd_backend.as_ref().ok().map(BackendOffer::to_json),
+            "iommufd_backend_not_probed": self.iommufd_backend.as_ref().err(),
             "nesting_features": available,
             "nesting_features_mask": self.nesting_features().bits(),
             "feature_status": status,
@@ -355,6 +392,23 @@ fn hw_info_json(r: &std::result::Result<HwInfo, String>) -> Value {
     }
 }
 
+/// Opens `<dev_root>/iommu` and binds the cdev `<dev_root>/vfio/devices/<cdev>` to it.
+fn iommufd_session(
+    kernel: &Arc<dyn Kernel>,
+    dev_root: &Path,
+    cdev: &str,
+) -> crate::Result<(Iommufd, CdevDevice, DevId)> {
+    let node = dev_root.join("iommu");
+    let fd = KernelFd::open(kernel, &node, true).map_err(|errno| crate::Error::Open {
+        path: node.clone(),
+        errno,
+    })?;
+    let iommufd = Iommufd::from_fd(fd);
+    let device = CdevDevice::open(Arc::clone(kernel), dev_root.join("vfio/devices").join(cdev))?;
+    let dev_id = device.bind(&iommufd)?;
+    Ok((iommufd, device, dev_id))
+}
+
 /// `IOMMU_GET_HW_INFO` for the device whose VFIO cdev is `<dev_root>/vfio/devices/<cdev>`:
 /// open `<dev_root>/iommu`, bind the cdev to it, ask.
 ///
@@ -365,15 +419,25 @@ pub fn query_hw_info(
     dev_root: &Path,
     cdev: &str,
 ) -> crate::Result<HwInfo> {
-    let node = dev_root.join("iommu");
-    let fd = KernelFd::open(kernel, &node, true).map_err(|errno| crate::Error::Open {
-        path: node.clone(),
-        errno,
-    })?;
-    let iommufd = Iommufd::from_fd(fd);
-    let device = CdevDevice::open(Arc::clone(kernel), dev_root.join("vfio/devices").join(cdev))?;
-    let dev_id = device.bind(&iommufd)?;
+    let (iommufd, _device, dev_id) = iommufd_session(kernel, dev_root, cdev)?;
     iommufd.hw_info(dev_id)
+}
+
+/// [`query_hw_info`] and, in the same session, what the iommufd backend would offer a
+/// guest ([`iommufd_backend::probe`]: a nest parent on an IOAS of its own, both
+/// destroyed before the session closes).
+///
+/// # Errors
+/// The outer error: [`query_hw_info`]'s. The inner one: the probe's.
+pub fn query_iommufd(
+    kernel: &Arc<dyn Kernel>,
+    dev_root: &Path,
+    cdev: &str,
+) -> crate::Result<(HwInfo, crate::Result<BackendOffer>)> {
+    let (iommufd, _device, dev_id) = iommufd_session(kernel, dev_root, cdev)?;
+    let hw = iommufd.hw_info(dev_id)?;
+    let offer = iommufd_backend::probe(&iommufd, dev_id, &hw);
+    Ok((hw, offer))
 }
 
 /// Everything `vsva features` found.
@@ -538,6 +602,10 @@ impl fmt::Display for Report {
                 })
                 .collect();
             status_lines(f, &lines)?;
+            match &d.iommufd_backend {
+                Ok(offer) => writeln!(f, "  iommufd backend offer: {offer}")?,
+                Err(why) => writeln!(f, "  iommufd backend offer: not probed ({why})")?,
+            }
         }
         let vfio = self.devices.iter().filter(|d| d.is_vfio()).count();
         let full = self
@@ -875,6 +943,7 @@ fn read_device(sysfs: &Path, bdf: &str, group: u32) -> DeviceReport {
         caps,
         config_error,
         hw_info: None,
+        iommufd_backend: Err("not bound to vfio-pci".into()),
         features: Vec::new(),
     }
 }
@@ -1107,9 +1176,25 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
     for (group, name) in &groups {
         for bdf in sorted_names(&groups_dir.join(name).join("devices")) {
             let mut dev = read_device(sysfs, &bdf, *group);
-            if let (Some(kernel), Some(cdev), true) = (&opts.kernel, &dev.cdev, dev.is_vfio()) {
-                dev.hw_info =
-                    Some(query_hw_info(kernel, &opts.dev_root, cdev).map_err(|e| e.to_string()));
+            match (&opts.kernel, &dev.cdev, dev.is_vfio()) {
+                (_, _, false) => {}
+                (_, None, true) => dev.iommufd_backend = Err("no VFIO cdev".into()),
+                (None, Some(_), true) => {
+                    dev.iommufd_backend = Err("recorded /dev root: no ioctls".into())
+                }
+                (Some(kernel), Some(cdev), true) => {
+                    let (hw, offer) = match query_iommufd(kernel, &opts.dev_root, cdev) {
+                        Ok((hw, offer)) => {
+                            (Ok(hw), offer.map_err(|e| format!("probe failed: {e}")))
+                        }
+                        Err(e) => (
+                            Err(e.to_string()),
+                            Err(format!("IOMMU_GET_HW_INFO failed: {e}")),
+                        ),
+                    };
+                    dev.hw_info = Some(hw);
+                    dev.iommufd_backend = offer;
+                }
             }
             // GET_HW_INFO describes the IOMMU behind this very device: it wins over sysfs.
             let from_hw_info = match &dev.hw_info {
@@ -1227,6 +1312,7 @@ mod tests {
             caps,
             config_error: None,
             hw_info: None,
+            iommufd_backend: Err("not probed".into()),
             features: Vec::new(),
         }
     }
@@ -1447,6 +1533,31 @@ mod tests {
         });
         k.on(VFIO_GET_API_VERSION, |_, _| Ok(Reply::Value(0)));
         k.on(VFIO_CHECK_EXTENSION, |_, _| Ok(Reply::Value(1)));
+        // The backend probe: an IOAS, a refused nest parent, the IOAS destroyed.
+        let live = Arc::new(std::sync::Mutex::new(0i32));
+        let l = Arc::clone(&live);
+        k.on(
+            crate::iommufd::IOMMU_IOAS_ALLOC,
+            move |_, call| match call {
+                Call::Sized(arg) => {
+                    *l.lock().unwrap() += 1;
+                    arg[8..12].copy_from_slice(&5u32.to_ne_bytes());
+                    Ok(Reply::Value(0))
+                }
+                _ => Err(Errno::EINVAL),
+            },
+        );
+        k.on(crate::iommufd::IOMMU_HWPT_ALLOC, |_, _| {
+            Err(Errno::EOPNOTSUPP)
+        });
+        let l = Arc::clone(&live);
+        k.on(crate::iommufd::IOMMU_DESTROY, move |_, call| match call {
+            Call::Sized(arg) if arg[4..8] == 5u32.to_ne_bytes() => {
+                *l.lock().unwrap() -= 1;
+                Ok(Reply::Value(0))
+            }
+            _ => Err(Errno::ENOENT),
+        });
         let opts = Options {
             sysfs_root: root.join("sys"),
             dev_root,
@@ -1464,6 +1575,83 @@ mod tests {
         assert_ne!(bind.status, Status::Pass, "{}", bind.reason);
         assert!(bind.reason.contains("nest"), "{}", bind.reason);
         assert_eq!(dev.feature("SYSWIDE_PASID").unwrap().status, Status::Pass);
+        // The backend's offer, from the same session: the registers say no nesting, and
+        // the kernel, asked anyway, agrees.
+        let offer = dev.iommufd_backend.as_ref().unwrap();
+        assert_eq!(
+            offer.nesting,
+            iommufd_backend::NestingSupport::NotInHardware
+        );
+        assert_eq!(offer.nest_parent, Err(Errno::EOPNOTSUPP));
+        assert_eq!(offer.features, NestingFeatures::SYSWIDE_PASID);
+        let j = dev.to_json();
+        assert_eq!(j["iommufd_backend"]["offer"], json!(["SYSWIDE_PASID"]));
+        assert_eq!(j["iommufd_backend"]["errno"], "EOPNOTSUPP");
+        assert!(j["iommufd_backend_not_probed"].is_null());
+        assert!(
+            report.to_string().contains(
+                "\n  iommufd backend offer: SYSWIDE_PASID (no nesting: not in hardware, \
+                 no ECAP.NEST; the kernel also refused a nest parent: EOPNOTSUPP (95))\n"
+            ),
+            "{report}"
+        );
+        assert_eq!(*live.lock().unwrap(), 0, "the probe's IOAS is destroyed");
         assert_eq!(k.open_fds(), 0, "every fd closed");
+
+        // GET_HW_INFO fails: not probed, and why.
+        k.on(vsva_uapi::consts::IOMMU_GET_HW_INFO, |_, _| {
+            Err(Errno::EOPNOTSUPP)
+        });
+        let report = collect(&opts).unwrap();
+        let dev = report.devices.iter().find(|d| d.is_vfio()).unwrap();
+        let why = dev.iommufd_backend.as_ref().unwrap_err();
+        assert!(why.starts_with("IOMMU_GET_HW_INFO failed: "), "{why}");
+        let j = dev.to_json();
+        assert!(j["iommufd_backend"].is_null());
+        assert_eq!(j["iommufd_backend_not_probed"], why.as_str());
+        assert!(report
+            .to_string()
+            .contains("  iommufd backend offer: not probed (IOMMU_GET_HW_INFO failed: "));
+        // The probe itself fails (no IOAS): not probed, and why; nothing left open.
+        k.on(vsva_uapi::consts::IOMMU_GET_HW_INFO, |_, call| match call {
+            Call::SizedData { arg, data } => {
+                let ecap: u64 = (1 << 43) | (1 << 40) | (19 << 35) | (1 << 47) | 1 | 2;
+                data[16..24].copy_from_slice(&ecap.to_ne_bytes());
+                arg[12..16].copy_from_slice(&24u32.to_ne_bytes());
+                arg[24..28].copy_from_slice(&1u32.to_ne_bytes());
+                Ok(Reply::Value(0))
+            }
+            _ => Err(Errno::EINVAL),
+        });
+        k.on(crate::iommufd::IOMMU_IOAS_ALLOC, |_, _| Err(Errno::ENOMEM));
+        let report = collect(&opts).unwrap();
+        let dev = report.devices.iter().find(|d| d.is_vfio()).unwrap();
+        assert!(dev.hw_info.as_ref().unwrap().is_ok());
+        let why = dev.iommufd_backend.as_ref().unwrap_err();
+        assert!(why.starts_with("probe failed: IOMMU_IOAS_ALLOC"), "{why}");
+        assert_eq!(k.open_fds(), 0, "every fd closed");
+    }
+
+    #[test]
+    fn recorded_dev_roots_and_other_drivers_are_not_probed() {
+        let r = collect(&data("vtd-pasid")).unwrap();
+        let d = &r.devices[0];
+        assert_eq!(
+            d.iommufd_backend,
+            Err("recorded /dev root: no ioctls".to_owned())
+        );
+        assert!(r
+            .to_string()
+            .contains("  iommufd backend offer: not probed (recorded /dev root: no ioctls)\n"));
+        let r = collect(&data("cap-loop")).unwrap();
+        let e1000e = r.devices.iter().find(|d| d.bdf == "0000:00:1f.6").unwrap();
+        assert_eq!(
+            e1000e.iommufd_backend,
+            Err("not bound to vfio-pci".to_owned())
+        );
+        assert_eq!(
+            e1000e.to_json()["iommufd_backend_not_probed"],
+            "not bound to vfio-pci"
+        );
     }
 }
