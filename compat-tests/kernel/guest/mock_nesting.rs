@@ -320,13 +320,7 @@ impl Mock {
     /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: attaches the mock device to `pt`; returns the
     /// page table the kernel reports attached.
     fn replace(&self, pt: u32) -> KResult<u32> {
-        let mut cmd = IommuTestCmd::new(
-            IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-            self.stdev_id,
-            &MockDomainReplace { pt_id: pt },
-        );
-        test_cmd(&self.iommufd, cmd.as_mut_bytes())?;
-        Ok(cmd.member::<MockDomainReplace>().pt_id)
+        mock_replace(&self.iommufd, self.stdev_id, pt)
     }
 
     /// `IOMMU_TEST_OP_MD_CHECK_IOTLB`: `Ok` iff `iotlb[id] == value` in nested HWPT `hwpt`.
@@ -359,15 +353,7 @@ impl Mock {
 
     /// `IOMMU_TEST_OP_TRIGGER_IOPF` for this mock device.
     fn trigger_iopf(&self, pasid: u32, grpid: u32, perm: u32, addr: u64) -> KResult<()> {
-        let iopf = TriggerIopf {
-            dev_id: self.idev.0,
-            pasid,
-            grpid,
-            perm,
-            addr,
-        };
-        let mut cmd = IommuTestCmd::new(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &iopf);
-        test_cmd(&self.iommufd, cmd.as_mut_bytes()).map(drop)
+        mock_trigger_iopf(&self.iommufd, self.idev, pasid, grpid, perm, addr)
     }
 
     /// A nest-parent HWPT on the IOAS, through vsva-vfio.
@@ -402,6 +388,38 @@ impl Mock {
         req.data_len = data_len;
         req
     }
+}
+
+/// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: attaches the mock device `stdev_id` to `pt`;
+/// returns the page table the kernel reports attached.
+pub(crate) fn mock_replace(iommufd: &Iommufd, stdev_id: u32, pt: u32) -> KResult<u32> {
+    let mut cmd = IommuTestCmd::new(
+        IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+        stdev_id,
+        &MockDomainReplace { pt_id: pt },
+    );
+    test_cmd(iommufd, cmd.as_mut_bytes())?;
+    Ok(cmd.member::<MockDomainReplace>().pt_id)
+}
+
+/// `IOMMU_TEST_OP_TRIGGER_IOPF`: the mock device `idev` reports a one-page page request.
+pub(crate) fn mock_trigger_iopf(
+    iommufd: &Iommufd,
+    idev: DevId,
+    pasid: u32,
+    grpid: u32,
+    perm: u32,
+    addr: u64,
+) -> KResult<()> {
+    let iopf = TriggerIopf {
+        dev_id: idev.0,
+        pasid,
+        grpid,
+        perm,
+        addr,
+    };
+    let mut cmd = IommuTestCmd::new(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &iopf);
+    test_cmd(iommufd, cmd.as_mut_bytes()).map(drop)
 }
 
 /// `ioctl(iommufd, IOMMU_TEST_CMD, user)`.

@@ -78,12 +78,11 @@ use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::guest;
 use crate::mock_nesting::{
-    test_cmd, CheckIotlb, HwptInvalidateSelftest, IommuTestCmd, KResult, Mock, MockDomain,
-    MockDomainReplace, TriggerIopf, FAULT_ID_VALID, IOMMU_HWPT_DATA_SELFTEST,
+    mock_replace, mock_trigger_iopf, test_cmd, CheckIotlb, HwptInvalidateSelftest, IommuTestCmd,
+    KResult, Mock, MockDomain, FAULT_ID_VALID, IOMMU_HWPT_DATA_SELFTEST,
     IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_TEST_INVALIDATE_FLAG_ALL,
-    IOMMU_TEST_OP_MD_CHECK_IOTLB, IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-    IOMMU_TEST_OP_TRIGGER_IOPF, MOCK_IOTLB_NUM, NEST_PARENT, PERM_READ, PERM_WRITE,
-    PGFAULT_LAST_PAGE, PGFAULT_PASID_VALID, RESP_SUCCESS,
+    IOMMU_TEST_OP_MD_CHECK_IOTLB, IOMMU_TEST_OP_MOCK_DOMAIN, MOCK_IOTLB_NUM, NEST_PARENT,
+    PERM_READ, PERM_WRITE, PGFAULT_LAST_PAGE, PGFAULT_PASID_VALID, RESP_SUCCESS,
 };
 
 /// The PASID width the backend is told for a mock device (the mock reports 0).
@@ -286,26 +285,12 @@ impl MockDevice {
 
     /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: the RID onto `pt`; the page table attached.
     fn replace(&self, pt: u32) -> KResult<u32> {
-        let mut cmd = IommuTestCmd::new(
-            IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-            self.stdev_id,
-            &MockDomainReplace { pt_id: pt },
-        );
-        test_cmd(&self.iommufd, cmd.as_mut_bytes())?;
-        Ok(cmd.member::<MockDomainReplace>().pt_id)
+        mock_replace(&self.iommufd, self.stdev_id, pt)
     }
 
     /// `IOMMU_TEST_OP_TRIGGER_IOPF`: the device reports a one-page page request.
     pub(crate) fn trigger_iopf(&self, pasid: u32, grpid: u32, perm: u32, addr: u64) -> KResult<()> {
-        let iopf = TriggerIopf {
-            dev_id: self.idev.0,
-            pasid,
-            grpid,
-            perm,
-            addr,
-        };
-        let mut cmd = IommuTestCmd::new(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &iopf);
-        test_cmd(&self.iommufd, cmd.as_mut_bytes()).map(drop)
+        mock_trigger_iopf(&self.iommufd, self.idev, pasid, grpid, perm, addr)
     }
 }
 
