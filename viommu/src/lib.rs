@@ -67,7 +67,7 @@ pub mod iommufd;
 pub mod pasid;
 pub mod rng;
 pub mod soft;
-// The only module allowed to use `unsafe`: system calls, the vDSO, mmap.
+// The only module with `allow(unsafe_code)`: system calls, the vDSO, mmap, KVM.
 #[allow(unsafe_code)]
 mod sys;
 mod vm;

@@ -48,7 +48,7 @@
 //! The VMM reads and writes guest RAM only during an exit, on the vCPU's own thread,
 //! while the (single) vCPU is stopped: the exit is handled synchronously before the next
 //! `KVM_RUN`. The RAM is a safe `&mut [u8]` view borrowed for that handling only; the
-//! `unsafe` that creates it (the mapping, `KVM_SET_USER_MEMORY_REGION`, the slice) is in
+//! raw-memory code that creates it (the mapping, `KVM_SET_USER_MEMORY_REGION`, the slice) is in
 //! the crate's `sys` module, and `KVM_RUN` takes the machine by `&mut`, so no view can
 //! outlive the exit. Between runs ([`Guest::ram`]) the vCPU is stopped as well.
 //!
