@@ -13,7 +13,8 @@
 //!   every request sent at the smallest size that carries it;
 //! - the 2020 nesting envelope ([`nesting`]): the VFIO-side dispatch that hands the IOMMU
 //!   payload untouched to a [`nesting::NestingHandler`], and the user side;
-//! - the KVM-VFIO pseudo device ([`kvm`]) and the `vsva features` report ([`features`]).
+//! - the KVM-VFIO pseudo device (`kvm`, with the `kvm` feature) and the facts the
+//!   `vsva features` report is made of ([`features`]).
 //!
 //! ## Example: open a device both ways and read what its IOMMU offers
 //!
@@ -61,43 +62,13 @@
 //! every wrapper is checked for each errno, short and oversize replies, argsz growth and
 //! malformed capability chains.
 //!
-//! It also hosts [`explain`]: the logic of `vsva explain`, which shows how the kernel
-//! judges an untrusted user struct under one of the three size policies of
-//! [`vsva_uapi::Policy`] — every decoded field, how many bytes the kernel read, and on
-//! rejection the errno and the rule that fired. The `vsva` binary is a thin clap front
-//! end over it.
+//! The `vsva` tool (`vsva explain`, `vsva features`) is a separate crate, `vsva-cli`
+//! (`vfio/cli/`), so this library pulls in no argument parser and no JSON.
 //!
-//! ## Example: explain a guest's cache invalidation
+//! ## Features
 //!
-//! ```
-//! use vsva_uapi::{layout_named, Errno, Policy};
-//! use vsva_vfio::explain::{explain, parse_hex};
-//!
-//! let layout = layout_named("iommu_cache_invalidate_info").unwrap();
-//! // An address-selective IOTLB invalidation, 56 bytes (x86_64, little endian).
-//! let mut user = parse_hex(
-//!     "38000000 01000000 01 02 000000000000 \
-//!      01000000 00000000 0500000000000000 0010000000000000 \
-//!      0010000000000000 0400000000000000",
-//! )
-//! .unwrap();
-//! let verdict = explain(layout, None, None, &user);
-//! assert!(verdict.is_accepted());
-//! assert_eq!(verdict.policy, Policy::Linux510); // the struct's own policy
-//! assert_eq!(verdict.bytes_read, 56);
-//! let json = verdict.to_json();
-//! assert_eq!(json["fields"]["granu.addr_info.nb_granules"], 4);
-//! assert!(verdict.to_string().starts_with(
-//!     "iommu_cache_invalidate_info under linux-5.10: ACCEPTED (argsz 56, read 56 bytes)"
-//! ));
-//!
-//! // argsz 40 ends inside addr_info: EINVAL, after reading only the 16-byte header.
-//! user[0] = 40;
-//! let verdict = explain(layout, None, None, &user);
-//! assert_eq!(verdict.error().map(|e| e.errno()), Some(Errno::EINVAL));
-//! assert_eq!(verdict.bytes_read, 16);
-//! assert_eq!(verdict.exit_code(), 1);
-//! ```
+//! - `kvm` (off by default): the KVM-VFIO pseudo device (module `kvm`, on `kvm-ioctls`). A
+//!   VMM on another hypervisor builds this crate with no KVM crate at all.
 
 #![deny(unsafe_code)]
 
@@ -106,11 +77,11 @@ pub mod cdev;
 pub mod container;
 pub mod device;
 pub mod error;
-pub mod explain;
 pub mod features;
 pub mod group;
 pub mod iommu;
 pub mod iommufd;
+#[cfg(feature = "kvm")]
 pub mod kvm;
 pub mod nesting;
 #[allow(unsafe_code)]

@@ -14,7 +14,7 @@ use vsva_viommu::pasid::PasidSpace;
 ///
 /// A tiny xorshift64*, seeded once, so the `hierarchical` / `linear-scan`
 /// comparison measures the allocators and not the RNG; `hierarchical+rng`
-/// adds the real draw from `vsva_viommu::rng`.
+/// adds the real draw from `vsva_rng`.
 struct Starts(u64);
 
 impl Starts {
@@ -134,7 +134,7 @@ fn alloc_free_pair(c: &mut Criterion) {
         // draws it: what one allocation really costs.
         group.bench_with_input(BenchmarkId::new("hierarchical+rng", name), &(), |b, _| {
             b.iter(|| {
-                let r = vsva_viommu::rng::u32().unwrap();
+                let r = vsva_rng::u32().unwrap();
                 let start = 1 + ((u64::from(r) * u64::from(PASID_MAX - 1)) >> 32) as u32;
                 let p = space.alloc(1, PASID_MAX - 1, start).unwrap();
                 black_box(p);

@@ -8,7 +8,7 @@
 //! capabilities and against what the VM owns, and drives a [`Backend`].
 //!
 //! - [`Viommu`]: one per host IOMMU: the system-wide [`pasid::PasidSpace`] (PASIDs placed
-//!   at random, drawn from [`rng`]), the device → VM routing of page requests, the
+//!   at random, drawn from the `vsva-rng` CSPRNG, [`vsva_rng`]), the device → VM routing of page requests, the
 //!   `IOMMU_NESTING_FEAT_*` derived from the [`HostIommu`].
 //! - [`Vm`]: one per guest: PASID alloc/free, guest page-table bind/unbind (VT-d), PASID
 //!   table bind (SMMUv3), cache invalidation, page requests and responses, quotas,
@@ -16,10 +16,12 @@
 //! - [`Backend`]: the hardware side; [`soft::SoftwareIommu`] is a software model of it,
 //!   [`iommufd::IommufdBackend`] drives a real IOMMU through iommufd (nested HWPTs,
 //!   `IOMMU_HWPT_INVALIDATE`, the fault queue).
-//! - [`rng`]: a vDSO-style CSPRNG (kernel vDSO `getrandom` when present, a fast-key-erasure
-//!   ChaCha20 fallback, the syscall last).
-//! - [`vmm`]: a mini-VMM on `kvm-ioctls` whose real KVM guests drive the vIOMMU through a
-//!   paravirtual device (one doorbell port, a command block in guest RAM): vsva embedded.
+//!
+//! The crate is policy only: it makes no system call of its own and is
+//! `#![forbid(unsafe_code)]`. Its neighbours in `viommu/` hold what does: `vsva-rng`
+//! (`viommu/rng/`, the vDSO-style CSPRNG the PASID placement draws from) and `vsva-vmm`
+//! (`viommu/vmm/`, a mini-VMM on `kvm-ioctls` whose real KVM guests drive this crate
+//! through a paravirtual device: vsva embedded).
 //!
 //! The 2020 rules hold throughout: freeing PASIDs, unbinding, invalidating and answering a
 //! page request cannot fail for a valid handle; every refusal is a [`ViommuError`] with the
@@ -58,20 +60,15 @@
 //! // A second bind of the same PASID is EBUSY, and changes nothing.
 //! assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Err(vsva_uapi::Errno::EBUSY));
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod error;
 pub mod host;
 pub mod iommufd;
 pub mod pasid;
-pub mod rng;
 pub mod soft;
-// The only module with `allow(unsafe_code)`: system calls, the vDSO, mmap, KVM.
-#[allow(unsafe_code)]
-mod sys;
 mod vm;
-pub mod vmm;
 
 pub use backend::{
     Backend, DeviceId, GpasidBind, Invalidation, InvalidationScope, PageRequest, PageResponse,

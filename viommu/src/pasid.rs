@@ -8,7 +8,7 @@
 //!
 //! Allocation takes a *start* position: the first free PASID at or after
 //! `start` is claimed, wrapping around to the bottom of the requested range.
-//! Callers pass a random start (see [`crate::rng`]) so PASIDs are spread over
+//! Callers pass a random start (see [`vsva_rng`]) so PASIDs are spread over
 //! the space and not predictable from one VM to the next; finding the next
 //! free PASID from any start costs `O(log N)` word operations, never a linear
 //! scan over the bitmap.
@@ -19,7 +19,7 @@
 //! let space = PasidSpace::new(); // 1 ..= 2^20 - 1
 //! assert_eq!(space.capacity(), (1 << 20) - 1);
 //!
-//! // A VMM draws `start` from `vsva_viommu::rng`; a fixed one keeps this example exact.
+//! // A VMM draws `start` from `vsva_rng`; a fixed one keeps this example exact.
 //! let start = 0x1234;
 //! let a = space.alloc(1, 0xf_ffff, start).unwrap();
 //! assert_eq!(a, 0x1234);

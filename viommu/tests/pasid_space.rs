@@ -9,7 +9,7 @@ use vsva_uapi::consts::PASID_MAX;
 use vsva_viommu::pasid::PasidSpace;
 
 /// Random starts for the tests: a tiny xorshift64*, seeded per test so
-/// failures reproduce. The production start comes from `vsva_viommu::rng`;
+/// failures reproduce. The production start comes from `vsva_rng`;
 /// these tests only need uniform, not secret, starts.
 struct Starts(u64);
 

@@ -1,4 +1,4 @@
-//! Fuzzes `vsva explain`'s input parsing: `vsva_vfio::explain::run_batch` (the
+//! Fuzzes `vsva explain`'s input parsing: `vsva_cli::explain::run_batch` (the
 //! `--batch` JSON-lines reader) on arbitrary bytes, and `parse_hex` / `parse_hex_lines`
 //! (`--hex`, `--hex @FILE`) on the same bytes when they are UTF-8.
 //!
@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use vsva_vfio::explain::{parse_hex, parse_hex_lines, run_batch};
+use vsva_cli::explain::{parse_hex, parse_hex_lines, run_batch};
 
 /// The keys of every result object, in order.
 const KEYS: [&str; 10] = [

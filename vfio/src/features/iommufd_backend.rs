@@ -46,7 +46,6 @@
 
 use std::fmt;
 
-use serde_json::{json, Value};
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 
@@ -216,17 +215,6 @@ impl BackendOffer {
     /// The offered features' names (without `IOMMU_NESTING_FEAT_`), in bit order.
     pub fn feature_names(&self) -> Vec<&'static str> {
         self.features.iter_names().map(|(n, _)| n).collect()
-    }
-
-    /// `{"nesting", "errno", "offer", "offer_mask"}` (see [`super`]'s schema).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "nesting": self.nesting.as_str(),
-            "errno": self.nest_parent.err().map(Errno::name),
-            "hardware_missing": self.hardware_missing,
-            "offer": self.feature_names(),
-            "offer_mask": self.features.bits(),
-        })
     }
 }
 
@@ -429,9 +417,8 @@ mod tests {
             o.feature_names(),
             ["SYSWIDE_PASID", "BIND_PGTBL", "CACHE_INVLD", "PAGE_REQUEST"]
         );
-        assert_eq!(o.to_json()["offer_mask"], 0b11011);
-        assert!(o.to_json()["errno"].is_null());
-        assert_eq!(o.to_json()["nesting"], "supported");
+        assert_eq!(o.features.bits(), 0b11011);
+        assert_eq!(o.nesting.as_str(), "supported");
         assert!(o.vtd.unwrap().nesting);
         assert_eq!(
             fake.requests(),
@@ -459,15 +446,7 @@ mod tests {
         assert_eq!(o.nest_parent, Err(Errno::EOPNOTSUPP));
         assert_eq!(o.hardware_missing, ["ECAP.NEST", "ECAP.FLTS"]);
         assert_eq!(o.features, NestingFeatures::SYSWIDE_PASID);
-        let j = o.to_json();
-        assert_eq!(
-            (&j["nesting"], &j["errno"], &j["offer_mask"]),
-            (
-                &json!("not_in_hardware"),
-                &json!("EOPNOTSUPP"),
-                &json!(1u32)
-            )
-        );
+        assert_eq!(o.nesting.as_str(), "not_in_hardware");
         assert!(fake.requests().contains(&IOMMU_HWPT_ALLOC));
         assert_eq!(fake.live(), Vec::<u32>::new());
         assert_eq!(
@@ -500,8 +479,7 @@ mod tests {
             assert_eq!(o.nesting, NestingSupport::RefusedByKernel(errno));
             assert_eq!(o.features, NestingFeatures::SYSWIDE_PASID, "{errno}");
             assert!(!o.vtd.unwrap().nesting);
-            assert_eq!(o.to_json()["errno"], errno.name());
-            assert_eq!(o.to_json()["nesting"], "refused_by_kernel");
+            assert_eq!(o.nesting.as_str(), "refused_by_kernel");
             assert_eq!(fake.live(), Vec::<u32>::new());
         }
         // SMMUv3 both stages, PRI, 20-bit SSIDs: BIND_PASID_TABLE until the kernel says no.

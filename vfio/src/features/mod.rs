@@ -46,49 +46,12 @@
 //! hardware, no ECAP.NEST, …; the kernel also refused a nest parent: EOPNOTSUPP (95))`,
 //! or `not probed (why)`).
 //!
-//! [`Report::to_json`] gives (schema version [`SCHEMA_VERSION`]):
-//!
-//! ```text
-//! {
-//!   "schema_version": 1,
-//!   "kernel": "6.8.0-45-generic" | null,
-//!   "checks": [{"id": "dev_vfio", "label": "/dev/vfio/vfio", "status": "PASS"|"WARN"|"FAIL"|"N/A",
-//!               "detail": "...", "hint": "..." | null}, ...],
-//!   "vtd_units": [{"name": "dmar0", "cap": "0x...", "ecap": "0x...", "scalable_mode": bool,
-//!                  "nesting": bool, "first_level": bool, "pasid": bool, "pasid_bits": n,
-//!                  "page_requests": bool, "queued_invalidation": bool}, ...],
-//!   "devices": [{"bdf": "0000:3b:00.0", "vendor": "8086" | null, "device": "0b25" | null,
-//!                "driver": "vfio-pci" | null, "group": 12, "cdev": "vfio0" | null,
-//!                "iommu": "dmar0" | null,
-//!                "pasid": {"exec": bool, "priv": bool, "max_pasid_width": 20,
-//!                          "enabled": bool, "offset": 288} | null,
-//!                "pcie": bool, "pri": bool, "ats": bool, "config_problem": "..." | null,
-//!                "hw_info": {"data_type": 1, "capabilities": n, "max_pasid_log2": n,
-//!                            "vtd": {...} | null} | {"error": "..."} | null,
-//!                "iommufd_backend": {"nesting": "supported"|"not_in_hardware"|"refused_by_kernel",
-//!                                    "errno": "EOPNOTSUPP" | null,
-//!                                    "hardware_missing": ["ECAP.NEST", ...],
-//!                                    "offer": ["SYSWIDE_PASID", ...], "offer_mask": 1} | null,
-//!                "iommufd_backend_not_probed": "..." | null,
-//!                "nesting_features": ["SYSWIDE_PASID", "BIND_PGTBL", ...],
-//!                "nesting_features_mask": 27,
-//!                "feature_status": {"SYSWIDE_PASID": "PASS"|"FAIL"|"N/A", ...},
-//!                "reasons": {"SYSWIDE_PASID": "...", ...}}, ...],
-//!   "usable": bool,
-//!   "exit_code": 0|1
-//! }
-//! ```
-//!
-//! `iommufd_backend` is `null` exactly when `iommufd_backend_not_probed` says why (not
-//! bound to `vfio-pci`, no VFIO cdev, a recorded `/dev` root, `IOMMU_GET_HW_INFO` failed,
-//! the probe failed). Its `errno` is the kernel's answer to the nest-parent allocation
-//! (`null`: allocated), recorded whatever the registers say; `hardware_missing` names
-//! the register bits nesting lacks (empty when they nest).
+//! The JSON form (`vsva features --json`) and its schema are the CLI's:
+//! `vsva_cli::features` in `vfio/cli/`.
 //!
 //! Check ids: `kernel`, `dev_vfio`, `vfio_api`, `vfio_type1v2`, `vfio_noiommu`,
 //! `dev_iommu`, `vfio_cdev`, `iommu_groups`, `vtd:<unit>` (or `vtd` when there is none),
-//! `vfio_devices`, `pci_config:<bdf>`. New keys may be added within a schema version;
-//! a key is never removed or changed in meaning without bumping `schema_version`.
+//! `vfio_devices`, `pci_config:<bdf>`.
 //!
 //! Exit code ([`Report::exit_code`]): 0 when no check FAILs, at least one device is bound
 //! to `vfio-pci`, and every such device has every nesting feature its IOMMU can have
@@ -113,7 +76,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 
@@ -129,9 +91,6 @@ pub mod pci;
 
 use iommufd_backend::BackendOffer;
 use pci::{parse_ext_caps, ExtCaps};
-
-/// The version of [`Report::to_json`]'s schema.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// `VFIO_TYPE1v2_IOMMU`.
 const VFIO_TYPE1V2_IOMMU: u64 = 3;
@@ -212,16 +171,6 @@ impl Check {
             Some(h) => format!("{}: {h}", self.detail),
             None => self.detail.clone(),
         }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "label": self.label,
-            "status": self.status.as_str(),
-            "detail": self.detail,
-            "hint": self.hint,
-        })
     }
 }
 
@@ -324,72 +273,6 @@ impl DeviceReport {
             .clone()
             .or_else(|| self.caps.problem.map(|p| p.to_string()))
     }
-
-    fn to_json(&self) -> Value {
-        let pasid = self.caps.pasid.map(|p| {
-            json!({
-                "exec": p.exec,
-                "priv": p.privileged,
-                "max_pasid_width": p.max_width,
-                "enabled": p.enabled,
-                "offset": p.offset,
-            })
-        });
-        let mut status = Map::new();
-        let mut reasons = Map::new();
-        for v in &self.features {
-            status.insert(v.name.into(), v.status.as_str().into());
-            reasons.insert(v.name.into(), v.reason.clone().into());
-        }
-        let available: Vec<&str> = self
-            .features
-            .iter()
-            .filter(|v| v.status == Status::Pass)
-            .map(|v| v.name)
-            .collect();
-        json!({
-            "bdf": self.bdf,
-            "vendor": self.vendor.map(|v| format!("{v:04x}")),
-            "device": self.device.map(|v| format!("{v:04x}")),
-            "driver": self.driver,
-            "group": self.group,
-            "cdev": self.cdev,
-            "iommu": self.iommu,
-            "pasid": pasid,
-            "pcie": self.caps.pcie,
-            "pri": self.caps.pri.is_some(),
-            "ats": self.caps.ats.is_some(),
-            "config_problem": self.config_problem(),
-            "hw_info": self.hw_info.as_ref().map(hw_info_json),
-            "iommufd_backend": self.iommufd_backend.as_ref().ok().map(BackendOffer::to_json),
-            "iommufd_backend_not_probed": self.iommufd_backend.as_ref().err(),
-            "nesting_features": available,
-            "nesting_features_mask": self.nesting_features().bits(),
-            "feature_status": status,
-            "reasons": reasons,
-        })
-    }
-}
-
-fn hw_info_json(r: &std::result::Result<HwInfo, String>) -> Value {
-    match r {
-        Err(e) => json!({ "error": e }),
-        Ok(h) => json!({
-            "data_type": h.data_type,
-            "capabilities": h.capabilities.bits(),
-            "max_pasid_log2": h.max_pasid_log2,
-            "vtd": h.vtd.map(|v| json!({
-                "cap_reg": format!("{:#x}", v.cap_reg),
-                "ecap_reg": format!("{:#x}", v.ecap_reg),
-                "scalable_mode": v.scalable_mode,
-                "nesting": v.nesting,
-                "first_level": v.first_level,
-                "pasid_bits": v.pasid_bits,
-                "page_requests": v.page_requests,
-                "supervisor_requests": v.supervisor_requests,
-            })),
-        }),
-    }
 }
 
 /// Opens `<dev_root>/iommu` and binds the cdev `<dev_root>/vfio/devices/<cdev>` to it.
@@ -476,38 +359,6 @@ impl Report {
         } else {
             1
         }
-    }
-
-    /// The report as JSON (see the module docs for the schema).
-    pub fn to_json(&self) -> Value {
-        let units: Vec<Value> = self
-            .vtd_units
-            .iter()
-            .map(|u| {
-                let c = &u.caps;
-                json!({
-                    "name": u.name,
-                    "cap": format!("{:#x}", c.cap_reg),
-                    "ecap": format!("{:#x}", c.ecap_reg),
-                    "scalable_mode": c.scalable_mode,
-                    "nesting": c.nesting,
-                    "first_level": c.first_level,
-                    "pasid": c.pasid,
-                    "pasid_bits": c.pasid_bits,
-                    "page_requests": c.page_requests,
-                    "queued_invalidation": c.queued_invalidation,
-                })
-            })
-            .collect();
-        json!({
-            "schema_version": SCHEMA_VERSION,
-            "kernel": self.kernel,
-            "checks": self.checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-            "vtd_units": units,
-            "devices": self.devices.iter().map(DeviceReport::to_json).collect::<Vec<_>>(),
-            "usable": self.usable(),
-            "exit_code": self.exit_code(),
-        })
     }
 }
 
@@ -1584,10 +1435,6 @@ mod tests {
         );
         assert_eq!(offer.nest_parent, Err(Errno::EOPNOTSUPP));
         assert_eq!(offer.features, NestingFeatures::SYSWIDE_PASID);
-        let j = dev.to_json();
-        assert_eq!(j["iommufd_backend"]["offer"], json!(["SYSWIDE_PASID"]));
-        assert_eq!(j["iommufd_backend"]["errno"], "EOPNOTSUPP");
-        assert!(j["iommufd_backend_not_probed"].is_null());
         assert!(
             report.to_string().contains(
                 "\n  iommufd backend offer: SYSWIDE_PASID (no nesting: not in hardware, \
@@ -1606,9 +1453,6 @@ mod tests {
         let dev = report.devices.iter().find(|d| d.is_vfio()).unwrap();
         let why = dev.iommufd_backend.as_ref().unwrap_err();
         assert!(why.starts_with("IOMMU_GET_HW_INFO failed: "), "{why}");
-        let j = dev.to_json();
-        assert!(j["iommufd_backend"].is_null());
-        assert_eq!(j["iommufd_backend_not_probed"], why.as_str());
         assert!(report
             .to_string()
             .contains("  iommufd backend offer: not probed (IOMMU_GET_HW_INFO failed: "));
@@ -1648,10 +1492,6 @@ mod tests {
         assert_eq!(
             e1000e.iommufd_backend,
             Err("not bound to vfio-pci".to_owned())
-        );
-        assert_eq!(
-            e1000e.to_json()["iommufd_backend_not_probed"],
-            "not bound to vfio-pci"
         );
     }
 }
