@@ -73,6 +73,7 @@ pub mod consts;
 pub mod decl;
 pub mod errno;
 pub mod error;
+pub mod hw;
 pub mod iommu;
 pub mod iommufd;
 pub mod vfio_core;

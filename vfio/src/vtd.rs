@@ -4,7 +4,9 @@
 //! what a guest can be given.
 //!
 //! Bit positions: Intel VT-d specification, §11.4.2 (Capability Register) and §11.4.3
-//! (Extended Capability Register).
+//! (Extended Capability Register), declared once in [`vsva_uapi::hw::vtd`] (which also
+//! encodes them, for an emulated unit); this module names the fields a host-side decision
+//! needs.
 //!
 //! ```
 //! use vsva_vfio::vtd::VtdCapabilities;
@@ -15,6 +17,8 @@
 //! assert_eq!(caps.pasid_bits, 20);
 //! assert!(caps.supervisor_requests && caps.first_level && caps.page_walk_coherency);
 //! ```
+
+use vsva_uapi::hw::vtd::{Cap, Ecap};
 
 /// Named fields of the VT-d `CAP_REG` and `ECAP_REG`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,46 +70,46 @@ pub struct VtdCapabilities {
     pub scalable_page_walk_coherency: bool,
 }
 
-const fn bit(reg: u64, n: u32) -> bool {
-    (reg >> n) & 1 == 1
-}
-
-const fn field(reg: u64, lo: u32, width: u32) -> u64 {
-    (reg >> lo) & ((1u64 << width) - 1)
-}
-
 impl VtdCapabilities {
-    /// Decodes the two registers.
-    pub const fn decode(cap_reg: u64, ecap_reg: u64) -> VtdCapabilities {
-        let pasid = bit(ecap_reg, 40);
+    /// Decodes the two registers, through the one declaration of their layouts
+    /// ([`vsva_uapi::hw::vtd::Cap`], [`vsva_uapi::hw::vtd::Ecap`]).
+    pub fn decode(cap_reg: u64, ecap_reg: u64) -> VtdCapabilities {
+        let cap = Cap::decode_raw(cap_reg);
+        let ecap = Ecap::decode_raw(ecap_reg);
         VtdCapabilities {
             cap_reg,
             ecap_reg,
-            max_guest_address_width: field(cap_reg, 16, 6) as u8 + 1,
-            sagaw: field(cap_reg, 8, 5) as u8,
-            first_level_1g_pages: bit(cap_reg, 56),
-            first_level_5_level: bit(cap_reg, 60),
-            page_selective_invalidation: bit(cap_reg, 39),
-            page_walk_coherency: bit(ecap_reg, 0),
-            queued_invalidation: bit(ecap_reg, 1),
-            device_tlb: bit(ecap_reg, 2),
-            pass_through: bit(ecap_reg, 6),
-            memory_type: bit(ecap_reg, 25),
-            nesting: bit(ecap_reg, 26),
-            page_requests: bit(ecap_reg, 29),
-            supervisor_requests: bit(ecap_reg, 31),
-            extended_accessed_flag: bit(ecap_reg, 34),
-            pasid,
-            pasid_bits: if pasid {
-                field(ecap_reg, 35, 5) as u8 + 1
-            } else {
-                0
-            },
-            scalable_mode: bit(ecap_reg, 43),
-            first_level: bit(ecap_reg, 47),
-            second_level: bit(ecap_reg, 46),
-            scalable_page_walk_coherency: bit(ecap_reg, 48),
+            max_guest_address_width: cap.mgaw + 1,
+            sagaw: cap.sagaw,
+            first_level_1g_pages: cap.fl1gp,
+            first_level_5_level: cap.fl5lp,
+            page_selective_invalidation: cap.psi,
+            page_walk_coherency: ecap.c,
+            queued_invalidation: ecap.qi,
+            device_tlb: ecap.dt,
+            pass_through: ecap.pt,
+            memory_type: ecap.mts,
+            nesting: ecap.nest,
+            page_requests: ecap.prs,
+            supervisor_requests: ecap.srs,
+            extended_accessed_flag: ecap.eafs,
+            pasid: ecap.pasid,
+            pasid_bits: ecap.pasid_bits() as u8,
+            scalable_mode: ecap.smts,
+            first_level: ecap.fsts,
+            second_level: ecap.ssts,
+            scalable_page_walk_coherency: ecap.smpwc,
         }
+    }
+
+    /// The decoded `CAP_REG`, every field.
+    pub fn cap(&self) -> Cap {
+        Cap::decode_raw(self.cap_reg)
+    }
+
+    /// The decoded `ECAP_REG`, every field.
+    pub fn ecap(&self) -> Ecap {
+        Ecap::decode_raw(self.ecap_reg)
     }
 }
 
