@@ -73,7 +73,7 @@ pub struct VtdCapabilities {
 impl VtdCapabilities {
     /// Decodes the two registers, through the one declaration of their layouts
     /// ([`vsva_uapi::hw::vtd::Cap`], [`vsva_uapi::hw::vtd::Ecap`]).
-    pub fn decode(cap_reg: u64, ecap_reg: u64) -> VtdCapabilities {
+    pub const fn decode(cap_reg: u64, ecap_reg: u64) -> VtdCapabilities {
         let cap = Cap::decode_raw(cap_reg);
         let ecap = Ecap::decode_raw(ecap_reg);
         VtdCapabilities {
@@ -103,12 +103,12 @@ impl VtdCapabilities {
     }
 
     /// The decoded `CAP_REG`, every field.
-    pub fn cap(&self) -> Cap {
+    pub const fn cap(&self) -> Cap {
         Cap::decode_raw(self.cap_reg)
     }
 
     /// The decoded `ECAP_REG`, every field.
-    pub fn ecap(&self) -> Ecap {
+    pub const fn ecap(&self) -> Ecap {
         Ecap::decode_raw(self.ecap_reg)
     }
 }

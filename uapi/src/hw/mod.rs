@@ -206,42 +206,25 @@ pub fn words_to_le_bytes(words: &[u64], out: &mut [u8]) -> bool {
     true
 }
 
-/// A field's Rust type: how a field value (at most 64 bits, already shifted down) becomes
-/// the member of a decoded struct and back.
-pub trait HwValue: Copy {
-    /// The widest field the type holds.
-    const BITS: u8;
-    /// The member for a field value (the value fits: the field is at most `BITS` wide).
-    fn from_field(v: u64) -> Self;
-    /// The field value of the member.
-    fn to_field(self) -> u64;
+/// A field value (shifted down, at most the field's width) as the member's type.
+macro_rules! hw_from {
+    (bool, $v:expr) => {
+        $v & 1 == 1
+    };
+    ($t:ident, $v:expr) => {
+        $v as $t
+    };
 }
 
-impl HwValue for bool {
-    const BITS: u8 = 1;
-    fn from_field(v: u64) -> bool {
-        v & 1 == 1
-    }
-    fn to_field(self) -> u64 {
-        u64::from(self)
-    }
+/// The widest field a member type holds.
+macro_rules! hw_bits {
+    (bool) => {
+        1
+    };
+    ($t:ident) => {
+        <$t>::BITS
+    };
 }
-
-macro_rules! hw_value_int {
-    ($($t:ty),*) => {$(
-        impl HwValue for $t {
-            const BITS: u8 = <$t>::BITS as u8;
-            #[allow(clippy::cast_possible_truncation)]
-            fn from_field(v: u64) -> $t {
-                v as $t
-            }
-            fn to_field(self) -> u64 {
-                u64::from(self)
-            }
-        }
-    )*};
-}
-hw_value_int!(u8, u16, u32, u64);
 
 /// `1` when a field gives no width (a one-bit field).
 macro_rules! hw_width {
@@ -294,7 +277,7 @@ macro_rules! hw_struct {
         pub struct $name:ident = $cname:literal, words $words:literal, flags $flags:ident {
             $(
                 $(#[doc = $fdoc:literal])*
-                $field:ident : $fty:ty = $fw:literal @ $flo:literal $(: $fwidth:literal)? $(, $kind:ident)? $(=> $flag:ident)? ;
+                $field:ident : $fty:ident = $fw:literal @ $flo:literal $(: $fwidth:literal)? $(, $kind:ident)? $(=> $flag:ident)? ;
             )*
         }
     ) => {
@@ -334,7 +317,7 @@ macro_rules! hw_struct {
         pub struct $name:ident = $cname:literal, words $words:literal {
             $(
                 $(#[doc = $fdoc:literal])*
-                $field:ident : $fty:ty = $fw:literal @ $flo:literal $(: $fwidth:literal)? $(, $kind:ident)? ;
+                $field:ident : $fty:ident = $fw:literal @ $flo:literal $(: $fwidth:literal)? $(, $kind:ident)? ;
             )*
         }
     ) => {
@@ -386,29 +369,31 @@ macro_rules! hw_struct {
                 assert!($crate::hw::fields_are_disjoint(Self::FIELDS, $words));
                 $(
                     assert!(
-                        hw_width!($($fwidth)?) <= <$fty as $crate::hw::HwValue>::BITS
+                        hw_width!($($fwidth)?) <= hw_bits!($fty)
                             || hw_is_addr!($($kind)?)
                     );
                 )*
             };
 
             /// Decodes the words (every bit pattern decodes; reserved bits are dropped).
-            pub fn decode(words: &[u64; $words]) -> $name {
+            #[allow(clippy::cast_possible_truncation)]
+            pub const fn decode(words: &[u64; $words]) -> $name {
                 $name {
                     $(
-                        $field: <$fty as $crate::hw::HwValue>::from_field(
-                            hw_field!($field, $fw, $flo, hw_width!($($fwidth)?), hw_is_addr!($($kind)?)).read(words),
+                        $field: hw_from!(
+                            $fty,
+                            hw_field!($field, $fw, $flo, hw_width!($($fwidth)?), hw_is_addr!($($kind)?)).read(words)
                         ),
                     )*
                 }
             }
 
             /// Encodes the struct (each member truncated to its field's width).
-            pub fn encode(&self) -> [u64; $words] {
+            pub const fn encode(&self) -> [u64; $words] {
                 let mut words = [0u64; $words];
                 $(
                     let f = hw_field!($field, $fw, $flo, hw_width!($($fwidth)?), hw_is_addr!($($kind)?));
-                    words[f.word as usize] |= f.place($crate::hw::HwValue::to_field(self.$field));
+                    words[f.word as usize] |= f.place(self.$field as u64);
                 )*
                 words
             }
@@ -450,12 +435,12 @@ macro_rules! hw_register {
     ($($name:ident),* $(,)?) => {$(
         impl $name {
             /// Decodes a raw register value.
-            pub fn decode_raw(raw: u64) -> $name {
+            pub const fn decode_raw(raw: u64) -> $name {
                 Self::decode(&[raw])
             }
 
             /// The raw register value.
-            pub fn raw(&self) -> u64 {
+            pub const fn raw(&self) -> u64 {
                 self.encode()[0]
             }
         }
