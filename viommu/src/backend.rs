@@ -161,6 +161,14 @@ pub trait Backend: Send + Sync {
 
     /// Answers a page request (reported earlier for a device of `vm`).
     fn page_response(&self, vm: VmId, response: &PageResponse);
+
+    /// Sends whatever the backend has queued for `vm` (batched invalidations) to the
+    /// hardware now: the guest reached a synchronisation point (a VT-d invalidation wait,
+    /// the end of a queue run) and may only proceed once everything before it has taken
+    /// effect. A backend that sends each request at once does nothing (the default).
+    fn flush(&self, vm: VmId) {
+        let _ = vm;
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
@@ -184,5 +192,8 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     }
     fn page_response(&self, vm: VmId, response: &PageResponse) {
         (**self).page_response(vm, response)
+    }
+    fn flush(&self, vm: VmId) {
+        (**self).flush(vm)
     }
 }

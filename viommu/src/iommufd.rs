@@ -1395,6 +1395,10 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
             None => lock(&self.stats).responses_unmatched += 1,
         }
     }
+
+    fn flush(&self, vm: VmId) {
+        IommufdBackend::flush(self, vm);
+    }
 }
 
 impl<F: StageOneFormat> Drop for IommufdBackend<F> {

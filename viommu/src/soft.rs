@@ -65,6 +65,9 @@ pub struct SoftVmState {
     pub invalidations: u64,
     /// Page responses received, in total.
     pub responses: u64,
+    /// [`Backend::flush`] calls received, in total (not logged: a flush changes no state
+    /// of the model, which sends every request at once).
+    pub flushes: u64,
     /// The most recent calls, oldest first (at most the log capacity).
     pub log: VecDeque<Event>,
 }
@@ -265,6 +268,10 @@ impl Backend for SoftwareIommu {
 
     fn invalidate(&self, vm: VmId, inv: &Invalidation) {
         self.with_vm(vm, Event::Invalidate(*inv), |s| s.invalidations += 1);
+    }
+
+    fn flush(&self, vm: VmId) {
+        lock(self.shard(vm)).vms.entry(vm).or_default().flushes += 1;
     }
 
     fn page_response(&self, vm: VmId, response: &PageResponse) {

@@ -784,6 +784,27 @@ impl<B: Backend> Vm<B> {
 
     // ---- page requests -------------------------------------------------------------
 
+    /// Sends the backend's queued work for this VM (batched invalidations) to the
+    /// hardware: call it at the guest's synchronisation point (a VT-d invalidation wait
+    /// descriptor, the end of an invalidation queue run), so that the guest proceeds only
+    /// once everything it asked before has taken effect. Cannot fail.
+    pub fn flush(&self) {
+        let _st = self.vm.lock();
+        self.host.backend.flush(self.vm.id);
+    }
+
+    /// The oldest unread page request with the device it came from (what an emulated
+    /// IOMMU needs to write its own page request descriptor; [`Vm::next_fault`] gives the
+    /// `iommu_fault` record instead). Marks it read, exactly as `next_fault` does, so it is
+    /// answered with [`Vm::page_response`].
+    pub fn next_page_request(&self) -> Option<PendingFault> {
+        let mut st = self.vm.lock();
+        let i = st.view.faults.iter().position(|f| !f.read)?;
+        let pending = *st.view.faults.get(i)?;
+        Self::mark_read(&mut st, i);
+        Some(pending)
+    }
+
     /// The oldest unread page request, as the `iommu_fault` record the VM reads (its
     /// PASID is the one the VM knows). Marks it read.
     pub fn next_fault(&self) -> Option<Fault> {
