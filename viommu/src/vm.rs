@@ -353,6 +353,12 @@ impl<B: Backend> Vm<B> {
         self.host.backend.host().nesting_info()
     }
 
+    /// The host IOMMU behind the VM (what an emulated IOMMU derives its capability
+    /// registers from).
+    pub fn host(&self) -> &HostIommu {
+        self.host.backend.host()
+    }
+
     /// A copy of everything the VM holds.
     pub fn snapshot(&self) -> VmSnapshot {
         self.vm.lock().view.clone()

@@ -1,0 +1,2 @@
+pub mod iommufd;
+pub mod linux_guest;
