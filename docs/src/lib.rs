@@ -31,6 +31,8 @@
 //!   (device model, guest memory reads, threads, teardown);
 //! - [`performance`]: what each layer costs against its baseline;
 //! - [`architecture`]: the crates and how the declaration flows through them;
+//! - [`vtd`]: the emulated VT-d (`vsva-vtd`) for VMM engineers: wiring, what it offers
+//!   and refuses, the choices it makes;
 //! - [`kernel_tier`]: the guest tests against a real 6.12 kernel with an emulated VT-d in
 //!   QEMU (`compat-tests/kernel/run`).
 
@@ -62,6 +64,9 @@ pub mod architecture {}
 
 #[doc = include_str!("../kernel-tier.md")]
 pub mod kernel_tier {}
+
+#[doc = include_str!("../vtd.md")]
+pub mod vtd {}
 
 /// Renders the generated tables of the pages, and splices them between markers.
 ///
