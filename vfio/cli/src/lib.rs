@@ -7,6 +7,8 @@
 //!   untrusted user struct under one of the three size policies of
 //!   [`vsva_uapi::Policy`]: every decoded field, how many bytes the kernel read, and on
 //!   rejection the errno and the rule that fired;
+//! - [`hw`]: `vsva explain --struct vtd_inv_desc | vtd_pasid_entry | vtd_page_req_desc`,
+//!   the emulated VT-d's hardware formats (decoded by `vsva_vtd::explain`);
 //! - [`features`]: the JSON form of `vsva features` (the report itself is collected by
 //!   [`vsva_vfio::features::collect`]);
 //! - the `vsva` binary (`src/bin/vsva.rs`), a thin clap front end over both.
@@ -47,3 +49,4 @@
 
 pub mod explain;
 pub mod features;
+pub mod hw;

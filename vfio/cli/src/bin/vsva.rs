@@ -76,11 +76,11 @@ struct ExplainArgs {
     #[arg(
         long = "struct",
         value_name = "NAME",
-        value_parser = explain::lookup_struct,
+        value_parser = parse_struct,
         required_unless_present = "batch",
         conflicts_with = "batch"
     )]
-    layout: Option<&'static Layout>,
+    layout: Option<StructArg>,
 
     /// The size policy [default: the struct's own] [possible values: linux-5.10,
     /// zero-tail, flags-xend].
@@ -145,6 +145,39 @@ fn run_features(args: FeaturesArgs) -> ExitCode {
     }
 }
 
+/// A `--struct` name: a declared UAPI struct, or one of the VT-d hardware formats.
+#[derive(Debug, Clone, Copy)]
+enum StructArg {
+    Uapi(&'static Layout),
+    Hw(&'static str),
+}
+
+fn parse_struct(name: &str) -> Result<StructArg, explain::ExplainError> {
+    if let Some(hw) = vsva_vtd::explain::NAMES.iter().find(|n| **n == name) {
+        return Ok(StructArg::Hw(hw));
+    }
+    explain::lookup_struct(name).map(StructArg::Uapi)
+}
+
+fn run_hw(name: &str, bytes: &[u8], json: bool) -> ExitCode {
+    let e = match vsva_cli::hw::explain_hw(name, bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = if json {
+        vsva_cli::hw::to_json(&e).to_string()
+    } else {
+        vsva_cli::hw::to_text(&e)
+    };
+    match writeln!(io::stdout().lock(), "{text}") {
+        Ok(()) => ExitCode::from(u8::from(e.verdict.is_err())),
+        Err(err) => output_failed(&err),
+    }
+}
+
 fn run_explain(args: ExplainArgs) -> ExitCode {
     if let Some(path) = args.batch {
         return run_batch(&path);
@@ -153,6 +186,10 @@ fn run_explain(args: ExplainArgs) -> ExitCode {
         // clap enforces --struct and --hex without --batch.
         eprintln!("error: --struct and --hex are required without --batch");
         return ExitCode::from(2);
+    };
+    let layout = match layout {
+        StructArg::Uapi(l) => l,
+        StructArg::Hw(name) => return run_hw(name, &user, args.json),
     };
     let verdict = explain::explain(layout, args.policy, args.vendor, &user);
     let text = if args.json {
