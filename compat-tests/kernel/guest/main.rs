@@ -30,3 +30,4 @@ mod policies;
 #[allow(unsafe_code)]
 mod sys;
 mod viommu_iommufd;
+mod vtd_mock;

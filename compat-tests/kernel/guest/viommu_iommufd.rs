@@ -48,7 +48,7 @@
 //! (`iommufd_auto_response_faults`), `drivers/iommu/io-pgfault.c` (`find_fault_handler`).
 
 #[path = "../../../viommu/tests/sequences/mod.rs"]
-mod sequences;
+pub(crate) mod sequences;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CStr;
