@@ -9,9 +9,12 @@
 //!   ([`KernelFd`]) or an in-process [`NestingHandler`].
 //! - **VFIO side** ([`dispatch`]): given the raw bytes of one ioctl, checks what VFIO
 //!   checked — the envelope's own `argsz` against its minimum (8) and `flags` against the
-//!   op mask and the known ops — and hands the payload bytes **untouched** (no copy, no
-//!   parse) to a [`NestingHandler`], exactly as the 2020 review concluded: VFIO never
-//!   interprets IOMMU data; the IOMMU struct's own `argsz` is the consumer's business.
+//!   op mask and the known ops — and hands the user memory from `arg + 8` **untouched**
+//!   (no copy, no parse, not bounded by the envelope's `argsz`) to a [`NestingHandler`],
+//!   exactly as the series did (`iommu_uapi_*(domain, dev, arg + minsz)`): VFIO never
+//!   interprets IOMMU data; the IOMMU struct's own `argsz` governs how much of it is
+//!   read. A refusal is a [`DispatchError`] that says whether VFIO or the handler refused,
+//!   and which rule.
 //!
 //! No mainline kernel has these ioctls: against a real container the user side fails with
 //! [`Error::NotSupported`] (`ENOTTY`), distinct from a request the kernel refused
@@ -20,35 +23,50 @@
 //! # Example: an in-process handler
 //!
 //! ```
-//! use vsva_uapi::consts::CacheInvType;
-//! use vsva_uapi::{CacheInvalidateInfo, Errno, Granu, Policy, UapiStruct};
-//! use vsva_vfio::nesting::{self, NestingHandler};
+//! use vsva_uapi::consts::{CacheInvType, NestingOpCode, VFIO_IOMMU_NESTING_OP};
+//! use vsva_uapi::{CacheInvalidateInfo, Errno, Granu, NestingOp, Policy, UapiStruct};
+//! use vsva_vfio::nesting::{self, DispatchError, NestingHandler};
+//! use zerocopy::FromZeros;
 //!
 //! struct Viommu;
 //! impl NestingHandler for Viommu {
-//!     fn pasid_alloc(&self, min: u32, _max: u32) -> Result<u32, Errno> {
+//!     // A real handler has its own error type, naming the rule that refused.
+//!     type Error = vsva_uapi::UapiError;
+//!     fn pasid_alloc(&self, min: u32, _max: u32) -> Result<u32, Self::Error> {
 //!         Ok(min)
 //!     }
-//!     fn pasid_free(&self, _min: u32, _max: u32) -> Result<(), Errno> {
+//!     fn pasid_free(&self, _min: u32, _max: u32) -> Result<(), Self::Error> {
 //!         Ok(())
 //!     }
-//!     fn bind_pgtbl(&self, _payload: &[u8]) -> Result<(), Errno> {
-//!         Err(Errno::EOPNOTSUPP)
+//!     fn bind_pgtbl(&self, _payload: &[u8]) -> Result<(), Self::Error> {
+//!         Err(vsva_uapi::UapiError::NoDevice { op: "sva_bind_gpasid" })
 //!     }
-//!     fn unbind_pgtbl(&self, _payload: &[u8]) -> Result<(), Errno> {
-//!         Err(Errno::EOPNOTSUPP)
+//!     fn unbind_pgtbl(&self, _payload: &[u8]) -> Result<(), Self::Error> {
+//!         Err(vsva_uapi::UapiError::NoDevice { op: "sva_unbind_gpasid" })
 //!     }
-//!     fn cache_invalidate(&self, payload: &[u8]) -> Result<(), Errno> {
+//!     fn cache_invalidate(&self, payload: &[u8]) -> Result<(), Self::Error> {
 //!         // The handler decodes the untouched IOMMU UAPI bytes itself, under its policy.
-//!         CacheInvalidateInfo::from_user(payload, Policy::Linux510)
-//!             .map(drop)
-//!             .map_err(|e| e.errno())
+//!         CacheInvalidateInfo::from_user(payload, Policy::Linux510).map(drop)
 //!     }
 //! }
 //!
 //! assert_eq!(nesting::pasid_alloc(&Viommu, 5, 100).unwrap(), 5);
 //! let info = CacheInvalidateInfo::new(CacheInvType::IOTLB, Granu::Domain);
 //! nesting::cache_invalidate(&Viommu, &info).unwrap();
+//!
+//! // The envelope's argsz does not bound the payload: the IOMMU struct's own does.
+//! let mut env = [0u8; 8 + 16];
+//! NestingOp::encode_envelope(NestingOpCode::CacheInvld, &[0; 16], &mut env).unwrap();
+//! info.encode_min(&mut env[8..]).unwrap();
+//! env[0] = 8; // an envelope argsz that covers no payload at all
+//! assert_eq!(nesting::dispatch(VFIO_IOMMU_NESTING_OP, &env, &Viommu), Ok(0));
+//! // A refusal says who refused and why.
+//! let err = nesting::bind_pgtbl(&Viommu, &vsva_uapi::GpasidBindData::new_zeroed());
+//! assert!(err.is_err());
+//! let env = [8, 0, 0, 0, 0, 0, 0, 0];
+//! let e = nesting::dispatch(VFIO_IOMMU_NESTING_OP, &env, &Viommu).unwrap_err();
+//! assert_eq!(e.errno(), Errno::ENODEV);
+//! assert!(matches!(e, DispatchError::Handler(vsva_uapi::UapiError::NoDevice { .. })));
 //! ```
 //!
 //! # References
@@ -61,7 +79,8 @@ use vsva_uapi::consts::{
     NestingOpCode, PasidRequestFlags, VFIO_IOMMU_NESTING_OP, VFIO_IOMMU_PASID_REQUEST,
 };
 use vsva_uapi::{
-    CacheInvalidateInfo, Errno, GpasidBindData, NestingOp, PasidRequest, Policy, UapiStruct,
+    CacheInvalidateInfo, Errno, GpasidBindData, NestingOp, PasidRequest, Policy, UapiError,
+    UapiStruct,
 };
 use zerocopy::IntoBytes;
 
@@ -75,51 +94,116 @@ pub const NESTING_OP_HEADER: usize = 8;
 /// The size of `vfio_iommu_type1_pasid_request` (`offsetofend(range)`): its `minsz`.
 pub const PASID_REQUEST_SIZE: usize = 16;
 
+/// An error a [`NestingHandler`] returns: it names the rule that refused the request
+/// (its `Display`), and [`errno`](HandlerError::errno) is what the user's ioctl returns.
+pub trait HandlerError: core::fmt::Debug + core::fmt::Display {
+    /// The errno for the user.
+    fn errno(&self) -> Errno;
+}
+
+/// A bare errno, for handlers with nothing more to say.
+impl HandlerError for Errno {
+    fn errno(&self) -> Errno {
+        *self
+    }
+}
+
+/// A refusal of the IOMMU UAPI decode, with the rule that fired.
+impl HandlerError for UapiError {
+    fn errno(&self) -> Errno {
+        UapiError::errno(self)
+    }
+}
+
+/// Why [`dispatch`] refused a nesting ioctl: VFIO's own checks (with the rule), or the
+/// handler's refusal (its own typed error, so a VMM can tell which rule refused its
+/// guest). [`errno`](DispatchError::errno) is what the ioctl returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError<E> {
+    /// VFIO refused the envelope or the PASID request before the handler ran (the
+    /// decode's rule: `EFAULT`, `EINVAL`).
+    #[error("VFIO refused the request: {0}")]
+    Vfio(UapiError),
+    /// Not a nesting ioctl: `ENOTTY`.
+    #[error("ioctl {request:#x} is not a VFIO nesting request")]
+    UnknownIoctl {
+        /// The request number.
+        request: u32,
+    },
+    /// The allocated PASID does not fit the ioctl's (non-negative `int`) return value:
+    /// `EOVERFLOW`.
+    #[error("PASID {pasid} does not fit the ioctl's return value")]
+    PasidOverflow {
+        /// The PASID the handler allocated.
+        pasid: u32,
+    },
+    /// The handler (the IOMMU layer) refused.
+    #[error("{0}")]
+    Handler(E),
+}
+
+impl<E: HandlerError> DispatchError<E> {
+    /// The errno the ioctl returns.
+    pub fn errno(&self) -> Errno {
+        match self {
+            DispatchError::Vfio(e) => e.errno(),
+            DispatchError::UnknownIoctl { .. } => Errno::ENOTTY,
+            DispatchError::PasidOverflow { .. } => Errno::EOVERFLOW,
+            DispatchError::Handler(e) => e.errno(),
+        }
+    }
+}
+
 /// The consumer of the nesting ioctls (implemented by `vsva-viommu`): what the IOMMU
 /// driver behind VFIO did with each request.
 ///
-/// Every `payload` is the untouched IOMMU UAPI bytes from the user's envelope — exactly
-/// `argsz − 8` bytes after the header, neither copied nor parsed by VFIO. The handler
-/// decodes them itself with `vsva-uapi` (e.g. [`UapiStruct::from_user`] under the policy
-/// it implements), including the inner struct's own `argsz`. An `Err(errno)` is returned
-/// to the user as the ioctl's errno.
+/// Every `payload` is the untouched user memory from the envelope's `data[]` (`arg + 8`)
+/// to the end of what is readable, neither copied nor parsed by VFIO, and **not** cut at
+/// the envelope's `argsz`: the series passed `arg + minsz` to the IOMMU layer, whose own
+/// struct `argsz` governs. The handler decodes it itself with `vsva-uapi` (e.g.
+/// [`UapiStruct::from_user`] under the policy it implements). An `Err` is returned to
+/// the user as [`DispatchError::Handler`], with its [`HandlerError::errno`].
 pub trait NestingHandler: Send + Sync {
+    /// The handler's refusal: which rule refused, and the errno.
+    type Error: HandlerError;
+
     /// `VFIO_IOMMU_PASID_REQUEST` with `VFIO_IOMMU_FLAG_ALLOC_PASID`: allocate one PASID
     /// in `[min, max]` (`min <= max`, already checked) and return it; it becomes the
     /// ioctl's return value.
     ///
     /// # Errors
-    /// The errno for the user (`ENOSPC` when the range is exhausted, `EOPNOTSUPP`
-    /// without PASID support...).
-    fn pasid_alloc(&self, min: u32, max: u32) -> std::result::Result<u32, Errno>;
+    /// The refusal (`ENOSPC` when the range is exhausted, `EOPNOTSUPP` without PASID
+    /// support...).
+    fn pasid_alloc(&self, min: u32, max: u32) -> std::result::Result<u32, Self::Error>;
 
     /// `VFIO_IOMMU_PASID_REQUEST` with `VFIO_IOMMU_FLAG_FREE_PASID`: free every PASID in
     /// `[min, max]` (`min <= max`, already checked).
     ///
     /// # Errors
-    /// The errno for the user.
-    fn pasid_free(&self, min: u32, max: u32) -> std::result::Result<(), Errno>;
+    /// The refusal.
+    fn pasid_free(&self, min: u32, max: u32) -> std::result::Result<(), Self::Error>;
 
     /// `VFIO_IOMMU_NESTING_OP_BIND_PGTBL`: `payload` is the user's untouched
-    /// `iommu_gpasid_bind_data` bytes (what `iommu_uapi_sva_bind_gpasid` receives).
+    /// `iommu_gpasid_bind_data` memory (what `iommu_uapi_sva_bind_gpasid` receives).
     ///
     /// # Errors
-    /// The errno for the user (`EINVAL`, `EFAULT`, `EOPNOTSUPP`...).
-    fn bind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno>;
+    /// The refusal (`EINVAL`, `EFAULT`, `EOPNOTSUPP`...).
+    fn bind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Self::Error>;
 
     /// `VFIO_IOMMU_NESTING_OP_UNBIND_PGTBL`: `payload` is the user's untouched
-    /// `iommu_gpasid_bind_data` bytes (what `iommu_uapi_sva_unbind_gpasid` receives).
+    /// `iommu_gpasid_bind_data` memory (what `iommu_uapi_sva_unbind_gpasid` receives).
     ///
     /// # Errors
-    /// The errno for the user.
-    fn unbind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno>;
+    /// The refusal.
+    fn unbind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Self::Error>;
 
     /// `VFIO_IOMMU_NESTING_OP_CACHE_INVLD`: `payload` is the user's untouched
-    /// `iommu_cache_invalidate_info` bytes (what `iommu_uapi_cache_invalidate` receives).
+    /// `iommu_cache_invalidate_info` memory (what `iommu_uapi_cache_invalidate`
+    /// receives).
     ///
     /// # Errors
-    /// The errno for the user.
-    fn cache_invalidate(&self, payload: &[u8]) -> std::result::Result<(), Errno>;
+    /// The refusal.
+    fn cache_invalidate(&self, payload: &[u8]) -> std::result::Result<(), Self::Error>;
 }
 
 /// The VFIO side of one nesting ioctl: `ioctl(container, request, arg)` where `user` is
@@ -131,53 +215,61 @@ pub trait NestingHandler: Send + Sync {
 ///   `EINVAL`), then [`NestingHandler::pasid_alloc`] (the return value is the PASID) or
 ///   [`NestingHandler::pasid_free`] (0).
 /// - `VFIO_IOMMU_NESTING_OP`: the header is decoded with [`NestingOp::from_user`]
-///   (`argsz < 8`, bits above `VFIO_NESTING_OP_MASK`, an unknown op are `EINVAL`); the
-///   payload is exactly the `argsz − 8` bytes after the header, a sub-slice of `user`
-///   handed over untouched (`EFAULT` if fewer are readable). Nothing reaches the handler
+///   (fewer than 8 readable bytes is `EFAULT`; `argsz < 8`, bits above
+///   `VFIO_NESTING_OP_MASK`, an unknown op are `EINVAL`); the payload is `user[8..]`,
+///   a sub-slice handed over untouched, however large or small the envelope's `argsz`
+///   (`vfio_iommu_type1_nesting_op` passes `arg + minsz`). Nothing reaches the handler
 ///   before these checks pass.
 /// - Any other request: `ENOTTY`.
 ///
 /// # Errors
-/// The errno the kernel would return, or the handler's.
-pub fn dispatch(
+/// [`DispatchError`]: VFIO's refusal with its rule, or the handler's own error.
+pub fn dispatch<H: NestingHandler + ?Sized>(
     request: u32,
     user: &[u8],
-    handler: &dyn NestingHandler,
-) -> std::result::Result<i32, Errno> {
+    handler: &H,
+) -> std::result::Result<i32, DispatchError<H::Error>> {
     match request {
         VFIO_IOMMU_PASID_REQUEST => {
-            let req = PasidRequest::from_user(user, Policy::Linux510).map_err(|e| e.errno())?;
+            let req =
+                PasidRequest::from_user(user, Policy::Linux510).map_err(DispatchError::Vfio)?;
             let flags = req.request_flags();
-            if flags == PasidRequestFlags::ALLOC {
-                let pasid = handler.pasid_alloc(req.min, req.max)?;
-                // The PASID travels as the ioctl's (non-negative `int`) return value.
-                i32::try_from(pasid).map_err(|_| Errno::EOVERFLOW)
-            } else if flags == PasidRequestFlags::FREE {
-                handler.pasid_free(req.min, req.max).map(|()| 0)
-            } else {
-                // Unreachable after the decode's exactly-one rule; kept as the kernel's
-                // answer rather than a panic.
-                Err(Errno::EINVAL)
+            if flags == PasidRequestFlags::FREE {
+                return handler
+                    .pasid_free(req.min, req.max)
+                    .map(|()| 0)
+                    .map_err(DispatchError::Handler);
             }
+            // The decode's exactly-one rule leaves ALLOC.
+            let pasid = handler
+                .pasid_alloc(req.min, req.max)
+                .map_err(DispatchError::Handler)?;
+            // The PASID travels as the ioctl's (non-negative `int`) return value.
+            i32::try_from(pasid).map_err(|_| DispatchError::PasidOverflow { pasid })
         }
         VFIO_IOMMU_NESTING_OP => {
-            let hdr = NestingOp::from_user(user, Policy::Linux510).map_err(|e| e.errno())?;
-            let op = hdr.op().ok_or(Errno::EINVAL)?;
-            let len = (hdr.argsz as usize)
-                .checked_sub(NESTING_OP_HEADER)
-                .ok_or(Errno::EINVAL)?;
-            let payload = NESTING_OP_HEADER
-                .checked_add(len)
-                .and_then(|end| user.get(NESTING_OP_HEADER..end))
-                .ok_or(Errno::EFAULT)?;
+            let hdr = NestingOp::from_user(user, Policy::Linux510).map_err(DispatchError::Vfio)?;
+            // The decode refused every unknown op; `None` cannot happen after it.
+            let op = hdr
+                .op()
+                .ok_or(DispatchError::Vfio(UapiError::UnsupportedValue {
+                    strukt: "vfio_iommu_type1_nesting_op",
+                    field: "flags",
+                    offset: 4,
+                    have: u64::from(hdr.flags),
+                    policy: Policy::Linux510,
+                }))?;
+            // The decode found the 8-byte header readable.
+            let payload = user.get(NESTING_OP_HEADER..).unwrap_or_default();
             match op {
                 NestingOpCode::BindPgtbl => handler.bind_pgtbl(payload),
                 NestingOpCode::UnbindPgtbl => handler.unbind_pgtbl(payload),
                 NestingOpCode::CacheInvld => handler.cache_invalidate(payload),
             }
             .map(|()| 0)
+            .map_err(DispatchError::Handler)
         }
-        _ => Err(Errno::ENOTTY),
+        _ => Err(DispatchError::UnknownIoctl { request }),
     }
 }
 
@@ -204,14 +296,14 @@ impl NestingTarget for KernelFd {
 /// An in-process handler: the request goes through [`dispatch`], with all its checks.
 impl<T: NestingHandler> NestingTarget for T {
     fn ioctl(&self, request: u32, arg: &mut [u8]) -> std::result::Result<i32, Errno> {
-        dispatch(request, arg, self)
+        dispatch(request, arg, self).map_err(|e| e.errno())
     }
 }
 
-/// A handler behind a trait object (`&dyn NestingHandler`, `Arc<dyn NestingHandler>`).
-impl NestingTarget for dyn NestingHandler {
+/// A handler behind a trait object (`&dyn NestingHandler<Error = E>`, `Arc<dyn …>`).
+impl<E: HandlerError> NestingTarget for dyn NestingHandler<Error = E> {
     fn ioctl(&self, request: u32, arg: &mut [u8]) -> std::result::Result<i32, Errno> {
-        dispatch(request, arg, self)
+        dispatch(request, arg, self).map_err(|e| e.errno())
     }
 }
 

