@@ -181,9 +181,22 @@ impl InvAddrInfo {
         self.granule_size.checked_mul(self.nb_granules)
     }
 
-    /// One past the last address, or `None` when the range overflows.
+    /// One past the last address, or `None` when it does not fit a `u64` — including a
+    /// valid range that ends exactly at 2^64 (the last page): use
+    /// [`range_last`](Self::range_last) for those.
     pub fn range_end(&self) -> Option<u64> {
         self.range_len().and_then(|len| self.addr.checked_add(len))
+    }
+
+    /// The last address covered, inclusive (`addr + granule_size × nb_granules − 1`), or
+    /// `None` when the range is empty or ends past 2^64. A range ending exactly at 2^64
+    /// is valid: `u64::MAX`.
+    pub fn range_last(&self) -> Option<u64> {
+        let len = u128::from(self.granule_size) * u128::from(self.nb_granules);
+        let last = (u128::from(self.addr) + len)
+            .checked_sub(1)
+            .filter(|_| len > 0)?;
+        u64::try_from(last).ok()
     }
 }
 

@@ -78,8 +78,9 @@ pub enum InvalidationScope {
         archid: Option<u32>,
         /// First address (rounded down to the granule).
         addr: u64,
-        /// Length in bytes (`granule_size × nb_granules`, overflow checked).
-        len: u64,
+        /// The last byte covered, inclusive: `addr + granule_size × nb_granules − 1`. A
+        /// range may end exactly at 2^64 (`last` is then `u64::MAX`); none ends past it.
+        last: u64,
         /// Granule size (a power of two, at least 4 KiB).
         granule_size: u64,
         /// Only leaf entries changed (`IOMMU_INV_ADDR_FLAGS_LEAF`).

@@ -232,12 +232,12 @@ impl StageOneFormat for VtdS1 {
                 e.npages = u64::MAX;
             }
             InvalidationScope::Addr {
-                addr, len, leaf, ..
+                addr, last, leaf, ..
             } => {
                 // The vIOMMU layer checked: granule ≥ 4 KiB, a power of two, addr aligned
-                // to it, no overflow.
+                // to it, `addr <= last` (the end may be exactly 2^64).
                 e.addr = addr & !0xfff;
-                e.npages = len.div_ceil(4096);
+                e.npages = ((last - e.addr) >> 12) + 1;
                 if leaf {
                     e.flags = VtdInvFlags::LEAF.bits();
                 }

@@ -20,8 +20,8 @@ use vsva_uapi::consts::{
     PageResponseCode, PageResponseFlags, PasidTableConfigKind, VtdGpasidFlags, PASID_MAX,
 };
 use vsva_uapi::{
-    CacheInvalidateInfo, Errno, Fault, FaultPageRequest, GpasidBindData, Granu, NestingInfo,
-    PasidTableConfig, Policy, UapiStruct,
+    CacheInvalidateInfo, Errno, Fault, FaultPageRequest, GpasidBindData, Granu, InvAddrInfo,
+    NestingInfo, PasidTableConfig, Policy, UapiStruct,
 };
 use vsva_vfio::nesting::NestingHandler;
 use zerocopy::IntoBytes;
@@ -739,15 +739,16 @@ impl<B: Backend> Vm<B> {
                 if !a.granule_size.is_power_of_two() || a.granule_size < 4096 {
                     return Err(bad);
                 }
-                let len = a.range_len().filter(|l| *l > 0).ok_or(bad)?;
                 // v5.10 only logs a misaligned address: round it down to its granule.
                 let addr = a.addr & !(a.granule_size - 1);
-                addr.checked_add(len).ok_or(bad)?;
+                // An end at exactly 2^64 (the last page, or addr 0 with 2^52 × 4 KiB) is
+                // valid; only an empty range or one past 2^64 is not.
+                let last = InvAddrInfo { addr, ..a }.range_last().ok_or(bad)?;
                 InvalidationScope::Addr {
                     pasid: self.named_pasid(&st, flags.contains(InvAddrFlags::PASID), a.pasid)?,
                     archid: flags.contains(InvAddrFlags::ARCHID).then_some(a.archid),
                     addr,
-                    len,
+                    last,
                     granule_size: a.granule_size,
                     leaf: flags.contains(InvAddrFlags::LEAF),
                 }

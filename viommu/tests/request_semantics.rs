@@ -8,10 +8,10 @@ mod common;
 
 use common::*;
 use vsva_uapi::consts::{NestingOpCode, VFIO_IOMMU_NESTING_OP};
-use vsva_uapi::{Errno, NestingOp, UapiStruct};
+use vsva_uapi::{Errno, NestingOp};
 use vsva_vfio::nesting::{dispatch, DispatchError};
-use vsva_viommu::soft::SoftwareIommu;
-use vsva_viommu::{HostIommu, Viommu, ViommuError, VmConfig};
+use vsva_viommu::soft::{Event, SoftwareIommu};
+use vsva_viommu::{HostIommu, InvalidationScope, Viommu, ViommuError, VmConfig};
 
 fn vtd() -> (SoftwareIommu, Viommu<SoftwareIommu>) {
     let model = SoftwareIommu::new(HostIommu::vtd_default());
@@ -78,4 +78,56 @@ fn dispatch_returns_the_typed_refusal() {
         dispatch(0x3b70, &env, &vm).unwrap_err(),
         DispatchError::UnknownIoctl { request: 0x3b70 }
     );
+}
+
+/// The last page (end exactly 2^64) and the whole space from 0 are valid ranges; one byte
+/// past 2^64 is not.
+#[test]
+fn an_invalidation_may_end_exactly_at_two_to_the_64() {
+    let (model, viommu) = vtd();
+    let vm = viommu.create_vm(VmConfig::default());
+    let p = vm.alloc_pasid(1, 100).unwrap();
+    let last_scope = || match model.vm_state(vm.id()).log.back() {
+        Some(Event::Invalidate(inv)) => inv.scope,
+        other => panic!("no invalidation: {other:?}"),
+    };
+    vm.cache_invalidate(&bytes(&inv_addr(p, 0xffff_ffff_ffff_f000, 4096, 1)))
+        .unwrap();
+    assert!(matches!(
+        last_scope(),
+        InvalidationScope::Addr {
+            addr: 0xffff_ffff_ffff_f000,
+            last: u64::MAX,
+            ..
+        }
+    ));
+    vm.cache_invalidate(&bytes(&inv_addr(p, 0, 4096, 1 << 52)))
+        .unwrap();
+    assert!(matches!(
+        last_scope(),
+        InvalidationScope::Addr {
+            addr: 0,
+            last: u64::MAX,
+            ..
+        }
+    ));
+    // 2 MiB granules up to the top.
+    vm.cache_invalidate(&bytes(&inv_addr(p, 0xffff_ffff_ffe0_0000, 2 << 20, 1)))
+        .unwrap();
+    // Past 2^64, or empty: EINVAL.
+    for (addr, granule, n) in [
+        (0xffff_ffff_ffff_f000, 4096, 2),
+        (0x1000, 4096, 1 << 52),
+        (0, 4096, u64::MAX),
+        (0x1000, 4096, 0),
+    ] {
+        let e = vm
+            .cache_invalidate(&bytes(&inv_addr(p, addr, granule, n)))
+            .unwrap_err();
+        assert!(
+            matches!(e, ViommuError::BadRange { .. }),
+            "{addr:#x} {n}: {e}"
+        );
+        assert_eq!(e.errno(), Errno::EINVAL);
+    }
 }

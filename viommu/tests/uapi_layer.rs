@@ -401,7 +401,7 @@ fn invalidation_refusals_have_the_kernels_errno() {
             pasid: Some(p),
             archid: None,
             addr: 0x4000_0000,
-            len: 16 * 4096,
+            last: 0x4000_0000 + 16 * 4096 - 1,
             granule_size: 4096,
             leaf: false
         }

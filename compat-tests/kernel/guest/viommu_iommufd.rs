@@ -175,8 +175,7 @@ impl SelftestFormat {
         };
         Some(match inv.scope {
             InvalidationScope::Domain | InvalidationScope::Pasid { .. } => all,
-            InvalidationScope::Addr { addr, len, .. } => {
-                let last = addr.saturating_add(len.max(1) - 1);
+            InvalidationScope::Addr { addr, last, .. } => {
                 if addr >> 12 == last >> 12 {
                     HwptInvalidateSelftest {
                         flags: 0,
