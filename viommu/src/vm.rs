@@ -873,12 +873,18 @@ impl<B: Backend> Vm<B> {
     /// A malformed payload; [`ViommuError::DeviceNotAttached`];
     /// [`ViommuError::NoPendingRequest`] (`EINVAL`). For a valid handle it cannot fail.
     pub fn page_response(&self, device: DeviceId, payload: &[u8]) -> Result<()> {
+        // The device first, before the user memory is read (iommu_page_response finds
+        // no fault handler for the device before copying anything): ENODEV.
+        if !self.vm.lock().view.devices.contains(&device) {
+            return Err(ViommuError::DeviceNotAttached { device: device.0 });
+        }
         let msg = vsva_uapi::PageResponse::from_user(payload, self.vm.config.policy)?;
         let code = PageResponseCode::from_raw(msg.code)
             .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
         let pasid_valid =
             PageResponseFlags::from_bits_retain(msg.flags).contains(PageResponseFlags::PASID_VALID);
         let mut st = self.vm.lock();
+        // Detached since the check above (another vCPU): still ENODEV.
         if !st.view.devices.contains(&device) {
             return Err(ViommuError::DeviceNotAttached { device: device.0 });
         }

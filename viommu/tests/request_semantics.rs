@@ -131,3 +131,39 @@ fn an_invalidation_may_end_exactly_at_two_to_the_64() {
         assert_eq!(e.errno(), Errno::EINVAL);
     }
 }
+
+/// `iommu_page_response` finds no fault handler for a device before it reads the user
+/// struct: a device the VM does not hold is ENODEV whatever the payload (a version-2
+/// struct, 4 readable bytes, none at all).
+#[test]
+fn a_page_response_for_a_foreign_device_is_enodev_before_the_payload_is_read() {
+    let (_model, viommu) = vtd();
+    let vm = viommu.create_vm(VmConfig::default());
+    let other = viommu.create_vm(VmConfig::default());
+    vm.attach_device(vsva_viommu::DeviceId(1)).unwrap();
+    other.attach_device(vsva_viommu::DeviceId(2)).unwrap();
+    let mut v2 = response(1, None, 0);
+    v2.version = 2;
+    let good = bytes(&response(1, None, 0));
+    for payload in [bytes(&v2), good[..4].to_vec(), Vec::new(), good.clone()] {
+        for device in [2, 3] {
+            let e = vm
+                .page_response(vsva_viommu::DeviceId(device), &payload)
+                .unwrap_err();
+            assert_eq!(
+                e,
+                ViommuError::DeviceNotAttached { device },
+                "device {device}, {} bytes",
+                payload.len()
+            );
+            assert_eq!(e.errno(), Errno::ENODEV);
+        }
+    }
+    // The attached device gets the payload's own verdict.
+    assert_eq!(
+        vm.page_response(vsva_viommu::DeviceId(1), &good[..4])
+            .unwrap_err()
+            .errno(),
+        Errno::EFAULT
+    );
+}
