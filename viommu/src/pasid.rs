@@ -82,11 +82,24 @@
 //! While operations are in flight a hint may be wrong in either direction for
 //! a moment (between a `fetch_or` and its re-read, or between a free's leaf
 //! clear and its hint clear). A wrong "not full" costs a wasted look; a wrong
-//! "full" can make a concurrent [`PasidSpace::alloc`] skip a subtree whose
-//! last free PASID is being freed or re-checked right now — so under
-//! contention on an *almost exhausted* range `alloc` may return `None`
-//! although a PASID is free at that instant (it retries once to make this
-//! unlikely). With no concurrent operations, `None` means the range is full.
+//! "full" can make the hinted search skip a subtree whose last free PASID is
+//! being freed or re-checked right now. So when the fast, hinted search finds
+//! nothing, [`PasidSpace::alloc`] takes a **slow path** that ignores the hints:
+//!
+//! 3. **Exhaustive scan.** Read `frees_done`, then scan every leaf word of the
+//!    range and claim the first clear bit; if none is clear, read
+//!    `frees_started`. A free increments `frees_started` before it clears its
+//!    bit and `frees_done` after. If the two reads are equal, no free was in
+//!    flight when the scan began and none started before it ended, so no bit
+//!    of the range was cleared during the scan: every word seen full was still
+//!    full at the end, and the range was full at that instant. Otherwise the
+//!    scan is repeated.
+//!
+//! So `None` is linearizable: it means every PASID of the range was allocated
+//! at one instant during the call. The slow path costs one pass over the
+//! range's leaf words (at most 16384 for the full space) and runs only when the
+//! range is full or almost full; it is lock-free (it repeats only because
+//! another thread freed a PASID, which the next pass can claim).
 //! [`PasidSpace::check_invariants`] verifies the quiescent invariant.
 //!
 //! [`PASID_MAX`]: vsva_uapi::consts::PASID_MAX
@@ -121,6 +134,10 @@ pub struct PasidSpace {
     /// decremented after a failed attempt or a successful free, so it never
     /// underflows and is exact whenever no operation is in flight.
     allocated: AtomicU32,
+    /// Frees begun (incremented before the leaf bit is cleared): rule 3.
+    frees_started: AtomicU64,
+    /// Frees finished (incremented after the leaf bit is cleared): rule 3.
+    frees_done: AtomicU64,
 }
 
 impl PasidSpace {
@@ -195,6 +212,8 @@ impl PasidSpace {
             min: lo,
             max: hi,
             allocated: AtomicU32::new(0),
+            frees_started: AtomicU64::new(0),
+            frees_done: AtomicU64::new(0),
         }
     }
 
@@ -263,10 +282,11 @@ impl PasidSpace {
     /// the resulting range. If `min > max` after clamping, returns `None`.
     /// Pass a random `start` to spread PASIDs over the space.
     ///
-    /// Costs `O(log N)` atomic word operations regardless of occupancy. Under
-    /// concurrent allocations and frees in an almost exhausted range it may
-    /// (rarely) return `None` while the last free PASID is being freed or
-    /// re-checked by another thread; see the [module documentation](self).
+    /// Costs `O(log N)` atomic word operations regardless of occupancy. When
+    /// that hinted search finds nothing (the range is full, or a concurrent
+    /// operation left a transient "full" hint), one exhaustive pass over the
+    /// range decides: `None` means every PASID of the range was allocated at one
+    /// instant during the call (rule 3 of the [module documentation](self)).
     pub fn alloc(&self, min: u32, max: u32, start: u32) -> Option<u32> {
         let lo = min.max(self.min);
         let hi = max.min(self.max);
@@ -274,19 +294,45 @@ impl PasidSpace {
             return None;
         }
         let start = start.clamp(lo, hi);
-        // A second pass only matters if a concurrent operation left a
-        // transient "full" hint during the first (see the module docs).
-        for _ in 0..2 {
-            if let Some(p) = self.alloc_in(start, hi) {
+        if let Some(p) = self.alloc_in(start, hi) {
+            return Some(p);
+        }
+        if start > lo {
+            if let Some(p) = self.alloc_in(lo, start - 1) {
                 return Some(p);
             }
-            if start > lo {
-                if let Some(p) = self.alloc_in(lo, start - 1) {
-                    return Some(p);
+        }
+        self.alloc_exhaustive(lo, hi)
+    }
+
+    /// Rule 3: claims a free PASID of `lo ..= hi` by scanning every leaf word,
+    /// hints ignored; `None` only after a scan during which no free ran.
+    fn alloc_exhaustive(&self, lo: u32, hi: u32) -> Option<u32> {
+        let leaf = &self.levels[0];
+        loop {
+            let done = self.frees_done.load(SeqCst);
+            for w in (lo / 64) as usize..=(hi / 64) as usize {
+                let mut mask = FULL;
+                if w == (lo / 64) as usize {
+                    mask &= FULL << (lo % 64);
+                }
+                if w == (hi / 64) as usize {
+                    mask &= FULL >> (63 - hi % 64);
+                }
+                let word = &leaf[w];
+                let mut cur = word.load(SeqCst);
+                while !cur & mask != 0 {
+                    let b = (!cur & mask).trailing_zeros();
+                    if self.claim(word, w, 1u64 << b) {
+                        return Some(w as u32 * 64 + b);
+                    }
+                    cur = word.load(SeqCst);
                 }
             }
+            if self.frees_started.load(SeqCst) == done {
+                return None;
+            }
         }
-        None
     }
 
     /// Frees `pasid`. Returns `true` if it was allocated (and is now free),
@@ -296,7 +342,10 @@ impl PasidSpace {
             return false;
         }
         let bit = bit(pasid);
+        // Rule 3: a slow-path scan that overlaps this free sees the counters differ.
+        self.frees_started.fetch_add(1, SeqCst);
         let old = self.leaf(pasid).fetch_and(!bit, SeqCst);
+        self.frees_done.fetch_add(1, SeqCst);
         if old & bit == 0 {
             return false;
         }
@@ -542,5 +591,43 @@ impl fmt::Debug for PasidSpace {
             .field("capacity", &self.capacity())
             .field("allocated", &self.allocated_count())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state a free leaves between clearing its leaf bit and clearing the word's
+    /// "full" hint (or a `mark_full` between its `fetch_or` and its re-read): a hint says
+    /// full, the word is not. The hinted search skips the word; the slow path must still
+    /// find its free PASID, so `alloc` is `None` only for a range that is really full.
+    #[test]
+    fn a_transient_full_hint_does_not_make_alloc_fail() {
+        let space = PasidSpace::with_bits(8); // 1 ..= 255: leaf words 0..=3
+        for p in 1..=255 {
+            assert!(space.try_claim(p));
+        }
+        assert_eq!(space.alloc(1, 255, 1), None, "really full");
+        // Free PASID 70 (word 1) the way `free` does, stopped before the hint clear.
+        space.levels[0][1].fetch_and(!bit(70), SeqCst);
+        space.allocated.fetch_sub(1, SeqCst);
+        assert_ne!(
+            space.levels[1][0].load(SeqCst) & (1 << 1),
+            0,
+            "hint still set"
+        );
+        for start in [1, 64, 70, 128, 255] {
+            assert_eq!(space.alloc(1, 255, start), Some(70), "start {start}");
+            space.levels[0][1].fetch_and(!bit(70), SeqCst);
+            space.allocated.fetch_sub(1, SeqCst);
+        }
+        // A hint over a partly free word high in the tree, in a wider space.
+        let wide = PasidSpace::new();
+        for p in 1..=4095 {
+            assert!(wide.try_claim(p));
+        }
+        wide.levels[0][10].fetch_and(!bit(10 * 64 + 5), SeqCst);
+        assert_eq!(wide.alloc(1, 4095, 1), Some(10 * 64 + 5));
     }
 }

@@ -167,3 +167,61 @@ fn a_page_response_for_a_foreign_device_is_enodev_before_the_payload_is_read() {
         Errno::EFAULT
     );
 }
+
+/// A VT-d host with `bits`-bit PASIDs (everything else as `vtd_default`).
+fn vtd_with_pasid_bits(bits: u64) -> Viommu<SoftwareIommu> {
+    let HostIommu::Vtd(c) = HostIommu::vtd_default() else {
+        unreachable!()
+    };
+    let ecap = (c.ecap_reg & !(0x1f << 35)) | ((bits - 1) << 35);
+    let host = HostIommu::Vtd(vsva_vfio::vtd::VtdCapabilities::decode(c.cap_reg, ecap));
+    Viommu::new(SoftwareIommu::new(host))
+}
+
+/// On a 255-PASID host whose VMs' quotas add up to its capacity (200 + 27 + 27 + 1), a
+/// VM under its quota always gets a PASID, however the others churn: ENOSPC only when
+/// the range is really full at one instant.
+#[test]
+fn no_spurious_enospc_under_other_vms_churn() {
+    let viommu = vtd_with_pasid_bits(8);
+    assert_eq!(viommu.pasid_space().capacity(), 255);
+    let vm = |quota| {
+        viommu.create_vm(VmConfig {
+            max_pasids: quota,
+            ..VmConfig::default()
+        })
+    };
+    let (a, b, c, d) = (vm(200), vm(27), vm(27), vm(1));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let spurious = std::thread::scope(|s| {
+        for churner in [&a, &c, &d] {
+            let stop = &stop;
+            s.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Fill up to the quota, then free everything.
+                    while churner.alloc_pasid(1, 255).is_ok() {}
+                    churner.free_pasids(1, 255);
+                }
+            });
+        }
+        let subject = s.spawn(|| {
+            let mut spurious = 0u32;
+            // Hold 26 (under the quota of 27), then allocate and free the 27th.
+            for _ in 0..26 {
+                while b.alloc_pasid(1, 255).is_err() {}
+            }
+            for _ in 0..200_000 {
+                match b.alloc_pasid(1, 255) {
+                    Ok(p) => b.free_pasids(p, p),
+                    Err(ViommuError::PasidSpaceExhausted { .. }) => spurious += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            spurious
+        });
+        let spurious = subject.join().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        spurious
+    });
+    assert_eq!(spurious, 0, "ENOSPC for a VM under its quota");
+}
