@@ -18,8 +18,6 @@ use vsva_vfio::sys::Kernel;
 use vsva_vfio::Error;
 use zerocopy::{FromZeros, IntoBytes};
 
-/// One call a handler received: the op, the payload's address and its bytes.
-
 /// [`dispatch`] with its typed error reduced to the errno the ioctl returns.
 fn dispatch_errno<H: NestingHandler + ?Sized>(
     request: u32,
@@ -29,6 +27,7 @@ fn dispatch_errno<H: NestingHandler + ?Sized>(
     dispatch(request, user, handler).map_err(|e| e.errno())
 }
 
+/// One call a handler received: the op, the payload's address and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     op: &'static str,

@@ -57,8 +57,16 @@
 //! assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
 //! assert_eq!(model.vm_state(vm.id()).pasid_entries[&pasid].gpgd, 0x1000);
 //!
-//! // A second bind of the same PASID is EBUSY, and changes nothing.
-//! assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Err(vsva_uapi::Errno::EBUSY));
+//! // A second bind of the same PASID is refused, naming the rule (EBUSY), and changes
+//! // nothing.
+//! let e = dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm).unwrap_err();
+//! assert_eq!(
+//!     e,
+//!     vsva_vfio::nesting::DispatchError::Handler(vsva_viommu::ViommuError::AlreadyBound {
+//!         hpasid: pasid
+//!     })
+//! );
+//! assert_eq!(e.errno(), vsva_uapi::Errno::EBUSY);
 //! ```
 #![forbid(unsafe_code)]
 

@@ -109,7 +109,7 @@ fn boot_probe_bind_flush_fault_respond_unbind() {
             pasid: Some(sva.hpasid),
             archid: None,
             addr: 0x7f00_0001_0000,
-            len: 16 * 4096,
+            last: 0x7f00_0001_0000 + 16 * 4096 - 1,
             granule_size: 4096,
             leaf: true,
         }
