@@ -14,9 +14,10 @@ use vsva_uapi::Errno;
 
 use crate::host::HostIommu;
 
-/// A VM, as the host numbers them (unique for the life of a [`Viommu`](crate::Viommu)).
+/// A VM, as the host numbers them: unique for the life of a [`Viommu`](crate::Viommu)
+/// (64 bits, counted from 1: a billion VMs a second would take 584 years to wrap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VmId(pub u32);
+pub struct VmId(pub u64);
 
 /// A device: its PCI requester id (VT-d) or stream id (SMMUv3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

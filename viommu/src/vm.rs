@@ -12,7 +12,7 @@
 //! by two VMs' vCPU paths.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use vsva_uapi::consts::{
@@ -130,7 +130,7 @@ struct Host<B> {
     backend: B,
     pasids: PasidSpace,
     features: NestingFeatures,
-    next_vm: AtomicU32,
+    next_vm: AtomicU64,
     devices: RwLock<HashMap<DeviceId, Weak<VmShared>>>,
 }
 
@@ -195,7 +195,7 @@ impl<B: Backend> Viommu<B> {
                 pasids: PasidSpace::with_bits(u32::from(host.pasid_bits())),
                 features: host.features(),
                 backend,
-                next_vm: AtomicU32::new(1),
+                next_vm: AtomicU64::new(1),
                 devices: RwLock::new(HashMap::new()),
             }),
         }
@@ -977,5 +977,27 @@ impl<B: Backend> NestingHandler for Vm<B> {
 
     fn cache_invalidate(&self, payload: &[u8]) -> Result<()> {
         Vm::cache_invalidate(self, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soft::SoftwareIommu;
+
+    /// Ids do not wrap after 2^32 VMs (they were an `AtomicU32`).
+    #[test]
+    fn vm_ids_stay_unique_past_two_to_the_32() {
+        let viommu = Viommu::new(SoftwareIommu::new(HostIommu::vtd_default()));
+        let first = viommu.create_vm(VmConfig::default());
+        viommu
+            .host
+            .next_vm
+            .store(u64::from(u32::MAX) - 1, Ordering::Relaxed);
+        let ids: Vec<VmId> = (0..4)
+            .map(|_| viommu.create_vm(VmConfig::default()).id())
+            .collect();
+        assert!(!ids.contains(&first.id()), "{ids:?}");
+        assert_eq!(ids[3], VmId(u64::from(u32::MAX) + 2));
     }
 }
