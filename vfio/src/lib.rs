@@ -72,6 +72,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod bounded;
 pub mod caps;
 pub mod cdev;
 pub mod container;

@@ -76,7 +76,28 @@ pub enum ExplainError {
     },
     /// A batch line that is not a request object (bad JSON, a missing or mistyped key).
     BadRequest(String),
+    /// An input longer than anything that can matter (no struct is over 4 KiB): refused
+    /// without holding more than the limit.
+    TooLong {
+        /// What was too long (`hex text`, `user memory`, `batch line`, `hex file`).
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+    },
 }
+
+/// The most user memory a request may describe: 64 KiB, sixteen times the largest size
+/// a kernel reads of any struct (`copy_struct_from_user` callers stop at a page).
+pub const MAX_USER_BYTES: usize = 64 * 1024;
+
+/// The longest hex text (`--hex`, a batch request's `hex`): 1 MiB.
+pub const MAX_HEX_TEXT: usize = 1024 * 1024;
+
+/// The longest hex file (`--hex @FILE`, comments included): 1 MiB.
+pub const MAX_HEX_FILE: usize = 1024 * 1024;
+
+/// The longest batch line: a request with [`MAX_HEX_TEXT`] of hex and its keys.
+pub const MAX_BATCH_LINE: usize = MAX_HEX_TEXT + 4096;
 
 impl fmt::Display for ExplainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +137,10 @@ impl fmt::Display for ExplainError {
                 write!(f, "hex file `{path}` line {line}: {reason}")
             }
             ExplainError::BadRequest(message) => f.write_str(message),
+            ExplainError::TooLong { what, limit } => write!(
+                f,
+                "the {what} is longer than {limit} bytes (no struct is over 4 KiB): not read"
+            ),
         }
     }
 }
@@ -170,6 +195,12 @@ pub fn parse_vendor(name: &str) -> Result<Vendor, ExplainError> {
 /// [`ExplainError::NotHex`], [`ExplainError::OddDigits`] or
 /// [`ExplainError::MissingByte`], with the position of the problem.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, ExplainError> {
+    if text.len() > MAX_HEX_TEXT {
+        return Err(ExplainError::TooLong {
+            what: "hex text",
+            limit: MAX_HEX_TEXT,
+        });
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::with_capacity(chars.len() / 2);
     let mut i = 0;
@@ -184,7 +215,18 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, ExplainError> {
         }
         parse_word(&chars[start..i], start, &mut out)?;
     }
-    Ok(out)
+    user_bytes(out)
+}
+
+/// `bytes`, if they are no more than [`MAX_USER_BYTES`].
+fn user_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, ExplainError> {
+    if bytes.len() > MAX_USER_BYTES {
+        return Err(ExplainError::TooLong {
+            what: "user memory",
+            limit: MAX_USER_BYTES,
+        });
+    }
+    Ok(bytes)
 }
 
 /// One whitespace-separated word starting at character index `at` (from 0).
@@ -244,6 +286,9 @@ pub fn parse_hex_lines(text: &str) -> Result<Vec<u8>, (usize, ExplainError)> {
     for (n, line) in text.lines().enumerate() {
         let code = line.split_once('#').map_or(line, |(code, _)| code);
         out.extend(parse_hex(code).map_err(|e| (n + 1, e))?);
+        if out.len() > MAX_USER_BYTES {
+            return user_bytes(out).map_err(|e| (n + 1, e));
+        }
     }
     Ok(out)
 }
@@ -253,18 +298,30 @@ pub fn parse_hex_lines(text: &str) -> Result<Vec<u8>, (usize, ExplainError)> {
 pub struct UserBytes(pub Vec<u8>);
 
 /// Parses a `--hex` argument: hex text ([`parse_hex`]), or `@FILE` to read the hex from
-/// a file ([`parse_hex_lines`]: `#` comments allowed).
+/// a file ([`parse_hex_lines`]: `#` comments allowed). The file must be a regular file
+/// (a FIFO or `/dev/zero` is refused without blocking or reading) of at most
+/// [`MAX_HEX_FILE`] bytes.
 ///
 /// # Errors
-/// A bad-hex [`ExplainError`], [`ExplainError::ReadFile`] or [`ExplainError::HexFile`].
+/// A bad-hex [`ExplainError`], [`ExplainError::ReadFile`], [`ExplainError::HexFile`]
+/// or [`ExplainError::TooLong`].
 pub fn parse_hex_arg(arg: &str) -> Result<UserBytes, ExplainError> {
     let Some(path) = arg.strip_prefix('@') else {
         return parse_hex(arg).map(UserBytes);
     };
-    let text = std::fs::read_to_string(path).map_err(|e| ExplainError::ReadFile {
+    let read_failed = |reason: String| ExplainError::ReadFile {
         path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let (bytes, more) = vsva_vfio::bounded::read_prefix(path, MAX_HEX_FILE)
+        .map_err(|e| read_failed(e.to_string()))?;
+    if more {
+        return Err(ExplainError::TooLong {
+            what: "hex file",
+            limit: MAX_HEX_FILE,
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| read_failed("not UTF-8 text".into()))?;
     parse_hex_lines(&text)
         .map(UserBytes)
         .map_err(|(line, reason)| ExplainError::HexFile {
@@ -666,16 +723,23 @@ pub fn run_batch<R: BufRead, W: Write>(mut input: R, mut output: W) -> io::Resul
     let mut summary = BatchSummary::default();
     let mut raw = Vec::new();
     let mut number = 0;
-    loop {
-        raw.clear();
-        if input.read_until(b'\n', &mut raw)? == 0 {
-            break;
-        }
+    while let Some(too_long) = read_line_bounded(&mut input, &mut raw, MAX_BATCH_LINE)? {
         number += 1;
-        let mut result = match std::str::from_utf8(&raw) {
-            Ok(line) if line.trim().is_empty() => continue,
-            Ok(line) => explain_line(line),
-            Err(_) => BadRequest::unreadable("the line is not UTF-8".into()).to_json(),
+        let mut result = if too_long {
+            BadRequest::unreadable(
+                ExplainError::TooLong {
+                    what: "batch line",
+                    limit: MAX_BATCH_LINE,
+                }
+                .to_string(),
+            )
+            .to_json()
+        } else {
+            match std::str::from_utf8(&raw) {
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => explain_line(line),
+                Err(_) => BadRequest::unreadable("the line is not UTF-8".into()).to_json(),
+            }
         };
         match (&result["ok"], &result["errno"]) {
             (Value::Bool(true), _) => summary.accepted += 1,
@@ -691,6 +755,40 @@ pub fn run_batch<R: BufRead, W: Write>(mut input: R, mut output: W) -> io::Resul
     }
     output.flush()?;
     Ok(summary)
+}
+
+/// Reads the next line (without its `\n`) into `line`, keeping at most `limit` bytes:
+/// the rest of a longer line is read and dropped. `None` at the end of the input,
+/// `Some(true)` for a line longer than `limit` (whose `line` is then incomplete).
+fn read_line_bounded<R: BufRead>(
+    input: &mut R,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<bool>> {
+    line.clear();
+    let (mut seen, mut too_long) = (false, false);
+    loop {
+        let avail = match input.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(seen.then_some(too_long));
+        }
+        seen = true;
+        let (chunk, used, end) = match avail.iter().position(|b| *b == b'\n') {
+            Some(i) => (&avail[..i], i + 1, true),
+            None => (avail, avail.len(), false),
+        };
+        let room = limit.saturating_sub(line.len());
+        too_long |= chunk.len() > room;
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        input.consume(used);
+        if end {
+            return Ok(Some(too_long));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ use std::sync::Arc;
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 
+use crate::bounded;
 use crate::cdev::CdevDevice;
 use crate::container::Container;
 use crate::iommufd::{DevId, HwInfo, Iommufd};
@@ -539,11 +540,45 @@ pub enum FeaturesError {
     },
 }
 
-fn read_trimmed(path: &Path) -> Option<String> {
-    fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+/// The most a one-line sysfs attribute (`cap`, `vendor`, `osrelease`…) may hold.
+const ATTR_MAX: usize = 4096;
+
+/// A WARN naming a file that is there but was refused (not a regular file, too long).
+fn file_warning(path: &Path, why: impl fmt::Display) -> Check {
+    Check::new(
+        format!("file:{}", path.display()),
+        path.display().to_string(),
+        Status::Warn,
+        format!("{why}"),
+    )
+    .hint("sysfs attributes are regular files; check the recorded tree")
+}
+
+/// A one-line attribute, trimmed: at most [`ATTR_MAX`] bytes are read, without blocking.
+/// A missing or empty file is `None`; one that is there but not a regular file, longer
+/// than a line of [`ATTR_MAX`] bytes or not UTF-8 is `None` plus a WARN in `warnings`.
+fn read_trimmed(path: &Path, warnings: &mut Vec<Check>) -> Option<String> {
+    let (bytes, more) = match bounded::read_prefix(path, ATTR_MAX) {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            warnings.push(file_warning(path, e));
+            return None;
+        }
+    };
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    if more && line.len() == bytes.len() {
+        warnings.push(file_warning(
+            path,
+            format_args!("no line end in its first {ATTR_MAX} bytes: not read"),
+        ));
+        return None;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        warnings.push(file_warning(path, "is not UTF-8 text: not read"));
+        return None;
+    };
+    Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 fn link_name(path: &Path) -> Option<String> {
@@ -553,12 +588,17 @@ fn link_name(path: &Path) -> Option<String> {
         .map(|n| n.to_string_lossy().into_owned())
 }
 
+/// A sysfs hex value: an optional `0x`, then 1 to 16 hex digits and nothing else (no
+/// sign: `0x+1` is not 1).
 fn parse_hex_u64(s: &str) -> Option<u64> {
     let s = s.trim();
     let s = s
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0X"))
         .unwrap_or(s);
+    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
     u64::from_str_radix(s, 16).ok()
 }
 
@@ -720,20 +760,50 @@ fn iommufd_checks(opts: &Options, checks: &mut Vec<Check>) {
     });
 }
 
-fn read_vtd_units(sysfs: &Path) -> Vec<VtdUnit> {
+/// The VT-d units of `<sysfs>/class/iommu`. A unit whose `cap` or `ecap` is there but
+/// does not parse is left out with a `vtd:<unit>` WARN in `warnings` (returned count).
+fn read_vtd_units(sysfs: &Path, warnings: &mut Vec<Check>) -> (Vec<VtdUnit>, usize) {
     let class = sysfs.join("class/iommu");
-    sorted_names(&class)
-        .into_iter()
-        .filter_map(|name| {
-            let dir = class.join(&name).join("intel-iommu");
-            let cap = parse_hex_u64(&read_trimmed(&dir.join("cap"))?)?;
-            let ecap = parse_hex_u64(&read_trimmed(&dir.join("ecap"))?)?;
-            Some(VtdUnit {
+    let mut units = Vec::new();
+    let mut bad = 0;
+    for name in sorted_names(&class) {
+        let dir = class.join(&name).join("intel-iommu");
+        if !dir.is_dir() {
+            continue; // another vendor's IOMMU
+        }
+        let mut reg = |file: &str| {
+            let path = dir.join(file);
+            let text = read_trimmed(&path, warnings);
+            match text.as_deref().map(parse_hex_u64) {
+                Some(Some(v)) => Ok(v),
+                Some(None) => Err(format!(
+                    "{} = {:?} is not a hex register value",
+                    path.display(),
+                    text.unwrap_or_default()
+                )),
+                None => Err(format!("{} is not readable", path.display())),
+            }
+        };
+        match (reg("cap"), reg("ecap")) {
+            (Ok(cap), Ok(ecap)) => units.push(VtdUnit {
                 name,
                 caps: VtdCapabilities::decode(cap, ecap),
-            })
-        })
-        .collect()
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                bad += 1;
+                warnings.push(
+                    Check::new(
+                        format!("vtd:{name}"),
+                        format!("VT-d {name}"),
+                        Status::Warn,
+                        format!("unit not decoded: {e}"),
+                    )
+                    .hint("the kernel writes cap and ecap as hex; check the recorded tree"),
+                );
+            }
+        }
+    }
+    (units, bad)
 }
 
 fn vtd_check(unit: &VtdUnit) -> Check {
@@ -769,24 +839,30 @@ fn vtd_check(unit: &VtdUnit) -> Check {
     }
 }
 
-fn read_u16_hex(path: &Path) -> Option<u16> {
-    u16::try_from(parse_hex_u64(&read_trimmed(path)?)?).ok()
+fn read_u16_hex(path: &Path, warnings: &mut Vec<Check>) -> Option<u16> {
+    u16::try_from(parse_hex_u64(&read_trimmed(path, warnings)?)?).ok()
 }
 
-fn read_device(sysfs: &Path, bdf: &str, group: u32) -> DeviceReport {
+fn read_device(sysfs: &Path, bdf: &str, group: u32, warnings: &mut Vec<Check>) -> DeviceReport {
     let dir = sysfs.join("bus/pci/devices").join(bdf);
     let cdev = sorted_names(&dir.join("vfio-dev")).into_iter().next();
-    let (caps, config_error) = match fs::read(dir.join("config")) {
-        Ok(bytes) => (parse_ext_caps(&bytes), None),
+    // At most the 4 KiB of PCIe config space, without blocking; not a regular file
+    // (a FIFO, /dev/zero) is refused unread.
+    let config = dir.join("config");
+    let (caps, config_error) = match bounded::read_prefix(&config, pci::CONFIG_SPACE_SIZE) {
+        Ok((bytes, _)) => (parse_ext_caps(&bytes), None),
         Err(e) => (
             ExtCaps::default(),
-            Some(format!("config space not readable: {e}")),
+            Some(format!(
+                "config space not readable: {} {e}",
+                config.display()
+            )),
         ),
     };
     DeviceReport {
         bdf: bdf.to_owned(),
-        vendor: read_u16_hex(&dir.join("vendor")),
-        device: read_u16_hex(&dir.join("device")),
+        vendor: read_u16_hex(&dir.join("vendor"), warnings),
+        device: read_u16_hex(&dir.join("device"), warnings),
         driver: link_name(&dir.join("driver")),
         group,
         cdev,
@@ -974,8 +1050,10 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         source,
     })?;
     let mut checks = Vec::new();
+    // Files that are there but refused, reported after the other checks.
+    let mut warnings = Vec::new();
 
-    let kernel = read_trimmed(&opts.proc_root.join("sys/kernel/osrelease"));
+    let kernel = read_trimmed(&opts.proc_root.join("sys/kernel/osrelease"), &mut warnings);
     checks.push(match &kernel {
         Some(k) => Check::new("kernel", "Kernel release", Status::Pass, k.clone()),
         None => Check::new(
@@ -1014,8 +1092,8 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         )
     });
 
-    let vtd_units = read_vtd_units(sysfs);
-    if vtd_units.is_empty() {
+    let (vtd_units, bad_units) = read_vtd_units(sysfs, &mut warnings);
+    if vtd_units.is_empty() && bad_units == 0 {
         checks.push(
             Check::new("vtd", "Intel VT-d", Status::Warn, "no VT-d unit in sysfs")
                 .hint("only Intel VT-d is decoded; boot with intel_iommu=on on Intel hosts"),
@@ -1026,7 +1104,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
     let mut devices = Vec::new();
     for (group, name) in &groups {
         for bdf in sorted_names(&groups_dir.join(name).join("devices")) {
-            let mut dev = read_device(sysfs, &bdf, *group);
+            let mut dev = read_device(sysfs, &bdf, *group, &mut warnings);
             match (&opts.kernel, &dev.cdev, dev.is_vfio()) {
                 (_, _, false) => {}
                 (_, None, true) => dev.iommufd_backend = Err("no VFIO cdev".into()),
@@ -1099,6 +1177,8 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
             ));
         }
     }
+
+    checks.extend(warnings);
 
     Ok(Report {
         kernel,

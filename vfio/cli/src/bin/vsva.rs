@@ -7,7 +7,6 @@
 //! bad arguments or unreadable input. Of `features`: 0 every nesting feature usable, 1
 //! some missing, 2 error (bad arguments, unreadable `--sysfs-root`).
 
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -208,7 +207,8 @@ fn run_batch(path: &PathBuf) -> ExitCode {
     let result = if path.as_os_str() == "-" {
         explain::run_batch(io::stdin().lock(), stdout)
     } else {
-        match File::open(path) {
+        // A regular file only (a FIFO would block; `-` reads a pipe from stdin).
+        match vsva_vfio::bounded::open_regular(path) {
             Ok(file) => explain::run_batch(BufReader::new(file), stdout),
             Err(e) => {
                 eprintln!("error: cannot read batch file `{}`: {e}", path.display());
