@@ -105,7 +105,15 @@ pub struct VmSnapshot {
 
 #[derive(Default)]
 struct VmState {
+    /// Everything but the fault queue (`view.faults` stays empty: see `awaiting` and
+    /// `unread`, which `snapshot` joins).
     view: VmSnapshot,
+    /// Read requests awaiting a response, oldest first. Every one is older than every
+    /// unread request (requests are read oldest first), so `awaiting` then `unread` is
+    /// the queue in arrival order.
+    awaiting: VecDeque<PendingFault>,
+    /// Unread requests, oldest first: reading one is a `pop_front`, O(1).
+    unread: VecDeque<PendingFault>,
     /// Guest PASID → host PASID, for binds with `IOMMU_SVA_GPASID_VAL`.
     gpasids: BTreeMap<u32, u32>,
     /// Torn down: every request is refused as for an unknown handle.
@@ -269,8 +277,12 @@ impl<B: Backend> Viommu<B> {
             Some(p) => Some(st.view.binds.get(&p).and_then(|b| b.gpasid).unwrap_or(p)),
             None => None,
         };
-        if st.view.faults.len() >= owner.config.max_pending_faults.max(1) {
-            if let Some(old) = st.view.faults.pop_front() {
+        if st.awaiting.len() + st.unread.len() >= owner.config.max_pending_faults.max(1) {
+            let oldest = match st.awaiting.pop_front() {
+                Some(f) => Some(f),
+                None => st.unread.pop_front(),
+            };
+            if let Some(old) = oldest {
                 if old.request.last_page {
                     st.view.stats.faults_auto_failed += 1;
                     self.host.backend.page_response(
@@ -283,7 +295,7 @@ impl<B: Backend> Viommu<B> {
             }
         }
         st.view.stats.faults_reported += 1;
-        st.view.faults.push_back(PendingFault {
+        st.unread.push_back(PendingFault {
             request,
             guest_pasid,
             read: false,
@@ -361,18 +373,15 @@ impl<B: Backend> Vm<B> {
 
     /// A copy of everything the VM holds.
     pub fn snapshot(&self) -> VmSnapshot {
-        self.vm.lock().view.clone()
+        let st = self.vm.lock();
+        let mut view = st.view.clone();
+        view.faults = st.awaiting.iter().chain(&st.unread).copied().collect();
+        view
     }
 
     /// How many queued page requests the VM has not read yet (what a guest polls).
     pub fn unread_faults(&self) -> usize {
-        self.vm
-            .lock()
-            .view
-            .faults
-            .iter()
-            .filter(|f| !f.read)
-            .count()
+        self.vm.lock().unread.len()
     }
 
     /// The VM's fault-queue counters.
@@ -427,7 +436,7 @@ impl<B: Backend> Vm<B> {
         let backend = &self.host.backend;
         let id = self.vm.id;
         let stats = &mut st.view.stats;
-        st.view.faults.retain(|f| {
+        let mut fail = |f: &PendingFault| {
             if !which(f) {
                 return true;
             }
@@ -436,7 +445,9 @@ impl<B: Backend> Vm<B> {
                 backend.page_response(id, &response_to(&f.request, PageResponseCode::Failure));
             }
             false
-        });
+        };
+        st.awaiting.retain(|f| fail(f));
+        st.unread.retain(|f| fail(f));
     }
 
     // ---- PASIDs --------------------------------------------------------------------
@@ -805,33 +816,24 @@ impl<B: Backend> Vm<B> {
     /// `iommu_fault` record instead). Marks it read, exactly as `next_fault` does, so it is
     /// answered with [`Vm::page_response`].
     pub fn next_page_request(&self) -> Option<PendingFault> {
-        let mut st = self.vm.lock();
-        let i = st.view.faults.iter().position(|f| !f.read)?;
-        let pending = *st.view.faults.get(i)?;
-        Self::mark_read(&mut st, i);
-        Some(pending)
+        Self::take_unread(&mut self.vm.lock())
     }
 
     /// The oldest unread page request, as the `iommu_fault` record the VM reads (its
     /// PASID is the one the VM knows). Marks it read.
     pub fn next_fault(&self) -> Option<Fault> {
-        let mut st = self.vm.lock();
-        let i = st.view.faults.iter().position(|f| !f.read)?;
-        let record = fault_record(st.view.faults.get(i)?);
-        Self::mark_read(&mut st, i);
-        Some(record)
+        Self::take_unread(&mut self.vm.lock()).map(|f| fault_record(&f))
     }
 
-    fn mark_read(st: &mut VmState, i: usize) {
-        let Some(f) = st.view.faults.get_mut(i) else {
-            return;
-        };
+    /// The oldest unread request, now read: O(1). The last of its group waits for its
+    /// response; any other leaves the queue (nothing will answer it).
+    fn take_unread(st: &mut VmState) -> Option<PendingFault> {
+        let mut f = st.unread.pop_front()?;
+        f.read = true;
         if f.request.last_page {
-            f.read = true;
-        } else {
-            // Not the last of its group: nothing will answer it, so it leaves the queue.
-            st.view.faults.remove(i);
+            st.awaiting.push_back(f);
         }
+        Some(f)
     }
 
     /// Copies unread page requests into `out` as whole 64-byte `iommu_fault` records,
@@ -841,25 +843,12 @@ impl<B: Backend> Vm<B> {
         let size = core::mem::size_of::<Fault>();
         let mut st = self.vm.lock();
         let mut written = 0;
-        let mut i = 0;
         while let Some(dst) = out.get_mut(written..written + size) {
-            let Some(pos) = st.view.faults.iter().skip(i).position(|f| !f.read) else {
+            let Some(f) = Self::take_unread(&mut st) else {
                 break;
             };
-            let idx = i + pos;
-            let Some(f) = st.view.faults.get(idx) else {
-                break;
-            };
-            dst.copy_from_slice(fault_record(f).as_bytes());
+            dst.copy_from_slice(fault_record(&f).as_bytes());
             written += size;
-            let before = st.view.faults.len();
-            Self::mark_read(&mut st, idx);
-            // A removed partial request shifts the queue; a marked one does not.
-            i = if st.view.faults.len() < before {
-                idx
-            } else {
-                idx + 1
-            };
         }
         written
     }
@@ -888,18 +877,17 @@ impl<B: Backend> Vm<B> {
         if !st.view.devices.contains(&device) {
             return Err(ViommuError::DeviceNotAttached { device: device.0 });
         }
+        // Responses come oldest first in practice: the match is near the front.
         let i = st
-            .view
-            .faults
+            .awaiting
             .iter()
             .position(|f| {
-                f.read
-                    && f.request.device == device
+                f.request.device == device
                     && f.request.grpid == msg.grpid
                     && (!f.request.needs_pasid || (pasid_valid && f.guest_pasid == Some(msg.pasid)))
             })
             .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
-        let Some(f) = st.view.faults.remove(i) else {
+        let Some(f) = st.awaiting.remove(i) else {
             return Err(ViommuError::NoPendingRequest { grpid: msg.grpid });
         };
         self.host
