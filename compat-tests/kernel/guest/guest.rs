@@ -16,6 +16,7 @@ use vsva_vfio::sys::{Host, Kernel};
 use vsva_vfio::vtd::VtdCapabilities;
 
 use crate::sys;
+use crate::tier;
 
 /// Why a guest test refuses to run anywhere else.
 pub const NOT_IN_GUEST: &str =
@@ -27,6 +28,101 @@ pub fn require_guest() {
     if std::env::var_os("VSVA_KERNEL_GUEST").is_none() {
         panic!("{NOT_IN_GUEST}");
     }
+}
+
+/// The running kernel's release (`/proc/sys/kernel/osrelease`).
+pub fn release() -> tier::Release {
+    let s =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("/proc/sys/kernel/osrelease");
+    tier::Release::parse(&s).unwrap_or_else(|| panic!("kernel release {s:?} does not parse"))
+}
+
+/// `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED` (7.1): `GET_HW_INFO` reports it for a device
+/// without ATS, such as QEMU's edu and e1000e under the emulated VT-d.
+pub const HW_CAP_PCI_ATS_NOT_SUPPORTED: u64 = 1 << 3;
+
+/// The `out_capabilities` `GET_HW_INFO` gives edu and e1000e under QEMU's VT-d on
+/// `release`: nothing up to 7.0 (no dirty tracking, no PASID), `PCI_ATS_NOT_SUPPORTED`
+/// from 7.1.
+pub fn vtd_device_hw_caps(release: tier::Release) -> u64 {
+    if release.series() >= (7, 1) {
+        HW_CAP_PCI_ATS_NOT_SUPPORTED
+    } else {
+        0
+    }
+}
+
+/// The kernel the harness booted: its name in the `kernels` table and its source
+/// package version (`VSVA_KERNEL_NAME`, `VSVA_KERNEL_VERSION`, set by `/init`).
+pub fn harness_kernel() -> (String, String) {
+    let get = |v: &str| std::env::var(v).unwrap_or_else(|_| panic!("{v} is not set by /init"));
+    (get("VSVA_KERNEL_NAME"), get("VSVA_KERNEL_VERSION"))
+}
+
+/// The kernel-log line that opens a window of expected DMAR faults; the harness fails a
+/// boot on any DMAR fault outside such a window.
+pub const EXPECTED_FAULT_BEGIN: &str = "vsva-guest: EXPECTED DMAR fault";
+/// The line that closes it.
+pub const EXPECTED_FAULT_END: &str = "vsva-guest: end of the expected DMAR fault";
+
+/// Writes one line to the kernel log at `KERN_WARNING`, so that it reaches the console
+/// between the kernel's own messages, in order.
+fn kmsg(line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .expect("open /dev/kmsg");
+    f.write_all(format!("<4>{line}\n").as_bytes())
+        .expect("write /dev/kmsg");
+}
+
+/// Runs `dma`, a DMA the IOMMU must block (`why` says which and why), inside a window of
+/// expected DMAR faults: a note in the kernel log before it (so the fault QEMU and the
+/// kernel print next is marked as intended where it occurs), and after it, once the
+/// kernel has logged the fault, a closing note. Asserts that the kernel did log a DMAR
+/// fault (waiting up to 5 s for it): the IOMMU, not luck, stopped the device.
+pub fn expect_dmar_fault<R>(why: &str, dma: impl FnOnce() -> R) -> R {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let mut log = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .expect("open /dev/kmsg");
+    log.seek(SeekFrom::End(0))
+        .expect("seek /dev/kmsg to its end");
+    kmsg(&format!(
+        "{EXPECTED_FAULT_BEGIN} next ({test}): {why}; the QEMU vtd_* errors and the \
+         kernel's 'DMAR: [DMA ...] fault reason' lines that follow are this blocked DMA"
+    ));
+    let r = dma();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut record = vec![0u8; 8192];
+    let mut seen = None;
+    while seen.is_none() && Instant::now() < deadline {
+        match log.read(&mut record) {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&record[..n]);
+                if text.contains("DMAR: [DMA ") {
+                    seen = Some(text.trim_end().to_owned());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // A record overwritten before it was read (EPIPE): read on.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) => panic!("read /dev/kmsg: {e}"),
+        }
+    }
+    kmsg(&format!("{EXPECTED_FAULT_END} ({test})"));
+    assert!(
+        seen.is_some(),
+        "{test}: no DMAR fault in the kernel log within 5 s of a DMA the IOMMU must block ({why})"
+    );
+    r
 }
 
 /// `VFIO_TYPE1_IOMMU`.
@@ -71,11 +167,23 @@ impl IommuConfig {
     pub const ALL: [IommuConfig; 2] = [IommuConfig::Default, IommuConfig::Scalable];
 
     /// The configuration of this boot, from `VSVA_GUEST_IOMMU` (`default` | `scalable`).
+    /// Panics in a boot without VT-d: only suites that need VT-d call it.
     pub fn of_this_boot() -> IommuConfig {
+        IommuConfig::of_this_boot_if_any().unwrap_or_else(|| {
+            panic!(
+                "this boot has no emulated VT-d (VSVA_GUEST_IOMMU=mock): the suite needs Need::Vtd"
+            )
+        })
+    }
+
+    /// The configuration of this boot, or `None` in a boot without an IOMMU device
+    /// (`VSVA_GUEST_IOMMU=mock`: the `mock` and `nested` boots).
+    pub fn of_this_boot_if_any() -> Option<IommuConfig> {
         match std::env::var("VSVA_GUEST_IOMMU").as_deref() {
-            Ok("default") => IommuConfig::Default,
-            Ok("scalable") => IommuConfig::Scalable,
-            other => panic!("VSVA_GUEST_IOMMU must be default or scalable, not {other:?}"),
+            Ok("default") => Some(IommuConfig::Default),
+            Ok("scalable") => Some(IommuConfig::Scalable),
+            Ok("mock") => None,
+            other => panic!("VSVA_GUEST_IOMMU must be default, scalable or mock, not {other:?}"),
         }
     }
 
@@ -381,6 +489,16 @@ impl<'d> Edu<'d> {
     pub fn device_to_ram(&self, iova: u64, len: u32) {
         self.dma(EDU_BUFFER, iova, len, EDU_DMA_TO_RAM)
             .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// DMA `len` bytes from edu's buffer to `iova`, which the test unmapped: the IOMMU must
+    /// block it. The DMAR fault it causes is marked as expected in the kernel log and
+    /// asserted ([`expect_dmar_fault`]).
+    pub fn device_to_unmapped_iova(&self, iova: u64, len: u32) {
+        expect_dmar_fault(
+            &format!("edu writes {len} bytes to IOVA {iova:#x}, which the test unmapped"),
+            || self.device_to_ram(iova, len),
+        );
     }
 }
 
