@@ -18,7 +18,7 @@
 //! use vsva_cli::features::ReportJson;
 //! use vsva_vfio::features::{collect, Options};
 //!
-//! let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/vtd-pasid");
+//! let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/hosts/vtd-pasid");
 //! let opts = Options::recorded(format!("{data}/sys"), Some(format!("{data}/dev").into()));
 //! let report = collect(&opts).unwrap();
 //! let json = serde_json::to_value(ReportJson::new(&report)).unwrap();
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn feature_maps_keep_bit_order() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/vtd-pasid");
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/hosts/vtd-pasid");
         let opts = vsva_vfio::features::Options::recorded(
             format!("{data}/sys"),
             Some(format!("{data}/dev").into()),

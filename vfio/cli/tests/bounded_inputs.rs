@@ -201,10 +201,10 @@ fn an_oversized_hex_file_is_refused() {
     assert!(err.contains("longer than"), "{err}");
 }
 
-/// A copy of the recorded tree `name` of `vfio/tests/data/`.
+/// A copy of the recorded tree `name` of `testdata/hosts/`.
 fn recorded(name: &str, tmp: &TempDir) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
+        .join("../../testdata/hosts")
         .join(name);
     let dst = tmp.0.join(name);
     let ok = Command::new("cp")

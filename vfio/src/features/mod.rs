@@ -61,7 +61,7 @@
 //! ```
 //! use vsva_vfio::features::{collect, Options, Status};
 //! // A recorded sysfs tree of a scalable-mode VT-d host with one PASID device on vfio-pci.
-//! let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vtd-pasid");
+//! let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/hosts/vtd-pasid");
 //! let opts = Options::recorded(format!("{data}/sys"), Some(format!("{data}/dev").into()));
 //! let report = collect(&opts).unwrap();
 //! assert_eq!(report.exit_code(), 0);
@@ -1196,7 +1196,7 @@ mod tests {
 
     fn data(tree: &str) -> Options {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
+            .join("../testdata/hosts")
             .join(tree);
         Options::recorded(root.join("sys"), Some(root.join("dev")))
     }
@@ -1432,7 +1432,7 @@ mod tests {
     #[test]
     fn hw_info_is_queried_for_cdev_devices_and_wins_over_sysfs() {
         use crate::scripted::{Call, Reply, ScriptedKernel};
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vtd-pasid");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/hosts/vtd-pasid");
         let dev_root = root.join("dev");
         let k = ScriptedKernel::new();
         k.add_path(dev_root.join("vfio/vfio"))

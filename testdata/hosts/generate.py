@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the recorded host trees that vfio/cli/tests/features_cli.rs replays.
+"""Regenerates the recorded host trees that vfio/cli/tests/features_cli.rs and vsva-vfio's tests replay.
 
 Each tree is <name>/{sys,dev,proc}: a minimal copy of what `vsva features` reads from
 /sys, /dev and /proc on a VT-d host. Run from this directory: python3 generate.py
