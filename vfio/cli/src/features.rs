@@ -412,7 +412,10 @@ mod tests {
 
     #[test]
     fn feature_maps_keep_bit_order() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/hosts/vtd-pasid");
+        let data = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/hosts/vtd-pasid"
+        );
         let opts = vsva_vfio::features::Options::recorded(
             format!("{data}/sys"),
             Some(format!("{data}/dev").into()),
