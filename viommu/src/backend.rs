@@ -101,6 +101,11 @@ pub struct Invalidation {
 /// A page request (PCIe PRI, or an SMMUv3 stall) as the hardware reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
+    /// The backend's handle on this request (iommufd: the kernel's cookie), returned
+    /// unchanged in its [`PageResponse`]: a response names exactly the request it
+    /// answers, however many outstanding requests share the device, group and PASID.
+    /// A backend that needs no handle passes 0.
+    pub id: u64,
     /// The requesting device.
     pub device: DeviceId,
     /// The host PASID, if the request carried one.
@@ -122,6 +127,8 @@ pub struct PageRequest {
 /// The answer to a page request, for the hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageResponse {
+    /// The answered request's [`PageRequest::id`].
+    pub id: u64,
     /// The device the request came from.
     pub device: DeviceId,
     /// The request's host PASID, if it carried one.

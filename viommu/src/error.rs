@@ -42,7 +42,8 @@ pub enum ViommuError {
         /// The host PASID.
         hpasid: u32,
     },
-    /// The guest PASID already maps to another host PASID of this VM: `EBUSY`.
+    /// The guest PASID already names another host PASID of this VM (bound with it, or
+    /// the VM's own host PASID of that value, which its page requests show): `EBUSY`.
     #[error("guest PASID {gpasid} is already bound to host PASID {hpasid}")]
     GpasidInUse {
         /// The guest PASID.
@@ -203,7 +204,7 @@ impl ViommuError {
                 "intel_svm_bind_gpasid: \"Already bound with PASID\""
             }
             ViommuError::GpasidInUse { .. } => {
-                "vsva: one guest PASID maps to one host PASID per VM"
+                "vsva: a guest PASID names one host PASID of the VM (bound with it, or its own value)"
             }
             ViommuError::GpasidRange { .. } => {
                 "intel_svm_bind_gpasid: gpasid outside the PASID range"

@@ -681,7 +681,9 @@ struct Routes {
     vm_of: HashMap<DeviceId, VmId>,
 }
 
-type CookieKey = (DeviceId, u32, Option<u32>);
+/// What an outstanding cookie was issued for: the device and the host PASID (what a
+/// detach or unbind answers in the kernel).
+type CookieOwner = (DeviceId, Option<u32>);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is committed after its fallible steps: a poisoned lock is coherent.
@@ -698,7 +700,10 @@ pub struct IommufdBackend<F: StageOneFormat> {
     fault: Option<FaultQueue>,
     vms: RwLock<HashMap<VmId, Arc<Mutex<VmEntry>>>>,
     routes: RwLock<Routes>,
-    cookies: Mutex<HashMap<CookieKey, VecDeque<u32>>>,
+    /// The kernel's cookies of the outstanding groups: a response finds its own by the
+    /// [`PageRequest::id`] it carries, never by (device, group, PASID), which two
+    /// outstanding groups may share.
+    cookies: Mutex<HashMap<u32, CookieOwner>>,
     stats: Mutex<IommufdStats>,
     diagnostics: Mutex<VecDeque<Diagnostic>>,
 }
@@ -898,7 +903,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         }
         drop(st);
         drop(routes);
-        lock(&self.cookies).retain(|k, _| k.0 != device);
+        lock(&self.cookies).retain(|_, o| o.0 != device);
     }
 
     // ---- HWPT steps ------------------------------------------------------------------
@@ -1151,16 +1156,13 @@ impl<F: StageOneFormat> IommufdBackend<F> {
                 }
                 continue;
             };
-            let key = (device, r.grpid, pasid);
             if last_page {
                 // Before the report: the vIOMMU may answer it at once (a PASID the VM
                 // does not own, a full queue).
-                lock(&self.cookies)
-                    .entry(key)
-                    .or_default()
-                    .push_back(r.cookie);
+                lock(&self.cookies).insert(r.cookie, (device, pasid));
             }
             let request = PageRequest {
+                id: u64::from(r.cookie),
                 device,
                 pasid,
                 grpid: r.grpid,
@@ -1173,7 +1175,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
             if viommu.report_page_request(request).is_err() {
                 lock(&self.stats).faults_unrouted += 1;
                 if last_page {
-                    if let Some(cookie) = self.take_cookie(key) {
+                    if let Some(cookie) = self.take_cookie(u64::from(r.cookie), device) {
                         self.respond(cookie, PageResponseCode::Invalid);
                     }
                 }
@@ -1182,14 +1184,15 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         Ok(records.len())
     }
 
-    fn take_cookie(&self, key: CookieKey) -> Option<u32> {
+    /// The outstanding cookie `id` of `device`, now answered (`None` if the kernel
+    /// already answered it, or it is another device's).
+    fn take_cookie(&self, id: u64, device: DeviceId) -> Option<u32> {
+        let cookie = u32::try_from(id).ok()?;
         let mut cookies = lock(&self.cookies);
-        let q = cookies.get_mut(&key)?;
-        let c = q.pop_front();
-        if q.is_empty() {
-            cookies.remove(&key);
+        match cookies.get(&cookie) {
+            Some(&(d, _)) if d == device => cookies.remove(&cookie).map(|_| cookie),
+            _ => None,
         }
-        c
     }
 
     /// Writes one response. iommufd has `SUCCESS` and `INVALID` only: the 2020
@@ -1273,7 +1276,7 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
         // are dead (a late response counts as unmatched instead of failing).
         let devices: BTreeSet<DeviceId> = st.devices.keys().copied().collect();
         drop(st);
-        lock(&self.cookies).retain(|k, _| !(devices.contains(&k.0) && k.2 == Some(hpasid)));
+        lock(&self.cookies).retain(|_, o| !(devices.contains(&o.0) && o.1 == Some(hpasid)));
     }
 
     fn set_pasid_table(&self, vm: VmId, table: &PasidTableBind) -> Result<(), Errno> {
@@ -1344,7 +1347,7 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
         // The RIDs left the table's HWPTs: the kernel answered their pending groups.
         let devices: BTreeSet<DeviceId> = st.devices.keys().copied().collect();
         drop(st);
-        lock(&self.cookies).retain(|k, _| !devices.contains(&k.0));
+        lock(&self.cookies).retain(|_, o| !devices.contains(&o.0));
     }
 
     fn invalidate(&self, vm: VmId, inv: &Invalidation) {
@@ -1390,7 +1393,7 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
 
     fn page_response(&self, vm: VmId, response: &PageResponse) {
         self.flush(vm);
-        match self.take_cookie((response.device, response.grpid, response.pasid)) {
+        match self.take_cookie(response.id, response.device) {
             Some(cookie) => self.respond(cookie, response.code),
             None => lock(&self.stats).responses_unmatched += 1,
         }

@@ -317,6 +317,7 @@ fn random_start(lo: u32, hi: u32) -> Result<u32> {
 
 fn response_to(request: &PageRequest, code: PageResponseCode) -> PageResponse {
     PageResponse {
+        id: request.id,
         device: request.device,
         pasid: request.pasid,
         grpid: request.grpid,
@@ -454,10 +455,12 @@ impl<B: Backend> Vm<B> {
 
     /// Allocates a host PASID in `[min, max]` (clamped to `1 ..= 2^host_bits − 1`) for
     /// the VM, at a random place in the system-wide space (`VFIO_IOMMU_PASID_REQUEST`
-    /// with `ALLOC`).
+    /// with `ALLOC`). Never a guest PASID of one of the VM's binds: each PASID the
+    /// guest sees names one host PASID (see [`ViommuError::GpasidInUse`]).
     ///
     /// # Errors
-    /// [`ViommuError::PasidQuota`], [`ViommuError::PasidSpaceExhausted`] (`ENOSPC`);
+    /// [`ViommuError::PasidQuota`], [`ViommuError::PasidSpaceExhausted`] (`ENOSPC`, also
+    /// when the range's only free PASIDs are guest PASIDs of the VM's binds);
     /// [`ViommuError::Unsupported`] without PASID support.
     pub fn alloc_pasid(&self, min: u32, max: u32) -> Result<u32> {
         self.require(NestingFeatures::SYSWIDE_PASID, "PASID allocation")?;
@@ -471,12 +474,24 @@ impl<B: Backend> Vm<B> {
         if lo > hi {
             return Err(ViommuError::PasidSpaceExhausted { min: lo, max: hi });
         }
-        let start = random_start(lo, hi)?;
-        let pasid = self
-            .host
-            .pasids
-            .alloc(lo, hi, start)
-            .ok_or(ViommuError::PasidSpaceExhausted { min: lo, max: hi })?;
+        // A host PASID that is a guest PASID of the VM's binds would name two PASIDs
+        // in the guest's eyes: it is held aside (at most one per bind) and freed again.
+        let mut aside = Vec::new();
+        let found = loop {
+            let start = match random_start(lo, hi) {
+                Ok(s) => s,
+                Err(e) => break Err(e),
+            };
+            match self.host.pasids.alloc(lo, hi, start) {
+                Some(p) if st.gpasids.contains_key(&p) => aside.push(p),
+                Some(p) => break Ok(p),
+                None => break Err(ViommuError::PasidSpaceExhausted { min: lo, max: hi }),
+            }
+        };
+        for p in aside {
+            self.host.pasids.free(p);
+        }
+        let pasid = found?;
         st.view.pasids.insert(pasid);
         Ok(pasid)
     }
@@ -529,6 +544,14 @@ impl<B: Backend> Vm<B> {
         if let Some(g) = bind.gpasid {
             if let Some(&hpasid) = st.gpasids.get(&g) {
                 return Err(ViommuError::GpasidInUse { gpasid: g, hpasid });
+            }
+            // The guest sees another host PASID of the VM as itself: `g` would name
+            // two PASIDs (and two pending page requests could look the same).
+            if g != bind.hpasid && st.view.pasids.contains(&g) {
+                return Err(ViommuError::GpasidInUse {
+                    gpasid: g,
+                    hpasid: g,
+                });
             }
         }
         self.host

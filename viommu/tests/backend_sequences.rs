@@ -68,6 +68,7 @@ impl SequenceProbe for SoftProbe {
         self.model.inject_page_request(
             &self.viommu,
             PageRequest {
+                id: 0,
                 device,
                 pasid: Some(pasid),
                 grpid,

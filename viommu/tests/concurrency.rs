@@ -54,6 +54,7 @@ fn vcpu_threads_of_many_vms_run_concurrently() {
                     model.inject_page_request(
                         &viommu,
                         PageRequest {
+                            id: 0,
                             device: DeviceId(n % VMS as u32),
                             // Untagged, or tagged with a PASID that is rarely the VM's own.
                             pasid: ((n / 4) % 2 == 1).then_some(n % 4096 + 1),

@@ -557,6 +557,42 @@ fn a_page_request_is_reported_and_answered_with_the_kernels_cookie() {
     assert_eq!(s.backend().stats().responses_sent, 2);
 }
 
+/// Two outstanding groups with the same device, group id and PASID: a response carries
+/// the cookie of the request it answers, not the oldest cookie of that key. Here the
+/// guest still holds a request the kernel answered on an unbind when a new one of the
+/// same key arrives; answering the old one must not answer the new one.
+#[test]
+fn a_response_answers_its_own_request_among_requests_of_the_same_key() {
+    let s = Setup::new(IommufdConfig::default());
+    let vm = s.viommu.create_vm(VmConfig::default());
+    let dev = s.device(&vm, 0x10, 20);
+    let p = vm.alloc_pasid(1, 1000).unwrap();
+    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    let old = s.fake.trigger_fault(dev.0, Some(p), 4, 1, 0x1000).unwrap();
+    assert_eq!(s.backend().poll_faults(&s.viommu), Ok(1));
+    vm.next_fault().unwrap();
+    // The unbind detaches the PASID: the kernel answers the old group itself.
+    vm.unbind_gpasid(&bind(p, 0)).unwrap();
+    assert_eq!(s.fake.auto_answered(), [old]);
+    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    let new = s.fake.trigger_fault(dev.0, Some(p), 4, 1, 0x2000).unwrap();
+    assert_eq!(s.backend().poll_faults(&s.viommu), Ok(1));
+    vm.next_fault().unwrap();
+    // The guest answers the old request first (INVALID), then the new one (SUCCESS).
+    vm.page_response(DeviceId(0x10), &response(4, p, PageResponseCode::Invalid))
+        .unwrap();
+    assert_eq!(
+        s.fake.responses(),
+        [],
+        "the old cookie is gone: nothing sent"
+    );
+    assert_eq!(s.backend().stats().responses_unmatched, 1);
+    vm.page_response(DeviceId(0x10), &response(4, p, PageResponseCode::Success))
+        .unwrap();
+    assert_eq!(s.fake.responses(), [(new, 0)]);
+    assert!(s.fake.outstanding().is_empty());
+}
+
 #[test]
 fn requests_the_vm_may_not_see_are_answered_invalid_by_the_backend() {
     let s = Setup::new(IommufdConfig::default());

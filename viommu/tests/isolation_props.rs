@@ -202,6 +202,7 @@ impl World {
                 needs_pasid,
             } => {
                 let request = PageRequest {
+                    id: 0,
                     device: DeviceId(dev),
                     pasid: (pick % 3 != 0).then(|| self.pick(pick)),
                     grpid,

@@ -242,6 +242,7 @@ fn a_large_fault_queue_is_read_and_answered_in_order() {
     vm.attach_device(dev).unwrap();
     for g in 0..n {
         let r = vsva_viommu::PageRequest {
+            id: 0,
             device: dev,
             pasid: None,
             grpid: g % 512,
@@ -282,4 +283,62 @@ fn a_large_fault_queue_is_read_and_answered_in_order() {
     }
     assert!(vm.snapshot().faults.is_empty());
     assert_eq!(model.vm_state(vm.id()).responses, u64::from(n / 2));
+}
+
+/// A guest PASID may not be another host PASID of the same VM: the VM's page requests on
+/// that host PASID show it as itself, so two pending requests of one group would show
+/// the same PASID and group id, and a response could not say which it answers.
+#[test]
+fn a_guest_pasid_never_equals_another_host_pasid_of_the_vm() {
+    let (model, viommu) = vtd();
+    let vm = viommu.create_vm(VmConfig::default());
+    let h1 = vm.alloc_pasid(1, 100).unwrap();
+    let h2 = vm.alloc_pasid(1, 100).unwrap();
+    let before = vm.snapshot();
+    let events = model.vm_state(vm.id()).log.len();
+    // Binding h1 with guest PASID h2: refused, nothing changes.
+    let e = vm.bind_gpasid(&bytes(&bind(h1, Some(h2)))).unwrap_err();
+    assert_eq!(
+        e,
+        ViommuError::GpasidInUse {
+            gpasid: h2,
+            hpasid: h2
+        }
+    );
+    assert_eq!(e.errno(), Errno::EBUSY);
+    assert_eq!(vm.snapshot(), before);
+    assert_eq!(
+        model.vm_state(vm.id()).log.len(),
+        events,
+        "the backend saw nothing"
+    );
+    // Its own value is fine (gpasid == hpasid).
+    vm.bind_gpasid(&bytes(&bind(h1, Some(h1)))).unwrap();
+}
+
+/// The other order: a host PASID that is already a guest PASID of one of the VM's binds
+/// is never allocated to the VM; when it is the range's only free PASID, ENOSPC, and it
+/// stays free for other VMs.
+#[test]
+fn a_host_pasid_equal_to_a_bound_guest_pasid_is_not_allocated_to_the_vm() {
+    let viommu = vtd_with_pasid_bits(4); // 1 ..= 15
+    let vm = viommu.create_vm(VmConfig::default());
+    let h = vm.alloc_pasid(1, 15).unwrap();
+    let g = if h == 9 { 10 } else { 9 };
+    vm.bind_gpasid(&bytes(&bind(h, Some(g)))).unwrap();
+    // Everything but g is taken.
+    for p in 1..=15 {
+        if p != g && p != h {
+            assert!(viommu.pasid_space().try_claim(p));
+        }
+    }
+    assert_eq!(
+        vm.alloc_pasid(1, 15),
+        Err(ViommuError::PasidSpaceExhausted { min: 1, max: 15 })
+    );
+    assert!(!viommu.pasid_space().is_allocated(g), "g is free again");
+    assert!(!vm.snapshot().pasids.contains(&g));
+    // Another VM may have it: its guests see their own namespace.
+    let other = viommu.create_vm(VmConfig::default());
+    assert_eq!(other.alloc_pasid(1, 15), Ok(g));
 }

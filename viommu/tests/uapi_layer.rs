@@ -26,6 +26,7 @@ fn smmu() -> (SoftwareIommu, Viommu<SoftwareIommu>) {
 
 fn request(device: u32, pasid: Option<u32>, grpid: u32, needs_pasid: bool) -> PageRequest {
     PageRequest {
+        id: 0,
         device: DeviceId(device),
         pasid,
         grpid,
@@ -50,7 +51,8 @@ const DECODE_LEVEL: usize = 13;
 fn bind_refusals_have_the_kernels_errno_and_change_nothing() {
     let (model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
-    let p = vm.alloc_pasid(1, 100).unwrap();
+    // Above 7: guest PASID 7 must not be one of the VM's host PASIDs.
+    let p = vm.alloc_pasid(8, 100).unwrap();
     let q = vm.alloc_pasid(101, 200).unwrap();
     vm.bind_gpasid(&bytes(&bind(q, Some(7)))).unwrap();
     let good = bind(p, None);
@@ -225,7 +227,8 @@ fn bind_checks_the_hosts_capabilities() {
 fn bind_and_unbind_reach_the_backend_once_and_unbind_is_idempotent() {
     let (model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
-    let p = vm.alloc_pasid(1, 1 << 19).unwrap();
+    // Above 42: guest PASID 42 must not be one of the VM's host PASIDs.
+    let p = vm.alloc_pasid(43, 1 << 19).unwrap();
     let payload = bytes(&bind(p, Some(42)));
     vm.bind_gpasid(&payload).unwrap();
     let st = model.vm_state(vm.id());

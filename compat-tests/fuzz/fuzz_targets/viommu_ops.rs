@@ -185,6 +185,7 @@ fuzz_target!(|data: &[u8]| {
                 model.inject_page_request(
                     &viommu,
                     PageRequest {
+                        id: 0,
                         device: DeviceId(u32::from(b % 3)),
                         pasid: (b & 0x10 != 0).then(|| pick(b >> 5)),
                         grpid: u32::from(input.byte().unwrap_or(0) % 4),

@@ -657,6 +657,7 @@ pub fn inject_on_ready(model: SoftwareIommu, count: u32) -> ReadyHook<SoftwareIo
             model.inject_page_request(
                 ctx.viommu,
                 PageRequest {
+                    id: 0,
                     device: ctx.device,
                     pasid,
                     grpid,

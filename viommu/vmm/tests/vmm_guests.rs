@@ -162,6 +162,7 @@ fn expected_effects() -> Vec<Event> {
     // each with the PASID it was shown, the backend gets host PASID B.
     for grpid in 1..=INJECT {
         v.push(Event::PageResponse(PageResponse {
+            id: 0,
             device: DeviceId(0),
             pasid: Some(2),
             grpid,
@@ -350,6 +351,7 @@ fn bystander(
         model.inject_page_request(
             vmm.viommu(),
             PageRequest {
+                id: 0,
                 device,
                 pasid: Some(p1),
                 grpid,

@@ -119,6 +119,7 @@ fn boot_probe_bind_flush_fault_respond_unbind() {
     s.model.inject_page_request(
         &s.viommu,
         PageRequest {
+            id: 0,
             device: DeviceId(0x0300),
             pasid: Some(sva.hpasid),
             grpid: 0x1a,
@@ -194,6 +195,7 @@ fn vtd_failure_code_is_failure_and_linux_generic_codes_map_too() {
         s.model.inject_page_request(
             &s.viommu,
             PageRequest {
+                id: 0,
                 device: DeviceId(0x0300),
                 pasid: Some(h),
                 grpid: 3,

@@ -197,6 +197,7 @@ fn page_request_overflow_sets_pro_and_answers_the_device() {
         model.inject_page_request(
             &viommu,
             PageRequest {
+                id: 0,
                 device: DeviceId(0x300),
                 pasid: Some(h),
                 grpid: grp & 0x1ff,
@@ -369,6 +370,7 @@ fn play(p: &Pair, ops: &[Op], tail: &mut u32) {
                 p.model.inject_page_request(
                     &p.viommu,
                     PageRequest {
+                        id: 0,
                         device: DeviceId(0x300),
                         pasid,
                         grpid: 1,
