@@ -322,6 +322,47 @@ fn this_machine_without_vfio_says_so_and_exits_1() {
     assert_eq!(json["kernel"], release.trim());
 }
 
+/// `--sysfs-root` alone replays the whole recorded tree: its device nodes come from the
+/// tree's own `dev/`, not this host's `/dev`, so the report is the one `--dev-root` gives.
+/// `--host-dev` asks for this host's `/dev` instead.
+#[test]
+fn sysfs_root_alone_is_a_self_contained_replay() {
+    let sys = data("vtd-pasid").join("sys");
+    let sys = sys.to_str().unwrap();
+    let alone = vsva(&["features", "--json", "--sysfs-root", sys]);
+    no_panic(&alone);
+    let explicit = features("vtd-pasid", true);
+    assert_eq!(alone.code, explicit.code, "stderr: {}", alone.stderr);
+    assert_eq!(alone.json(), explicit.json());
+    assert_eq!(alone.code, 0, "{}", alone.stdout);
+    assert_eq!(check(&alone.json(), "dev_vfio")["status"], "PASS");
+
+    let host = vsva(&["features", "--json", "--sysfs-root", sys, "--host-dev"]);
+    no_panic(&host);
+    let host_json = host.json();
+    let dev_vfio = &check(&host_json, "dev_vfio")["status"];
+    if Path::new("/dev/vfio/vfio").exists() {
+        assert_eq!(dev_vfio, "PASS");
+    } else {
+        assert_eq!(dev_vfio, "FAIL", "{}", host.stdout);
+        assert_eq!(host.code, 1);
+    }
+
+    // --host-dev needs a recorded sysfs and excludes --dev-root.
+    assert_eq!(vsva(&["features", "--host-dev"]).code, 2);
+    let dev = data("vtd-pasid").join("dev");
+    let dev = dev.to_str().unwrap();
+    let both = [
+        "features",
+        "--sysfs-root",
+        sys,
+        "--host-dev",
+        "--dev-root",
+        dev,
+    ];
+    assert_eq!(vsva(&both).code, 2);
+}
+
 #[test]
 fn unreadable_sysfs_root_exits_2_with_a_message() {
     let run = vsva(&["features", "--sysfs-root", "/nonexistent/vsva-sys"]);

@@ -49,14 +49,20 @@ struct FeaturesArgs {
     json: bool,
 
     /// Read a recorded sysfs tree instead of /sys (the kernel release is read from
-    /// DIR/../proc/sys/kernel/osrelease).
+    /// DIR/../proc/sys/kernel/osrelease, the device nodes from DIR/../dev unless
+    /// --dev-root or --host-dev says otherwise): a replay is self-contained.
     #[arg(long, value_name = "DIR")]
     sysfs_root: Option<PathBuf>,
 
     /// Look for device nodes under DIR instead of /dev (presence only: no ioctls are
     /// made on a recorded /dev).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "host_dev")]
     dev_root: Option<PathBuf>,
+
+    /// With --sysfs-root: check this host's /dev (and make the VFIO ioctls on it)
+    /// instead of the recorded tree's DIR/../dev.
+    #[arg(long, requires = "sysfs_root")]
+    host_dev: bool,
 }
 
 const EXPLAIN_USAGE: &str = "\
@@ -123,6 +129,15 @@ fn main() -> ExitCode {
 fn run_features(args: FeaturesArgs) -> ExitCode {
     let opts = match (args.sysfs_root, args.dev_root) {
         (None, None) => Options::host(),
+        // --host-dev: the recorded sysfs, this host's /dev and kernel.
+        (Some(sysfs), None) if args.host_dev => Options::recorded(sysfs, None),
+        // A replay: the recorded tree's own dev/, the sibling of its sys/ (as proc/ is).
+        (Some(sysfs), None) => {
+            let dev = sysfs
+                .parent()
+                .map_or_else(|| PathBuf::from("dev"), |p| p.join("dev"));
+            Options::recorded(sysfs, Some(dev))
+        }
         (Some(sysfs), dev) => Options::recorded(sysfs, dev),
         (None, Some(dev)) => Options::recorded("/sys", Some(dev)),
     };
