@@ -3,8 +3,8 @@
 //! decide whether a guest can own stage-1 (a PASID table / CD table) on top of a host
 //! stage 2.
 //!
-//! Bit positions: Arm SMMUv3 architecture specification (IHI 0070), §6.3.1 `SMMU_IDR0`,
-//! §6.3.2 `SMMU_IDR1`, §6.3.6 `SMMU_IDR5`.
+//! The registers' bit fields are declared in [`vsva_uapi::hw::smmuv3`] (Arm SMMUv3
+//! architecture specification, IHI 0070, §6.3).
 //!
 //! ```
 //! use vsva_vfio::smmuv3::Smmuv3Capabilities;
@@ -15,6 +15,8 @@
 //! assert_eq!(caps.substream_id_bits, 20);
 //! assert_eq!(caps.output_address_bits, 48);
 //! ```
+
+use vsva_uapi::hw::smmuv3::{Idr0, Idr1, Idr5};
 
 /// Named fields of the SMMUv3 ID registers vsva uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,41 +50,27 @@ pub struct Smmuv3Capabilities {
     pub granules: [bool; 3],
 }
 
-const fn bit(reg: u32, n: u32) -> bool {
-    (reg >> n) & 1 == 1
-}
-
-const fn field(reg: u32, lo: u32, width: u32) -> u32 {
-    (reg >> lo) & ((1u32 << width) - 1)
-}
-
 impl Smmuv3Capabilities {
-    /// Decodes `IDR0`..`IDR5`.
+    /// Decodes `IDR0`..`IDR5` (the fields are declared once, in
+    /// [`vsva_uapi::hw::smmuv3`]).
     pub const fn decode(idr: &[u32; 6]) -> Smmuv3Capabilities {
-        let (idr0, idr1, idr5) = (idr[0], idr[1], idr[5]);
-        let oas = match field(idr5, 0, 3) {
-            0 => 32,
-            1 => 36,
-            2 => 40,
-            3 => 42,
-            4 => 44,
-            5 => 48,
-            _ => 52,
-        };
+        let idr0 = Idr0::decode_raw(idr[0] as u64);
+        let idr1 = Idr1::decode_raw(idr[1] as u64);
+        let idr5 = Idr5::decode_raw(idr[5] as u64);
         Smmuv3Capabilities {
             idr: *idr,
-            stage2: bit(idr0, 0),
-            stage1: bit(idr0, 1),
-            coherent: bit(idr0, 4),
-            broadcast_tlb: bit(idr0, 5),
-            ats: bit(idr0, 10),
-            pri: bit(idr0, 16),
-            stall_model: field(idr0, 24, 2) as u8,
-            cd_two_level: bit(idr0, 19),
-            substream_id_bits: field(idr1, 6, 5) as u8,
-            stream_id_bits: field(idr1, 0, 6) as u8,
-            output_address_bits: oas,
-            granules: [bit(idr5, 4), bit(idr5, 5), bit(idr5, 6)],
+            stage2: idr0.s2p,
+            stage1: idr0.s1p,
+            coherent: idr0.cohacc,
+            broadcast_tlb: idr0.btm,
+            ats: idr0.ats,
+            pri: idr0.pri,
+            stall_model: idr0.stall_model,
+            cd_two_level: idr0.cd2l,
+            substream_id_bits: idr1.ssidsize,
+            stream_id_bits: idr1.sidsize,
+            output_address_bits: idr5.oas_bits(),
+            granules: [idr5.gran4k, idr5.gran16k, idr5.gran64k],
         }
     }
 

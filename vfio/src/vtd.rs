@@ -10,8 +10,10 @@
 //!
 //! ```
 //! use vsva_vfio::vtd::VtdCapabilities;
+//! use vsva_uapi::hw::vtd::Ecap;
 //! // A scalable-mode VT-d with nesting, 20-bit PASIDs, SRS and first-level tables.
-//! let ecap = (1 << 43) | (1 << 26) | (19 << 35) | (1 << 40) | (1 << 31) | (1 << 47) | 1;
+//! let ecap = Ecap { smts: true, nest: true, pss: 19, pasid: true, srs: true, fsts: true, c: true, ..Ecap::default() };
+//! let ecap = ecap.raw();
 //! let caps = VtdCapabilities::decode(0x00d2_0086_0462_ef, ecap);
 //! assert!(caps.scalable_mode && caps.nesting && caps.pasid);
 //! assert_eq!(caps.pasid_bits, 20);

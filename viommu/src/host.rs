@@ -2,6 +2,8 @@
 //! is told, derived from it (never configured separately, so they cannot disagree).
 
 use vsva_uapi::consts::{NestingFeatures, PasidFormat, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX};
+use vsva_uapi::hw::smmuv3::{Idr0, Idr1, Idr5};
+use vsva_uapi::hw::vtd::{Cap, Ecap};
 use vsva_uapi::{NestingInfo, NestingInfoVtd, UapiStruct, Vendor};
 use vsva_vfio::features::iommufd_backend;
 use vsva_vfio::smmuv3::Smmuv3Capabilities;
@@ -23,31 +25,56 @@ impl HostIommu {
     /// page requests, device TLB and 4-level (48-bit) first-level paging: what the
     /// software model emulates by default.
     pub fn vtd_default() -> HostIommu {
-        // CAP: MGAW 47 (48 bits), SAGAW 4-level, PSI, FL1GP.
-        let cap = (47u64 << 16) | (0b0100 << 8) | (1 << 39) | (1 << 56);
-        // ECAP: C, QI, DT, NEST, PRS, SRS, EAFS, PSS=19, PASID, SMTS, SLTS, FLTS, SMPWCS.
-        let ecap = 1
-            | (1 << 1)
-            | (1 << 2)
-            | (1 << 26)
-            | (1 << 29)
-            | (1 << 31)
-            | (1 << 34)
-            | (19 << 35)
-            | (1 << 40)
-            | (1 << 43)
-            | (1 << 46)
-            | (1 << 47)
-            | (1 << 48);
-        HostIommu::Vtd(VtdCapabilities::decode(cap, ecap))
+        let cap = Cap {
+            mgaw: 47,      // 48-bit guest addresses
+            sagaw: 0b0100, // 4-level second stage
+            psi: true,
+            fl1gp: true,
+            ..Cap::default()
+        };
+        let ecap = Ecap {
+            c: true,
+            qi: true,
+            dt: true,
+            nest: true,
+            prs: true,
+            srs: true,
+            eafs: true,
+            pss: 19, // 20-bit PASIDs
+            pasid: true,
+            smts: true,
+            ssts: true,
+            fsts: true,
+            smpwc: true,
+            ..Ecap::default()
+        };
+        HostIommu::Vtd(VtdCapabilities::decode(cap.raw(), ecap.raw()))
     }
 
     /// An SMMUv3 with both stages, PRI, two-level CD tables, 20-bit substream ids, 48-bit
     /// output addresses and 4 KiB / 64 KiB granules.
     pub fn smmuv3_default() -> HostIommu {
-        let idr0 = 0b11 | (1 << 4) | (1 << 10) | (1 << 16) | (1 << 19);
-        let idr1 = (20 << 6) | 16;
-        let idr5 = 5 | (1 << 4) | (1 << 6);
+        let idr0 = Idr0 {
+            s2p: true,
+            s1p: true,
+            cohacc: true,
+            ats: true,
+            pri: true,
+            cd2l: true,
+            ..Idr0::default()
+        };
+        let idr1 = Idr1 {
+            ssidsize: 20,
+            sidsize: 16,
+            ..Idr1::default()
+        };
+        let idr5 = Idr5 {
+            oas: 5, // 48 bits
+            gran4k: true,
+            gran64k: true,
+            ..Idr5::default()
+        };
+        let [idr0, idr1, idr5] = [idr0.raw(), idr1.raw(), idr5.raw()].map(|r| r as u32);
         HostIommu::Smmuv3(Smmuv3Capabilities::decode(&[idr0, idr1, 0, 0, 0, idr5]))
     }
 

@@ -460,7 +460,7 @@ impl fmt::Display for HostProbe {
 }
 
 /// VT-d `ECAP.NEST`.
-const ECAP_NEST: u64 = 1 << 26;
+const ECAP_NEST: u64 = vsva_uapi::hw::vtd::EcapFlags::NEST.bits();
 
 /// Derives what the iommufd backend can offer a guest on this host: `IOMMU_GET_HW_INFO`
 /// for `dev` (VT-d CAP/ECAP decoded with [`VtdCapabilities::decode`], SMMUv3 IDRs with

@@ -23,6 +23,7 @@
 //!
 //! - [`vtd`]: Intel VT-d (registers, root / context / PASID entries, invalidation and
 //!   page-request descriptors).
+//! - [`smmuv3`]: Arm SMMUv3 (the ID registers `IDR0`, `IDR1`, `IDR5`).
 
 /// One named bit field of a hardware structure: bits `lo .. lo + width` of word `word`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -447,4 +448,5 @@ macro_rules! hw_register {
     )*};
 }
 
+pub mod smmuv3;
 pub mod vtd;

@@ -38,15 +38,18 @@
 //! use vsva_uapi::consts::NestingFeatures;
 //! use vsva_vfio::features::iommufd_backend::vtd_offer;
 //! use vsva_vfio::vtd::VtdCapabilities;
-//! // ECAP: QI, NEST, PRS, PSS=19, PASID, SMTS, FLTS.
-//! let ecap = (1 << 1) | (1 << 26) | (1 << 29) | (19 << 35) | (1 << 40) | (1 << 43) | (1 << 47);
+//! use vsva_uapi::hw::vtd::{Ecap, EcapFlags};
+//! let ecap = Ecap { qi: true, nest: true, prs: true, pss: 19, pasid: true, smts: true, fsts: true, ..Ecap::default() }.raw();
 //! assert_eq!(vtd_offer(&VtdCapabilities::decode(0, ecap)), NestingFeatures::all() - NestingFeatures::BIND_PASID_TABLE);
-//! assert_eq!(vtd_offer(&VtdCapabilities::decode(0, ecap & !(1 << 26))), NestingFeatures::SYSWIDE_PASID);
+//! let no_nest = ecap & !EcapFlags::NEST.bits();
+//! assert_eq!(vtd_offer(&VtdCapabilities::decode(0, no_nest)), NestingFeatures::SYSWIDE_PASID);
 //! ```
 
 use std::fmt;
 
 use vsva_uapi::consts::NestingFeatures;
+use vsva_uapi::hw::smmuv3::Idr0Flags;
+use vsva_uapi::hw::vtd::EcapFlags;
 use vsva_uapi::Errno;
 
 use crate::iommufd::{DevId, HwInfo, HwptAllocRequest, IoasId, Iommufd};
@@ -54,10 +57,10 @@ use crate::smmuv3::Smmuv3Capabilities;
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
 
-/// VT-d `ECAP.NEST`.
-pub const ECAP_NEST: u64 = 1 << 26;
-/// SMMUv3 `IDR0.S2P`.
-pub const IDR0_S2P: u32 = 1 << 0;
+/// VT-d `ECAP.NEST` (declared in [`vsva_uapi::hw::vtd::Ecap`]).
+pub const ECAP_NEST: u64 = EcapFlags::NEST.bits();
+/// SMMUv3 `IDR0.S2P` (declared in [`vsva_uapi::hw::smmuv3::Idr0`]).
+pub const IDR0_S2P: u32 = Idr0Flags::S2P.bits() as u32;
 
 /// Whether the host nests, and if not, who said no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,8 +308,18 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// ECAP: QI, NEST, PRS, PSS=19, PASID, SMTS, FLTS.
-    const FULL_ECAP: u64 =
-        (1 << 1) | ECAP_NEST | (1 << 29) | (19 << 35) | (1 << 40) | (1 << 43) | (1 << 47);
+    const FULL_ECAP: u64 = vsva_uapi::hw::vtd::Ecap {
+        qi: true,
+        nest: true,
+        prs: true,
+        pss: 19,
+        pasid: true,
+        smts: true,
+        fsts: true,
+        ..EMPTY_ECAP
+    }
+    .raw();
+    const EMPTY_ECAP: vsva_uapi::hw::vtd::Ecap = vsva_uapi::hw::vtd::Ecap::decode_raw(0);
 
     fn vtd_hw(ecap: u64) -> HwInfo {
         HwInfo {

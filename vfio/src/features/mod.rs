@@ -1208,8 +1208,17 @@ mod tests {
         }
     }
 
-    const SM_NEST_FL_PASID_PRS_QI: u64 =
-        (1 << 43) | (1 << 26) | (1 << 47) | (1 << 40) | (19 << 35) | (1 << 29) | (1 << 1);
+    const SM_NEST_FL_PASID_PRS_QI: u64 = vsva_uapi::hw::vtd::Ecap {
+        smts: true,
+        nest: true,
+        fsts: true,
+        pasid: true,
+        pss: 19,
+        prs: true,
+        qi: true,
+        ..vsva_uapi::hw::vtd::Ecap::decode_raw(0)
+    }
+    .raw();
 
     fn device_with(pasid: bool, pri: bool, driver: &str) -> DeviceReport {
         let mut caps = ExtCaps {
