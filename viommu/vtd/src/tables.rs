@@ -71,8 +71,10 @@ pub(crate) fn context_entry<M: GuestMemory + ?Sized>(
     if !present {
         return Ok(Err(Absent::NotPresent));
     }
-    let addr = table + u64::from(devfn & 0x7f) * 32;
-    let Some(words) = read_words::<M, 4>(mem, addr) else {
+    let Some(words) = table
+        .checked_add(u64::from(devfn & 0x7f) * 32)
+        .and_then(|addr| read_words::<M, 4>(mem, addr))
+    else {
         return fault(FaultReason::ContextEntryAccess, false);
     };
     let ce = ContextEntry::decode(&words);
@@ -103,8 +105,12 @@ pub(crate) fn pasid_entry<M: GuestMemory + ?Sized>(
     if dir_index >= ce.pasid_dir_entries() {
         return Ok(Err(Absent::OutOfRange));
     }
-    let addr = ce.pasiddirptr + u64::from(dir_index) * 8;
-    let Some(words) = read_words::<M, 1>(mem, addr) else {
+    // A directory that wraps past the end of the address space is outside guest memory.
+    let Some(words) = ce
+        .pasiddirptr
+        .checked_add(u64::from(dir_index) * 8)
+        .and_then(|addr| read_words::<M, 1>(mem, addr))
+    else {
         return fault(FaultReason::PasidDirAccess, ce.fpd);
     };
     let de = PasidDirEntry::decode(&words);
@@ -115,8 +121,11 @@ pub(crate) fn pasid_entry<M: GuestMemory + ?Sized>(
     if PasidDirEntry::has_reserved(&words) {
         return fault(FaultReason::PasidDirReserved, suppressed);
     }
-    let addr = de.smptblptr + u64::from(pasid & ((1 << PASID_TABLE_SHIFT) - 1)) * 64;
-    let Some(words) = read_words::<M, 8>(mem, addr) else {
+    let Some(words) = de
+        .smptblptr
+        .checked_add(u64::from(pasid & ((1 << PASID_TABLE_SHIFT) - 1)) * 64)
+        .and_then(|addr| read_words::<M, 8>(mem, addr))
+    else {
         return fault(FaultReason::PasidEntryAccess, suppressed);
     };
     let pe = PasidEntry::decode(&words);
@@ -144,7 +153,9 @@ pub(crate) fn present_tables<M: GuestMemory + ?Sized>(
     while i < entries && out.len() < budget {
         let n = (entries - i).min(512);
         let bytes = &mut page[..n as usize * 8];
-        let addr = ce.pasiddirptr + u64::from(i) * 8;
+        let Some(addr) = ce.pasiddirptr.checked_add(u64::from(i) * 8) else {
+            break;
+        };
         if mem.read_slice(bytes, GuestAddress(addr)).is_err() {
             break;
         }

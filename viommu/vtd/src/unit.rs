@@ -737,12 +737,16 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
         };
         // Each run fetches at most one queue's worth: head only moves towards tail.
         while head != tail {
-            let addr = g.base + (u64::from(head) << shift);
+            // A queue that wraps past the end of the address space is outside guest
+            // memory: a fetch error.
+            let addr = g.base.checked_add(u64::from(head) << shift);
             let mut words = [0u64; 4];
-            let fetched = if g.wide {
-                tables::read_words::<M, 4>(&self.mem, addr)
-            } else {
-                tables::read_words::<M, 2>(&self.mem, addr).map(|w| [w[0], w[1], 0, 0])
+            let fetched = match addr {
+                None => None,
+                Some(addr) if g.wide => tables::read_words::<M, 4>(&self.mem, addr),
+                Some(addr) => {
+                    tables::read_words::<M, 2>(&self.mem, addr).map(|w| [w[0], w[1], 0, 0])
+                }
             };
             let Some(w) = fetched else {
                 self.fail_at(st, head, shift, Iqei::FetchError);
@@ -1240,9 +1244,13 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
             req.addr,
             req.last_page,
         );
+        // A queue that wraps past the end of the address space is outside guest memory.
+        let Some(addr) = pqa.pqa.checked_add(u64::from(tail)) else {
+            return false;
+        };
         if self
             .mem
-            .write_slice(&desc.to_le_bytes(), GuestAddress(pqa.pqa + u64::from(tail)))
+            .write_slice(&desc.to_le_bytes(), GuestAddress(addr))
             .is_err()
         {
             return false;

@@ -7,11 +7,11 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::linux_guest::{LinuxGuest, IQ, PRQ, SVA_DID};
+use common::linux_guest::{pc_psi, LinuxGuest, CONTEXT, IQ, PRQ, SVA_DID};
 use proptest::prelude::*;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use vsva_uapi::consts::FaultPerm;
-use vsva_uapi::hw::vtd::{Cap, Ecap, GcmdFlags};
+use vsva_uapi::hw::vtd::{Cap, ContextEntry, Ecap, GcmdFlags};
 use vsva_viommu::soft::SoftwareIommu;
 use vsva_viommu::{DeviceId, HostIommu, PageRequest, Viommu, VmConfig};
 use vsva_vtd::{MmioHandler, Msi, VtdConfig, VtdEvent, VtdUnit, MMIO_SIZE};
@@ -507,4 +507,80 @@ fn hostile_tables_outside_ram_and_garbage_never_reach_the_bystander() {
     drop(g);
     assert_eq!(bystander_snapshot(&p), before);
     assert_eq!(p.model.violations(), 0);
+}
+
+/// The highest page of the 64-bit address space: a table or queue there runs past 2^64.
+const TOP_PAGE: u64 = 0xffff_ffff_ffff_f000;
+
+#[test]
+fn page_request_queue_wrapping_past_2_pow_64_refuses_the_request() {
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    let viommu = Viommu::new(model.clone());
+    let mem = ram();
+    let log = Arc::<Mutex<Vec<VtdEvent>>>::default();
+    let u = make(&viommu, mem.clone(), 0x300, log.clone());
+    let mut g = LinuxGuest::new(&u, &mem);
+    assert!(g.boot());
+    g.probe_device(0x0008, true, true).unwrap();
+    g.bind(0x0008, 2, SVA_DID, 0x7_0000).unwrap();
+    let h = u.bindings()[0].0;
+    // PQS 1 (8 KiB) at the top page, the tail at 0x1000: the slot is at 2^64.
+    w64(&u, 0xd0, TOP_PAGE | 1);
+    w64(&u, 0xc0, 0);
+    w64(&u, 0xc8, 0x1000);
+    assert_eq!(r64(&u, 0xc8), 0x1000, "PQT");
+    let before = log.lock().unwrap().len();
+    model.inject_page_request(
+        &viommu,
+        PageRequest {
+            id: 0,
+            device: DeviceId(0x300),
+            pasid: Some(h),
+            grpid: 1,
+            perm: FaultPerm::READ,
+            addr: 0x1000,
+            last_page: true,
+            needs_pasid: true,
+            private_data: None,
+        },
+    );
+    assert_eq!(u.deliver_page_requests(), 0, "no slot in guest memory");
+    // The request is refused (answered to the device), the queue does not move, no event.
+    assert_eq!(model.outstanding(), 0);
+    assert_eq!(r64(&u, 0xc8), 0x1000, "PQT unchanged");
+    assert_eq!(r32(&u, 0xdc), 0, "PRS: no PPR");
+    assert_eq!(u.stats().page_requests, 0);
+    assert_eq!(log.lock().unwrap().len(), before, "no MSI");
+}
+
+#[test]
+fn pasid_directory_wrapping_past_2_pow_64_is_a_directory_access_fault() {
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    let viommu = Viommu::new(model.clone());
+    let mem = ram();
+    let u = make(&viommu, mem.clone(), 0x300, Arc::default());
+    let mut g = LinuxGuest::new(&u, &mem);
+    assert!(g.boot());
+    g.probe_device(0x0008, true, true).unwrap();
+    // PDTS 7: 2^14 directory entries (128 KiB) from the top page.
+    let ce = ContextEntry {
+        p: true,
+        dte: true,
+        paside: true,
+        pre: true,
+        pdts: 7,
+        pasiddirptr: TOP_PAGE,
+        ..ContextEntry::default()
+    };
+    let words = ce.encode();
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    mem.write_slice(&bytes, GuestAddress(CONTEXT + 8 * 32))
+        .unwrap();
+    // PASID 0x10000: directory index 1024, at TOP_PAGE + 0x2000 = 2^64 + 0x1000.
+    g.submit(&[pc_psi(SVA_DID, 0x10000)], false).unwrap();
+    assert!(u.bindings().is_empty());
+    assert_eq!(u.stats().binds, 0);
+    assert_eq!(u.stats().faults_recorded, 1);
+    assert_eq!(r32(&u, 0x34) & 0x2, 0x2, "FSTS.PPF");
+    assert_eq!(model.vm_state(u.vm().id()).pasid_entries.len(), 0);
 }
