@@ -21,7 +21,8 @@ IMAGES='well_behaved.bin well_behaved.asm -
 gen1.bin         generations.asm   GEN=1
 gen2.bin         generations.asm   GEN=2
 gen3.bin         generations.asm   GEN=3
-hostile.bin      hostile.asm       -'
+hostile.bin      hostile.asm       -
+vtd_linux.bin    vtd_linux.asm     -'
 
 assemble() { # $1 = output directory
     echo "$IMAGES" | while read -r image source define; do

@@ -148,6 +148,8 @@ pub struct VmmStats {
     pub exits: u64,
     /// Doorbells with a command block in RAM (each one got a result).
     pub doorbells: u64,
+    /// MMIO exits handled by the guest's emulated VT-d (every access to its window).
+    pub mmio_exits: u64,
     /// Doorbells ignored: not a 4-byte `out`, or a command block not entirely in RAM.
     pub bad_doorbells: u64,
     /// Handled doorbells per op.
@@ -276,6 +278,11 @@ impl<B: Backend> PvIommu<B> {
     /// Counts one vCPU exit (the run loop calls this for every exit).
     pub fn count_exit(&mut self) {
         self.stats.exits += 1;
+    }
+
+    /// Counts one MMIO exit handled by the emulated VT-d.
+    pub fn count_mmio(&mut self) {
+        self.stats.mmio_exits += 1;
     }
 
     /// Handles one `out` to [`DOORBELL_PORT`] of `size` bytes with `value`, the guest's

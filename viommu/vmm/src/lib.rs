@@ -90,7 +90,9 @@ use vsva_uapi::Errno;
 use vsva_viommu::soft::SoftwareIommu;
 use vsva_viommu::{Backend, DeviceId, PageRequest, Viommu, ViommuError, Vm, VmConfig, VmId};
 
-use crate::sys::kvm::{self as kvm, Exit, Machine};
+use crate::sys::kvm::{self as kvm, Exit, Machine, MmioData};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vsva_vtd::{MmioHandler, Msi, MsiSink, VtdConfig, VtdEvent, VtdStats, VtdUnit};
 
 mod device;
 // The only module with `allow(unsafe_code)`: guest RAM, KVM_SET_USER_MEMORY_REGION,
@@ -119,6 +121,49 @@ pub const REPORT_GPA: usize = 0x0500;
 
 /// The report's magic: `"VSVA"` as a little-endian `u32`.
 pub const REPORT_MAGIC: u32 = 0x5653_5641;
+
+/// Where an emulated VT-d's register window starts (just above RAM, reachable from real
+/// mode as `0xFFFF:0x0010`); it is [`vsva_vtd::MMIO_SIZE`] bytes long.
+pub const VTD_MMIO_GPA: u64 = RAM_SIZE as u64;
+
+/// The emulated VT-d unit of a guest (see [`GuestSpec::vtd`]): the guest RAM as
+/// vm-memory's guest memory, its MSIs delivered by [`RamMsi`].
+pub type GuestVtd<B> = VtdUnit<B, GuestMemoryMmap, RamMsi>;
+
+/// The MSI sink of the mini-VMM's VT-d units. The tiny real-mode guests have no interrupt
+/// controller, so an MSI is delivered as the memory write it is on the bus: its 32-bit
+/// data stored at its address when that lies in RAM (a guest programs a RAM address in
+/// `xEADDR` and polls it); an address outside RAM (e.g. the LAPIC's `0xFEE0_0000`) drops
+/// the write. Every MSI is also logged for the VMM ([`Guest::vtd_msis`]).
+#[derive(Debug, Clone)]
+pub struct RamMsi {
+    mem: GuestMemoryMmap,
+    log: Arc<std::sync::Mutex<Vec<(VtdEvent, Msi)>>>,
+}
+
+/// How many MSIs [`RamMsi`] logs (the first ones; later ones are still delivered).
+pub const MSI_LOG_CAPACITY: usize = 4096;
+
+impl MsiSink for RamMsi {
+    fn deliver(&self, event: VtdEvent, msi: Msi) {
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.len() < MSI_LOG_CAPACITY {
+            log.push((event, msi));
+        }
+        drop(log);
+        if msi
+            .address
+            .checked_add(4)
+            .is_some_and(|e| e <= RAM_SIZE as u64)
+        {
+            // In RAM by the check above; a failure would only drop the write.
+            let _ = self.mem.write_obj(msi.data, GuestAddress(msi.address));
+        }
+    }
+}
 
 /// Bounds of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +219,10 @@ pub struct GuestSpec<B: Backend> {
     pub preload: Vec<(usize, Vec<u8>)>,
     /// The seed written to the boot info (0: the guest's built-in one).
     pub seed: u32,
+    /// An emulated VT-d at [`VTD_MMIO_GPA`] with [`GuestSpec::device`] attached under
+    /// this requester id (bus:devfn), or none (the device is attached to the [`Vm`]
+    /// directly, for the paravirtual port only).
+    pub vtd: Option<(u16, VtdConfig)>,
 }
 
 impl<B: Backend> std::fmt::Debug for GuestSpec<B> {
@@ -200,7 +249,16 @@ impl<B: Backend> GuestSpec<B> {
             regs: StartRegs::default(),
             preload: Vec::new(),
             seed: 0,
+            vtd: None,
         }
+    }
+
+    /// Gives the guest an emulated VT-d unit (default [`VtdConfig`]) at [`VTD_MMIO_GPA`],
+    /// the device attached under requester id `rid`.
+    #[must_use]
+    pub fn vtd(mut self, rid: u16) -> Self {
+        self.vtd = Some((rid, VtdConfig::default()));
+        self
     }
 
     /// Sets the seed written to the boot info.
@@ -352,6 +410,9 @@ pub enum VmmError {
     /// The run took longer than [`Limits::timeout`].
     #[error("the guest ran longer than {0:?}")]
     Timeout(Duration),
+    /// The emulated VT-d could not be built or the device not attached to it.
+    #[error("the emulated VT-d: {0}")]
+    Vtd(vsva_vtd::VtdError),
     /// The vCPU thread panicked (a bug in the VMM, never the guest's doing).
     #[error("the vCPU thread panicked")]
     VcpuPanicked,
@@ -439,7 +500,23 @@ impl<B: Backend> Vmm<B> {
             machine.ram_mut()[*gpa..*gpa + bytes.len()].copy_from_slice(bytes);
         }
         let vm = Arc::new(self.viommu.create_vm(spec.config));
-        vm.attach_device(spec.device).map_err(VmmError::Attach)?;
+        let vtd = match spec.vtd {
+            None => {
+                vm.attach_device(spec.device).map_err(VmmError::Attach)?;
+                None
+            }
+            Some((rid, config)) => {
+                let msi = RamMsi {
+                    mem: machine.guest_memory(),
+                    log: Arc::default(),
+                };
+                let unit = VtdUnit::new(vm.clone(), machine.guest_memory(), msi.clone(), config)
+                    .map_err(VmmError::Vtd)?;
+                unit.attach_device(rid, spec.device)
+                    .map_err(VmmError::Vtd)?;
+                Some((unit, msi))
+            }
+        };
         let device = PvIommu::new(
             self.viommu.clone(),
             vm,
@@ -451,6 +528,7 @@ impl<B: Backend> Vmm<B> {
             name: spec.name,
             machine,
             device,
+            vtd,
             limits: self.limits,
         })
     }
@@ -493,6 +571,8 @@ pub struct Guest<B: Backend> {
     name: String,
     machine: Machine,
     device: PvIommu<B>,
+    // Private: the unit writes guest RAM, which only the run loop may let it do.
+    vtd: Option<(GuestVtd<B>, RamMsi)>,
     limits: Limits,
 }
 
@@ -531,6 +611,28 @@ impl<B: Backend> Guest<B> {
         self.machine.ram()
     }
 
+    /// The emulated VT-d's counters, if the guest has one.
+    pub fn vtd_stats(&self) -> Option<VtdStats> {
+        self.vtd.as_ref().map(|(u, _)| u.stats())
+    }
+
+    /// The emulated VT-d's binds (`(guest PASID, host PASID, requester ids)`), if the
+    /// guest has one.
+    pub fn vtd_bindings(&self) -> Option<Vec<(u32, u32, Vec<u16>)>> {
+        self.vtd.as_ref().map(|(u, _)| u.bindings())
+    }
+
+    /// The MSIs the emulated VT-d sent (the first [`MSI_LOG_CAPACITY`]), if the guest has
+    /// one.
+    pub fn vtd_msis(&self) -> Option<Vec<(VtdEvent, Msi)>> {
+        self.vtd.as_ref().map(|(_, m)| {
+            m.log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        })
+    }
+
     /// The guest's RAM, writable (between runs).
     pub fn ram_mut(&mut self) -> &mut [u8] {
         self.machine.ram_mut()
@@ -552,9 +654,10 @@ impl<B: Backend> Guest<B> {
         let limits = self.limits;
         let machine = &mut self.machine;
         let device = &mut self.device;
+        let vtd = self.vtd.as_ref().map(|(u, _)| u);
         let (end, elapsed) = kvm::with_deadline(limits.timeout, &expired, || {
             let start = Instant::now();
-            let end = run_loop(machine, device, limits, &expired);
+            let end = run_loop(machine, device, vtd, limits, &expired);
             (end, start.elapsed())
         });
         end?;
@@ -572,10 +675,27 @@ impl<B: Backend> Guest<B> {
 fn run_loop<B: Backend>(
     machine: &mut Machine,
     device: &mut PvIommu<B>,
+    vtd: Option<&GuestVtd<B>>,
     limits: Limits,
     expired: &AtomicBool,
 ) -> Result<(), VmmError> {
     let mut exits = 0u64;
+    // MMIO inside the VT-d window goes to the unit (every width: the unit accepts any
+    // access, reading 0 and ignoring writes it does not define).
+    let mut mmio = |addr: u64, data: MmioData<'_>| {
+        let Some(unit) = vtd else { return false };
+        let Some(off) = addr
+            .checked_sub(VTD_MMIO_GPA)
+            .filter(|o| *o < vsva_vtd::MMIO_SIZE)
+        else {
+            return false;
+        };
+        match data {
+            MmioData::Read(d) => unit.mmio_read(off, d),
+            MmioData::Write(d) => unit.mmio_write(off, d),
+        }
+        true
+    };
     loop {
         if expired.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(VmmError::Timeout(limits.timeout));
@@ -583,7 +703,7 @@ fn run_loop<B: Backend>(
         if exits >= limits.max_exits {
             return Err(VmmError::ExitLimit(limits.max_exits));
         }
-        let exit = machine.run()?;
+        let exit = machine.run(&mut mmio)?;
         exits += 1;
         device.count_exit();
         let unexpected = match exit {
@@ -600,8 +720,12 @@ fn run_loop<B: Backend>(
             Exit::Interrupted => continue,
             Exit::IoOut { port, size, .. } => UnexpectedExit::IoOut { port, size },
             Exit::IoIn { port, size } => UnexpectedExit::IoIn { port, size },
-            Exit::MmioRead { addr, len } => UnexpectedExit::MmioRead { addr, len },
-            Exit::MmioWrite { addr, len } => UnexpectedExit::MmioWrite { addr, len },
+            Exit::MmioRead { handled: true, .. } | Exit::MmioWrite { handled: true, .. } => {
+                device.count_mmio();
+                continue;
+            }
+            Exit::MmioRead { addr, len, .. } => UnexpectedExit::MmioRead { addr, len },
+            Exit::MmioWrite { addr, len, .. } => UnexpectedExit::MmioWrite { addr, len },
             Exit::Shutdown => UnexpectedExit::Shutdown,
             Exit::InternalError => UnexpectedExit::InternalError,
             Exit::FailEntry(r) => UnexpectedExit::FailEntry(r),
@@ -619,7 +743,7 @@ fn run_loop<B: Backend>(
 /// produce.
 pub fn probe() -> Result<(), VmmError> {
     let mut machine = Machine::new(RAM_SIZE, &[0xf4], LOAD_GPA, kvm::StartRegs::default())?;
-    match machine.run()? {
+    match machine.run(&mut |_, _| false)? {
         Exit::Hlt => Ok(()),
         Exit::Shutdown => Err(VmmError::UnexpectedExit(UnexpectedExit::Shutdown)),
         Exit::InternalError => Err(VmmError::UnexpectedExit(UnexpectedExit::InternalError)),

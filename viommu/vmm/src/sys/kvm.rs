@@ -18,40 +18,32 @@ use std::time::{Duration, Instant};
 
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
-/// The guest RAM: `len` bytes of private anonymous memory, unmapped on drop.
+/// The guest RAM: one vm-memory region of `len` zeroed bytes of anonymous memory at GPA 0
+/// (vm-memory maps it and unmaps it when the last clone of the [`GuestMemoryMmap`] is
+/// dropped, so the emulated VT-d's clone keeps it alive).
 struct GuestRam {
+    mem: GuestMemoryMmap,
     base: std::ptr::NonNull<u8>,
-    len: usize,
 }
 
-// SAFETY: `GuestRam` is an address range; its bytes are reached only through `Machine`'s
-// borrow-checked views, so moving the handle to another thread cannot race.
+// SAFETY: `GuestRam` is an address range owned by `mem` (whose regions are `Send`); its
+// bytes are reached only through `Machine`'s borrow-checked views or vm-memory's
+// volatile accessors, so moving the handle to another thread cannot race.
 unsafe impl Send for GuestRam {}
 
 impl GuestRam {
-    /// `mmap(2)`: `len` (a multiple of the page size) zeroed bytes, not reserved in swap.
+    /// `len` zeroed bytes at GPA 0.
     fn new(len: usize) -> Result<GuestRam, i32> {
-        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-        let prot = libc::PROT_READ | libc::PROT_WRITE;
-        // SAFETY: a null hint and fd -1 make a new mapping that overlaps nothing the
-        // program owns; mmap(2) reads no caller memory.
-        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0) };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO));
-        }
-        let base = std::ptr::NonNull::new(p.cast::<u8>()).ok_or(libc::ENOMEM)?;
-        Ok(GuestRam { base, len })
-    }
-}
-
-impl Drop for GuestRam {
-    fn drop(&mut self) {
-        // SAFETY: exactly the range mmap returned; every view of it borrows the
-        // `Machine` that owns this value, which is being dropped.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+        let mem =
+            GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)]).map_err(|_| libc::ENOMEM)?;
+        let base = mem
+            .get_host_address(GuestAddress(0))
+            .ok()
+            .and_then(std::ptr::NonNull::new)
+            .ok_or(libc::ENOMEM)?;
+        Ok(GuestRam { mem, base })
     }
 }
 
@@ -79,10 +71,19 @@ pub(crate) enum Exit {
     IoOut { port: u16, size: usize, value: u32 },
     /// `in` from `port` of `size` bytes (the mini-VMM never answers one).
     IoIn { port: u16, size: usize },
-    /// An MMIO read at `addr`.
-    MmioRead { addr: u64, len: usize },
-    /// An MMIO write at `addr`.
-    MmioWrite { addr: u64, len: usize },
+    /// An MMIO read at `addr`; `handled` if the MMIO callback of [`Machine::run`]
+    /// filled the data.
+    MmioRead {
+        addr: u64,
+        len: usize,
+        handled: bool,
+    },
+    /// An MMIO write at `addr`; `handled` if the MMIO callback took it.
+    MmioWrite {
+        addr: u64,
+        len: usize,
+        handled: bool,
+    },
     /// `hlt`.
     Hlt,
     /// Triple fault or similar.
@@ -95,6 +96,15 @@ pub(crate) enum Exit {
     Interrupted,
     /// Any other exit reason, by name.
     Other(&'static str),
+}
+
+/// The data of an MMIO exit: the bytes to fill for a read, the bytes written.
+#[derive(Debug)]
+pub(crate) enum MmioData<'a> {
+    /// A read: fill these bytes (the `kvm_run` page's buffer, returned to the guest).
+    Read(&'a mut [u8]),
+    /// A write of these bytes.
+    Write(&'a [u8]),
 }
 
 /// One KVM VM: RAM at GPA 0 and one real-mode vCPU.
@@ -152,7 +162,7 @@ impl Machine {
             flags: 0,
         };
         // SAFETY: the region is `ram`, a live private anonymous mapping of `ram_size`
-        // bytes that no Rust reference covers yet.
+        // bytes (vm-memory's) that no Rust reference covers yet.
         // It stays mapped for as long as the VM can use it: `Machine` owns both, and its
         // field order drops the vCPU and VM fds (and with the VM, the slot) before
         // unmapping the memory. Guest writes through the slot are seen by the views below
@@ -195,8 +205,10 @@ impl Machine {
     /// `&mut self`).
     pub(crate) fn ram(&self) -> &[u8] {
         // SAFETY: `ram` maps at least `ram_size` readable bytes for the life of `self`.
-        // The only other writer is the guest, through KVM, and only inside `run`, which
-        // takes `&mut self` and so cannot overlap this shared borrow; there is one vCPU.
+        // The other writers are the guest, through KVM, only inside `run`, which takes
+        // `&mut self` and so cannot overlap this shared borrow (there is one vCPU), and
+        // device models holding `guest_memory()`, which the mini-VMM calls only during an
+        // exit, from inside `run`'s MMIO callback or while it holds `&mut Machine`.
         unsafe { std::slice::from_raw_parts(self.ram.base.as_ptr(), self.ram_size) }
     }
 
@@ -207,9 +219,22 @@ impl Machine {
         unsafe { std::slice::from_raw_parts_mut(self.ram.base.as_ptr(), self.ram_size) }
     }
 
-    /// Runs the vCPU until its next exit (`KVM_RUN`). A failing `KVM_RUN` other than
-    /// `EINTR` is returned as its `errno`.
-    pub(crate) fn run(&mut self) -> Result<Exit, KvmFailure> {
+    /// The guest RAM as vm-memory guest memory (a clone sharing the mapping), for device
+    /// models that reach guest memory with vm-memory's checked, volatile accessors. They
+    /// may use it only while the vCPU is stopped and no view of [`Machine::ram`] lives:
+    /// the mini-VMM calls them during an exit, on the vCPU's thread.
+    pub(crate) fn guest_memory(&self) -> GuestMemoryMmap {
+        self.ram.mem.clone()
+    }
+
+    /// Runs the vCPU until its next exit (`KVM_RUN`). An MMIO exit is offered to `mmio`
+    /// (`addr`, `MmioData`) before `run` returns, so a read's data reaches the guest when
+    /// the vCPU resumes; `mmio` returns whether it handled the access. A failing
+    /// `KVM_RUN` other than `EINTR` is returned as its `errno`.
+    pub(crate) fn run(
+        &mut self,
+        mmio: &mut dyn FnMut(u64, MmioData<'_>) -> bool,
+    ) -> Result<Exit, KvmFailure> {
         match self.vcpu.run() {
             Ok(exit) => Ok(match exit {
                 VcpuExit::IoOut(port, data) => {
@@ -226,14 +251,16 @@ impl Machine {
                     port,
                     size: data.len(),
                 },
-                VcpuExit::MmioRead(addr, data) => Exit::MmioRead {
-                    addr,
-                    len: data.len(),
-                },
-                VcpuExit::MmioWrite(addr, data) => Exit::MmioWrite {
-                    addr,
-                    len: data.len(),
-                },
+                VcpuExit::MmioRead(addr, data) => {
+                    let len = data.len();
+                    let handled = mmio(addr, MmioData::Read(data));
+                    Exit::MmioRead { addr, len, handled }
+                }
+                VcpuExit::MmioWrite(addr, data) => {
+                    let len = data.len();
+                    let handled = mmio(addr, MmioData::Write(data));
+                    Exit::MmioWrite { addr, len, handled }
+                }
                 VcpuExit::Hlt => Exit::Hlt,
                 VcpuExit::Shutdown => Exit::Shutdown,
                 VcpuExit::InternalError => Exit::InternalError,
