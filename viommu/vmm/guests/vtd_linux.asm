@@ -21,15 +21,18 @@
 ;   7  bind PASID 5 (DID 1, first-stage pgd 0x20000, AW 48): directory entry -> PASID
 ;      table 0xB000, the entry with P written last, #3 PASID-cache PASID-selective +
 ;      PIOTLB all-in-PASID
-;   8  flush 16 pages at 0x7f0000010000: #4 PIOTLB page-selective + PASID device-TLB
-;   9  unbind: clear P, #5 PASID-cache + PIOTLB all-in-PASID + PASID device-TLB, clear
-;      the entry, #6 the drain: fence wait + PIOTLB + device-TLB (wait with PD)
+;   7b hlt: the host injects a page request and resumes the guest; poll the PRQ event's
+;      memory write, check PQT and the PASID, #4 page group response (RC 0xF), PQH = PQT,
+;      PRS.PPR cleared
+;   8  flush 16 pages at 0x7f0000010000: #5 PIOTLB page-selective + PASID device-TLB
+;   9  unbind: clear P, #6 PASID-cache + PIOTLB all-in-PASID + PASID device-TLB, clear
+;      the entry, #7 the drain: fence wait + PIOTLB + device-TLB (wait with PD)
 ;  10  GSTS, IQH, FSTS read (FSTS expected 0); report; hlt
 ;
-; Report: requests_sent = submissions (6), unexpected_results = failed checks (the first
+; Report: requests_sent = submissions (7), unexpected_results = failed checks (the first
 ; in DIAG: eax = what was read, edx = the check id or the expected value),
-; reserved = waits whose status read QI_DONE (6).
-; DETAILS (0x0540): u32 CAP lo, CAP hi, ECAP lo, ECAP hi, descriptors written (17, the
+; reserved = waits whose status read QI_DONE (7).
+; DETAILS (0x0540): u32 CAP lo, CAP hi, ECAP lo, ECAP hi, descriptors written (20, the
 ; waits included), GSTS, IQH, FSTS at the end.
 
 bits 16
@@ -154,9 +157,56 @@ start:
     mov cx, 2
     call qi_submit
 
+    ; 7b: a page request. The guest halts; the host injects a page request for the device
+    ; (PASID 5) and resumes it. The unit writes the descriptor into the PRQ and raises the
+    ; page request event (PEDATA 0x41 stored at MSI_PRQ); the guest polls for it, checks
+    ; PQT (one descriptor) and the descriptor's PASID, answers with a page group response
+    ; (RID, PASID, PRGI and LPIG of the request, RC 0xF: VT-d's response failure) + wait,
+    ; moves PQH to PQT and clears PRS.PPR.
+    hlt
+    mov ecx, POLLS
+.prq_wait:
+    cmp dword [MSI_PRQ], 0x41
+    je .prq_got
+    loop .prq_wait
+    mov edx, 5
+    call note_bad
+    jmp .prq_done
+.prq_got:
+    VTD_R32 VTD_PQT
+    mov edx, 32
+    call expect_eq
+    mov eax, [PRQ + 4]
+    and eax, 0xFFFFF
+    mov edx, PASID
+    call expect_eq
+    mov eax, [PRQ]
+    mov ebx, eax
+    shr ebx, 4
+    and ebx, 0x10                   ; PP (bit 8) -> bit 4
+    and eax, 0xFFFF0000             ; RID
+    or eax, ebx
+    or eax, 9 | (0xF << 12)
+    mov [d_resp], eax
+    mov eax, [PRQ + 4]
+    and eax, 0xFFFFF                ; PASID
+    mov [d_resp + 4], eax
+    mov eax, [PRQ + 8]
+    and eax, 0xFFC                  ; PRGI, LPIG
+    mov [d_resp + 8], eax
+    mov si, d_resp
+    mov cx, 1
+    xor dl, dl
+    call qi_submit
+    VTD_R32 VTD_PQT
+    VTD_W32 VTD_PQH, eax
+    VTD_W32 VTD_PRS, 1
+.prq_done:
+
     ; 8: mmu-notifier flush
     mov si, d_flush
     mov cx, 2
+    xor dl, dl
     call qi_submit
 
     ; 9: unbind and drain
@@ -295,6 +345,8 @@ d_flush:     dq 6 | (3 << 4) | (DID << 16) | (PASID << 32), 4 | 0x7f0000010000, 
 d_unbind:    dq 7 | (1 << 4) | (DID << 16) | (PASID << 32), 0, 0, 0
              dq 6 | (2 << 4) | (DID << 16) | (PASID << 32), 0, 0, 0
              dq 8 | (RID << 16) | (PASID << 32), (1 << 11) | 0x7ffffffffffff000, 0, 0
+; the page group response (filled in from the request)
+d_resp:      dq 0, 0, 0, 0
 ; the drain: fence wait (FN, QI_DONE, no status write), PIOTLB all-in-PASID, device-TLB
 d_drain:     dq 5 | (1 << 6) | (QI_DONE << 32), 0, 0, 0
              dq 6 | (2 << 4) | (DID << 16) | (PASID << 32), 0, 0, 0

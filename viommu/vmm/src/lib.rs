@@ -616,7 +616,7 @@ impl<B: Backend> Guest<B> {
         self.vtd.as_ref().map(|(u, _)| u.stats())
     }
 
-    /// The emulated VT-d's binds (`(guest PASID, host PASID, requester ids)`), if the
+    /// The emulated VT-d's binds (`(host PASID, guest PASID, requester ids)`), if the
     /// guest has one.
     pub fn vtd_bindings(&self) -> Option<Vec<(u32, u32, Vec<u16>)>> {
         self.vtd.as_ref().map(|(u, _)| u.bindings())
@@ -702,6 +702,11 @@ fn run_loop<B: Backend>(
         }
         if exits >= limits.max_exits {
             return Err(VmmError::ExitLimit(limits.max_exits));
+        }
+        // Page requests the backend reported for the unit's devices go into the guest's
+        // page request queue (its event raised) while the vCPU is stopped, before it runs.
+        if let Some(unit) = vtd {
+            unit.deliver_page_requests();
         }
         let exit = machine.run(&mut mmio)?;
         exits += 1;

@@ -1,16 +1,20 @@
 //! The emulated VT-d in the mini-VMM under /dev/kvm: `guests/vtd_linux.asm` drives the
 //! unit at `VTD_MMIO_GPA` the way Linux's intel-iommu driver does (boot, device probe, an
-//! SVA bind of guest PASID 5, a 16-page flush, the unbind and its drain), against the
-//! software backend. Asserts what the backend saw, what the guest reported, the wait
+//! SVA bind of guest PASID 5, a page request the host injects and the guest's page group
+//! response, a 16-page flush, the unbind and its drain), against the software backend. Asserts what the backend saw, what the guest reported, the wait
 //! status writes in its RAM and the VMM's MMIO exit counts. Prints a loud SKIP line and
 //! returns where KVM is unusable.
 
 mod vmm_support;
 
 use vmm_support::kvm_usable;
-use vsva_uapi::consts::{CacheInvType, VtdGpasidFlags};
+use vsva_uapi::consts::{CacheInvType, FaultPerm, PageResponseCode, VtdGpasidFlags};
+use vsva_uapi::hw::vtd::PageReqDesc;
 use vsva_viommu::soft::{Event, SoftwareIommu};
-use vsva_viommu::{DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, Viommu};
+use vsva_viommu::{
+    DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, PageRequest, PageResponse,
+    Viommu,
+};
 use vsva_vmm::{GuestSpec, Vmm};
 
 const VTD_LINUX: &[u8] = include_bytes!("../guests/vtd_linux.bin");
@@ -21,10 +25,15 @@ const RID: u16 = 0x0008;
 const GPGD: u64 = 0x20000;
 const GPASID: u32 = 5;
 /// Queue submissions, each ending with a wait descriptor.
-const SUBMISSIONS: u32 = 6;
-/// Descriptors written: 12 (1 + 1 + 2 + 2 + 3 + 3, the drain's fence wait counted with
-/// them) plus the 6 status waits.
-const DESCRIPTORS: u64 = 18;
+const SUBMISSIONS: u32 = 7;
+/// Descriptors written: 13 (1 + 1 + 2 + 1 + 2 + 3 + 3, the drain's fence wait counted
+/// with them) plus the 7 status waits.
+const DESCRIPTORS: u64 = 20;
+/// Where the guest's page request queue is (`PRQ`).
+const PRQ_GPA: usize = 0xF000;
+/// The page request the host injects: its group and address.
+const GRPID: u32 = 0x42;
+const FAULT_ADDR: u64 = 0x7f00_0003_0000;
 /// Where the guest's wait status slots are (`STATUS`: one u32 per queue slot).
 const STATUS_GPA: usize = 0xE000;
 /// Linux's wait status value.
@@ -48,11 +57,51 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     }
     let model = SoftwareIommu::new(HostIommu::vtd_default());
     let vmm = Vmm::new(Viommu::new(model.clone()));
+    let dev = DeviceId(0x10);
     let mut guest = vmm
-        .create_guest(GuestSpec::new("vtd_linux", VTD_LINUX, DeviceId(0x10)).vtd(RID))
+        .create_guest(GuestSpec::new("vtd_linux", VTD_LINUX, dev).vtd(RID))
         .expect("create the guest");
-    let report = guest.run().expect("the guest halts");
+    // The first run ends at the guest's hlt after the bind.
+    let first = guest.run().expect("the guest halts after the bind");
+    assert_eq!(first.guest, None, "no report yet");
+    let bindings = guest.vtd_bindings().expect("the guest has a VT-d");
+    let [(h, gpasid, ref rids)] = bindings[..] else {
+        panic!("one bind after the first run: {bindings:?}");
+    };
+    assert_eq!((gpasid, rids.as_slice()), (GPASID, &[RID][..]));
+    // The host reports a page request of the device on the bound PASID; the VMM delivers
+    // it before the vCPU resumes.
+    model.inject_page_request(
+        vmm.viommu(),
+        PageRequest {
+            id: 0,
+            device: dev,
+            pasid: Some(h),
+            grpid: GRPID,
+            perm: FaultPerm::READ | FaultPerm::WRITE,
+            addr: FAULT_ADDR,
+            last_page: true,
+            needs_pasid: true,
+            private_data: None,
+        },
+    );
+    let report = guest.run().expect("the guest halts at its end");
     let ram = guest.ram();
+
+    // The page request descriptor the guest found in its queue: the guest's RID and
+    // PASID (not the host's), the group, the address and access.
+    let words: [u64; 4] = std::array::from_fn(|i| {
+        u64::from_le_bytes(ram[PRQ_GPA + 8 * i..][..8].try_into().unwrap())
+    });
+    let req = PageReqDesc::decode(&words);
+    assert!(req.pp && req.lpig && req.rd && req.wr, "{req:?}");
+    assert_eq!(
+        (req.rid, req.pasid, u32::from(req.prgi), req.addr),
+        (RID, GPASID, GRPID, FAULT_ADDR),
+        "{req:?}"
+    );
+    // Its event was delivered as the memory write the guest polled (PEDATA at PEADDR).
+    assert_eq!(w32(ram, 0x588), 0x41);
 
     // What the guest saw: every check passed, every wait wrote QI_DONE.
     let g = report.guest.expect("the guest wrote its report");
@@ -65,7 +114,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let waits: Vec<usize> = (0..DESCRIPTORS as usize)
         .filter(|&slot| w32(ram, STATUS_GPA + 4 * slot) == QI_DONE)
         .collect();
-    assert_eq!(waits, [1, 3, 6, 9, 13, 17]);
+    assert_eq!(waits, [1, 3, 6, 8, 11, 15, 19]);
     // Final registers: GSTS has TES | QIES | RTPS, IQH is at the tail, no fault.
     let gsts = w32(ram, 0x540 + 20);
     assert_eq!(gsts & 0xC400_0000, 0xC400_0000, "GSTS {gsts:#x}");
@@ -76,7 +125,8 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let vs = guest.vtd_stats().expect("the guest has a VT-d");
     assert_eq!(vs.queue_runs, u64::from(SUBMISSIONS));
     assert_eq!(vs.descriptors, DESCRIPTORS);
-    assert_eq!(vs.waits, 7, "6 status waits and the drain's fence");
+    assert_eq!(vs.waits, 8, "7 status waits and the drain's fence");
+    assert_eq!((vs.page_requests, vs.responses), (1, 1));
     assert_eq!(vs.queue_errors, 0);
     assert_eq!((vs.binds, vs.unbinds, vs.bind_failures), (1, 1, 0));
     assert_eq!(vs.faults_recorded, 0);
@@ -88,13 +138,14 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     assert_eq!(report.stats.mmio_exits, vs.mmio_reads + vs.mmio_writes);
     assert_eq!(
         report.stats.exits,
-        report.stats.mmio_exits + 1,
-        "and the hlt"
+        report.stats.mmio_exits + 2,
+        "and the two hlts"
     );
     assert_eq!(vs.bad_accesses, 0);
     assert_eq!(report.stats.doorbells, 0, "no paravirtual request");
 
-    // What the backend saw: the bind of guest PASID 5 with the guest's table, the
+    // What the backend saw: the bind of guest PASID 5 with the guest's table, the page
+    // response (the guest's RC 0xF, VT-d's response failure, is the generic failure), the
     // invalidations of the bound PASID (IH 0: not leaf-only), the unbind of the same host
     // PASID. The flushes after the unbind's PASID-cache invalidation name a PASID no longer
     // bound and reach no backend.
@@ -103,7 +154,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let Some(Event::Bind(bind)) = log.first() else {
         panic!("first backend call is not a bind: {log:?}");
     };
-    let h = bind.hpasid;
+    assert_eq!(bind.hpasid, h);
     assert_eq!(
         *bind,
         GpasidBind {
@@ -136,7 +187,19 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     });
     assert_eq!(
         log,
-        [Event::Bind(*bind), at_pasid, pages, Event::Unbind(h)],
+        [
+            Event::Bind(*bind),
+            at_pasid,
+            Event::PageResponse(PageResponse {
+                id: 0,
+                device: dev,
+                pasid: Some(h),
+                grpid: GRPID,
+                code: PageResponseCode::Failure,
+            }),
+            pages,
+            Event::Unbind(h)
+        ],
         "backend calls"
     );
     assert!(st.pasid_entries.is_empty());
