@@ -93,3 +93,42 @@ fn the_check_sees_what_the_cli_and_the_kvm_feature_pull_in() {
         "{stdout}"
     );
 }
+
+/// No binding crate (vfio-bindings, iommufd-bindings) is a normal dependency of vsva's
+/// libraries, with every feature: a VMM that links its own version of them (cloud-hypervisor
+/// pins older ones) gets no second copy through vsva, and no binding type crosses vsva's
+/// API. vsva-vfio uses them as dev-dependencies only, to check its own declarations.
+#[test]
+fn vsva_libraries_link_no_binding_crate() {
+    for package in [
+        "vsva-uapi",
+        "vsva-vfio",
+        "vsva-viommu",
+        "vsva-vtd",
+        "vsva-vmm",
+    ] {
+        let out = Command::new(env!("CARGO"))
+            .args(["tree", "-p", package, "--all-features", "-e", "normal"])
+            .args(["--prefix", "none", "--format", "{p}"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo tree");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{package} "))),
+            "{stdout}"
+        );
+        let bindings: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("vfio-bindings ") || l.starts_with("iommufd-bindings "))
+            .collect();
+        assert!(bindings.is_empty(), "{package} links {bindings:?}");
+    }
+}

@@ -48,6 +48,37 @@ pub const VFIO_IOMMU_MAP_DMA: u32 = io(VFIO_TYPE, VFIO_BASE + 13);
 /// `VFIO_IOMMU_UNMAP_DMA` (`VFIO_BASE + 14`).
 pub const VFIO_IOMMU_UNMAP_DMA: u32 = io(VFIO_TYPE, VFIO_BASE + 14);
 
+// The flag bits and capability ids of the legacy VFIO replies (`include/uapi/linux/vfio.h`),
+// declared here so that no binding crate's item is part of vsva's build (vsva-vfio's
+// tests check each against vfio-bindings).
+
+/// `vfio_group_status.flags`: the group is viable (all its devices bound to VFIO drivers).
+pub const VFIO_GROUP_FLAGS_VIABLE: u32 = 1 << 0;
+/// `vfio_group_status.flags`: the group is set to a container.
+pub const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 1 << 1;
+/// `vfio_device_info.flags`: the device supports `VFIO_DEVICE_RESET`.
+pub const VFIO_DEVICE_FLAGS_RESET: u32 = 1 << 0;
+/// `vfio_device_info.flags`: a PCI device.
+pub const VFIO_DEVICE_FLAGS_PCI: u32 = 1 << 1;
+/// `vfio_region_info.flags`: the region can be read.
+pub const VFIO_REGION_INFO_FLAG_READ: u32 = 1 << 0;
+/// `vfio_region_info.flags`: the region can be written.
+pub const VFIO_REGION_INFO_FLAG_WRITE: u32 = 1 << 1;
+/// `vfio_region_info.flags`: the region can be mmap'd.
+pub const VFIO_REGION_INFO_FLAG_MMAP: u32 = 1 << 2;
+/// Region capability id: the sparse mmap areas.
+pub const VFIO_REGION_INFO_CAP_SPARSE_MMAP: u32 = 1;
+/// Region capability id: the region's type and subtype.
+pub const VFIO_REGION_INFO_CAP_TYPE: u32 = 2;
+/// `vfio_iommu_type1_info.flags`: `iova_pgsizes` is valid.
+pub const VFIO_IOMMU_INFO_PGSIZES: u32 = 1 << 0;
+/// Type1 info capability id: the usable IOVA ranges.
+pub const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: u32 = 1;
+/// Type1 info capability id: dirty-page tracking parameters.
+pub const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: u32 = 2;
+/// Type1 info capability id: how many more DMA mappings the container allows.
+pub const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: u32 = 3;
+
 uapi_struct! {
     /// `VFIO_GROUP_GET_STATUS`: whether the group is viable and has a container.
     pub struct VfioGroupStatus = "vfio_group_status", size 8, align 4 {

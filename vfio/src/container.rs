@@ -65,7 +65,7 @@ impl Container {
     }
 
     /// `ioctl(container, VFIO_CHECK_EXTENSION, ext)`: whether the kernel supports `ext`
-    /// (`VFIO_TYPE1v2_IOMMU`, `VFIO_UNMAP_ALL`, ...; constants in `vfio_bindings`).
+    /// (`VFIO_TYPE1v2_IOMMU`, `VFIO_UNMAP_ALL`, ...; constants in `vfio.h`).
     ///
     /// # Errors
     /// [`Error::Ioctl`] with the kernel's errno; `ENOTTY` is [`Error::NotSupported`].

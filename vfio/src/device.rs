@@ -10,14 +10,12 @@
 //! # References
 //! `include/uapi/linux/vfio.h`; `drivers/vfio/pci/vfio_pci_core.c`.
 
-use vfio_bindings::bindings::vfio::{
-    VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+use vsva_uapi::vfio_core::{
+    caps_extension, VfioDeviceInfo, VfioIrqInfo, VfioRegionInfo, VFIO_DEVICE_FLAGS_PCI,
+    VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+    VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
     VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
     VFIO_REGION_INFO_FLAG_WRITE,
-};
-use vsva_uapi::vfio_core::{
-    caps_extension, VfioDeviceInfo, VfioIrqInfo, VfioRegionInfo, VFIO_DEVICE_GET_INFO,
-    VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET,
 };
 use vsva_uapi::{Errno, UapiStruct};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};

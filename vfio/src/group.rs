@@ -7,9 +7,9 @@ use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vfio_bindings::bindings::vfio::{VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE};
 use vsva_uapi::vfio_core::{
-    VfioGroupStatus, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER,
+    VfioGroupStatus, VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE,
+    VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER,
     VFIO_GROUP_UNSET_CONTAINER,
 };
 use vsva_uapi::Errno;

@@ -13,14 +13,12 @@
 //! `include/uapi/linux/vfio.h`; `drivers/vfio/vfio_iommu_type1.c`
 //! (`vfio_iommu_type1_get_info`, `vfio_iommu_type1_unmap_dma`).
 
-use vfio_bindings::bindings::vfio::{
-    VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
-    VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-};
 use vsva_uapi::vfio_core::{
     VfioIommuType1DmaMap, VfioIommuType1DmaUnmap, VfioIommuType1Info,
     VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail,
-    VfioIovaRange, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_UNMAP_DMA,
+    VfioIovaRange, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_INFO_PGSIZES,
+    VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+    VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, VFIO_IOMMU_UNMAP_DMA,
 };
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 

@@ -1144,3 +1144,80 @@ fn declared_caps_flags_match_vfio_bindings() {
         assert_eq!(ext.end, cap_offset + 4, "{}", ext.name);
     }
 }
+
+/// The flag bits and capability ids vsva-uapi declares (so that no binding crate is a
+/// normal dependency of vsva) are vfio-bindings' values.
+#[test]
+fn declared_flags_and_cap_ids_match_vfio_bindings() {
+    use vsva_uapi::vfio_core as u;
+    let cases = [
+        (
+            "GROUP_FLAGS_VIABLE",
+            u::VFIO_GROUP_FLAGS_VIABLE,
+            b::VFIO_GROUP_FLAGS_VIABLE,
+        ),
+        (
+            "GROUP_FLAGS_CONTAINER_SET",
+            u::VFIO_GROUP_FLAGS_CONTAINER_SET,
+            b::VFIO_GROUP_FLAGS_CONTAINER_SET,
+        ),
+        (
+            "DEVICE_FLAGS_RESET",
+            u::VFIO_DEVICE_FLAGS_RESET,
+            b::VFIO_DEVICE_FLAGS_RESET,
+        ),
+        (
+            "DEVICE_FLAGS_PCI",
+            u::VFIO_DEVICE_FLAGS_PCI,
+            b::VFIO_DEVICE_FLAGS_PCI,
+        ),
+        (
+            "REGION_INFO_FLAG_READ",
+            u::VFIO_REGION_INFO_FLAG_READ,
+            b::VFIO_REGION_INFO_FLAG_READ,
+        ),
+        (
+            "REGION_INFO_FLAG_WRITE",
+            u::VFIO_REGION_INFO_FLAG_WRITE,
+            b::VFIO_REGION_INFO_FLAG_WRITE,
+        ),
+        (
+            "REGION_INFO_FLAG_MMAP",
+            u::VFIO_REGION_INFO_FLAG_MMAP,
+            b::VFIO_REGION_INFO_FLAG_MMAP,
+        ),
+        (
+            "REGION_INFO_CAP_SPARSE_MMAP",
+            u::VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+            b::VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+        ),
+        (
+            "REGION_INFO_CAP_TYPE",
+            u::VFIO_REGION_INFO_CAP_TYPE,
+            b::VFIO_REGION_INFO_CAP_TYPE,
+        ),
+        (
+            "IOMMU_INFO_PGSIZES",
+            u::VFIO_IOMMU_INFO_PGSIZES,
+            b::VFIO_IOMMU_INFO_PGSIZES,
+        ),
+        (
+            "IOMMU_TYPE1_INFO_CAP_IOVA_RANGE",
+            u::VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+            b::VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+        ),
+        (
+            "IOMMU_TYPE1_INFO_CAP_MIGRATION",
+            u::VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+            b::VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+        ),
+        (
+            "IOMMU_TYPE1_INFO_DMA_AVAIL",
+            u::VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+            b::VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+        ),
+    ];
+    for (name, declared, bindings) in cases {
+        assert_eq!(declared, bindings, "VFIO_{name}");
+    }
+}
