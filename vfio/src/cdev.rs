@@ -40,8 +40,8 @@ use zerocopy::FromZeros;
 
 use crate::device::Device;
 use crate::iommufd::{encode_request, DevId, HwptId, Iommufd};
-use crate::scripted::KernelFd;
 use crate::sys::Kernel;
+use crate::sys::KernelFd;
 use crate::{Error, Result};
 
 pub use vsva_uapi::consts::{
@@ -105,8 +105,7 @@ impl CdevDevice {
 
     fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
         let fd = self.device.fd();
-        fd.kernel()
-            .ioctl_sized(fd.raw(), request, arg)
+        fd.ioctl_sized(request, arg)
             .map_err(|e| Error::ioctl(op, e))
     }
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use vsva_uapi::vfio_core::{VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_SET_IOMMU};
 
 use crate::error::{Error, Result};
-use crate::sys::scripted::KernelFd;
 use crate::sys::Kernel;
+use crate::sys::KernelFd;
 
 /// The container device node.
 pub const CONTAINER_PATH: &str = "/dev/vfio/vfio";
@@ -59,8 +59,7 @@ impl Container {
     /// `include/uapi/linux/vfio.h` (`VFIO_GET_API_VERSION`).
     pub fn api_version(&self) -> Result<i32> {
         self.fd
-            .kernel()
-            .ioctl_value(self.fd.raw(), VFIO_GET_API_VERSION, 0)
+            .ioctl_value(VFIO_GET_API_VERSION, 0)
             .map_err(|e| Error::ioctl("VFIO_GET_API_VERSION", e))
     }
 
@@ -74,8 +73,7 @@ impl Container {
     /// `include/uapi/linux/vfio.h` (`VFIO_CHECK_EXTENSION`).
     pub fn check_extension(&self, ext: u32) -> Result<bool> {
         self.fd
-            .kernel()
-            .ioctl_value(self.fd.raw(), VFIO_CHECK_EXTENSION, u64::from(ext))
+            .ioctl_value(VFIO_CHECK_EXTENSION, u64::from(ext))
             .map(|v| v > 0)
             .map_err(|e| Error::ioctl("VFIO_CHECK_EXTENSION", e))
     }
@@ -91,8 +89,7 @@ impl Container {
     /// `include/uapi/linux/vfio.h` (`VFIO_SET_IOMMU`).
     pub fn set_iommu(&self, iommu_type: u32) -> Result<()> {
         self.fd
-            .kernel()
-            .ioctl_value(self.fd.raw(), VFIO_SET_IOMMU, u64::from(iommu_type))
+            .ioctl_value(VFIO_SET_IOMMU, u64::from(iommu_type))
             .map(drop)
             .map_err(|e| Error::ioctl("VFIO_SET_IOMMU", e))
     }

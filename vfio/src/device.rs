@@ -22,7 +22,7 @@ use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::caps::{collect_raw, RawCap};
 use crate::error::{CapChainError, Error, Result};
-use crate::sys::scripted::KernelFd;
+use crate::sys::KernelFd;
 
 /// The largest `argsz` an info reply may ask for (a bound on the negotiation).
 pub const MAX_INFO_ARGSZ: usize = 64 * 1024;
@@ -84,8 +84,7 @@ pub(crate) fn get_info<T: UapiStruct>(
             what: "argsz past the bound",
         })?;
         buf[..4].copy_from_slice(&size32.to_ne_bytes());
-        fd.kernel()
-            .ioctl_sized(fd.raw(), ioctl, &mut buf)
+        fd.ioctl_sized(ioctl, &mut buf)
             .map_err(|e| Error::ioctl(op, e))?;
         let argsz = u32_at(&buf, 0).unwrap_or(0) as usize;
         let flags = u64::from(u32_at(&buf, 4).unwrap_or(0));
@@ -362,8 +361,7 @@ impl Device {
         arg.argsz = size_of::<VfioIrqInfo>() as u32;
         arg.index = index;
         self.fd
-            .kernel()
-            .ioctl_sized(self.fd.raw(), VFIO_DEVICE_GET_IRQ_INFO, arg.as_mut_bytes())
+            .ioctl_sized(VFIO_DEVICE_GET_IRQ_INFO, arg.as_mut_bytes())
             .map_err(|e| Error::ioctl(OP, e))?;
         if (arg.argsz as usize) < size_of::<VfioIrqInfo>() {
             return Err(Error::BadReply {
@@ -388,8 +386,7 @@ impl Device {
     /// `include/uapi/linux/vfio.h` (`VFIO_DEVICE_RESET`).
     pub fn reset(&self) -> Result<()> {
         self.fd
-            .kernel()
-            .ioctl_value(self.fd.raw(), VFIO_DEVICE_RESET, 0)
+            .ioctl_value(VFIO_DEVICE_RESET, 0)
             .map(drop)
             .map_err(|e| Error::ioctl("VFIO_DEVICE_RESET", e))
     }
@@ -439,8 +436,7 @@ impl Device {
         let at = region.file_offset(REGION_READ, offset, buf.len())?;
         let n = self
             .fd
-            .kernel()
-            .pread(self.fd.raw(), buf, at)
+            .pread(buf, at)
             .map_err(|e| Error::ioctl(REGION_READ, e))?;
         if n != buf.len() {
             return Err(Error::BadReply {
@@ -470,8 +466,7 @@ impl Device {
         let at = region.file_offset(REGION_WRITE, offset, buf.len())?;
         let n = self
             .fd
-            .kernel()
-            .pwrite(self.fd.raw(), buf, at)
+            .pwrite(buf, at)
             .map_err(|e| Error::ioctl(REGION_WRITE, e))?;
         if n != buf.len() {
             return Err(Error::BadReply {

@@ -18,8 +18,8 @@ use zerocopy::IntoBytes;
 use crate::container::Container;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::sys::scripted::KernelFd;
 use crate::sys::Kernel;
+use crate::sys::KernelFd;
 
 /// An open VFIO group.
 #[derive(Debug)]
@@ -77,8 +77,7 @@ impl Group {
         const OP: &str = "VFIO_GROUP_GET_STATUS";
         let mut arg = VfioGroupStatus { argsz: 8, flags: 0 };
         self.fd
-            .kernel()
-            .ioctl_sized(self.fd.raw(), VFIO_GROUP_GET_STATUS, arg.as_mut_bytes())
+            .ioctl_sized(VFIO_GROUP_GET_STATUS, arg.as_mut_bytes())
             .map_err(|e| Error::ioctl(OP, e))?;
         if (arg.argsz as usize) < size_of::<VfioGroupStatus>() {
             return Err(Error::BadReply {
@@ -104,8 +103,7 @@ impl Group {
     pub fn set_container(&self, container: &Container) -> Result<()> {
         let mut raw = container.fd().raw();
         self.fd
-            .kernel()
-            .ioctl_i32(self.fd.raw(), VFIO_GROUP_SET_CONTAINER, &mut raw)
+            .ioctl_i32(VFIO_GROUP_SET_CONTAINER, &mut raw)
             .map(drop)
             .map_err(|e| Error::ioctl("VFIO_GROUP_SET_CONTAINER", e))
     }
@@ -120,8 +118,7 @@ impl Group {
     /// `include/uapi/linux/vfio.h` (`VFIO_GROUP_UNSET_CONTAINER`).
     pub fn unset_container(&self) -> Result<()> {
         self.fd
-            .kernel()
-            .ioctl_value(self.fd.raw(), VFIO_GROUP_UNSET_CONTAINER, 0)
+            .ioctl_value(VFIO_GROUP_UNSET_CONTAINER, 0)
             .map(drop)
             .map_err(|e| Error::ioctl("VFIO_GROUP_UNSET_CONTAINER", e))
     }
@@ -139,14 +136,10 @@ impl Group {
     pub fn device(&self, name: &str) -> Result<Device> {
         const OP: &str = "VFIO_GROUP_GET_DEVICE_FD";
         let cname = CString::new(name).map_err(|_| Error::ioctl(OP, Errno::EINVAL))?;
-        let raw = self
+        let fd = self
             .fd
-            .kernel()
-            .ioctl_cstr(self.fd.raw(), VFIO_GROUP_GET_DEVICE_FD, &cname)
+            .ioctl_cstr_fd(VFIO_GROUP_GET_DEVICE_FD, &cname)
             .map_err(|e| Error::ioctl(OP, e))?;
-        Ok(Device::from_fd(KernelFd::new(
-            Arc::clone(self.fd.kernel()),
-            raw,
-        )))
+        Ok(Device::from_fd(fd))
     }
 }

@@ -188,8 +188,7 @@ impl Container {
             size,
         };
         self.fd
-            .kernel()
-            .ioctl_sized(self.fd.raw(), VFIO_IOMMU_UNMAP_DMA, arg.as_mut_bytes())
+            .ioctl_sized(VFIO_IOMMU_UNMAP_DMA, arg.as_mut_bytes())
             .map_err(|e| Error::ioctl(OP, e))?;
         if arg.size > size {
             return Err(Error::BadReply {

@@ -45,8 +45,8 @@ use vsva_uapi::iommufd::{HwptPageResponse, HwptPgfault, HwptVtdS1, HwptVtdS1Inva
 use vsva_uapi::{min_encoded_len, Errno, UapiStruct};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
-use crate::scripted::KernelFd;
 use crate::smmuv3::Smmuv3Capabilities;
+use crate::sys::KernelFd;
 use crate::sys::{DataLen, Kernel};
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
@@ -317,11 +317,7 @@ impl FaultQueue {
     /// `struct iommu_hwpt_pgfault` in `iommufd.h`; `iommufd_fault_fops_read` in `fault.c`.
     pub fn read_faults(&self, buf: &mut [u8]) -> Result<Vec<HwptPgfault>> {
         const OP: &str = "read(iommufd fault fd)";
-        let n = self
-            .fd
-            .kernel()
-            .read(self.fd.raw(), buf)
-            .map_err(|e| Error::ioctl(OP, e))?;
+        let n = self.fd.read(buf).map_err(|e| Error::ioctl(OP, e))?;
         let bytes = buf.get(..n).ok_or(Error::BadReply {
             op: OP,
             what: "read returned more bytes than the buffer holds",
@@ -355,11 +351,7 @@ impl FaultQueue {
     pub fn respond(&self, responses: &[HwptPageResponse]) -> Result<usize> {
         const OP: &str = "write(iommufd fault fd)";
         let bytes = responses.as_bytes();
-        let n = self
-            .fd
-            .kernel()
-            .write(self.fd.raw(), bytes)
-            .map_err(|e| Error::ioctl(OP, e))?;
+        let n = self.fd.write(bytes).map_err(|e| Error::ioctl(OP, e))?;
         if n > bytes.len() || n % RESPONSE_RECORD != 0 {
             return Err(Error::BadReply {
                 op: OP,
@@ -423,13 +415,9 @@ impl Iommufd {
         &self.fd
     }
 
-    fn kernel(&self) -> &dyn Kernel {
-        self.fd.kernel().as_ref()
-    }
-
     fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
-        self.kernel()
-            .ioctl_sized(self.fd.raw(), request, arg)
+        self.fd
+            .ioctl_sized(request, arg)
             .map_err(|e| Error::ioctl(op, e))
     }
 
@@ -509,8 +497,7 @@ impl Iommufd {
             let mut buf = [0u8; 32];
             let len = encode_request(&req, &mut buf)?;
             let mut data = vec![0u8; count * IOVA_RANGE];
-            let r = self.kernel().ioctl_sized_data(
-                self.fd.raw(),
+            let r = self.fd.ioctl_sized_data(
                 IOMMU_IOAS_IOVA_RANGES,
                 &mut buf,
                 16,
@@ -588,9 +575,8 @@ impl Iommufd {
             let newest = uapi::HwInfo::DECL.generations.len() - 1;
             let len = req.encode_for(newest, &mut buf)?;
             let mut data = vec![0u8; cap];
-            self.kernel()
+            self.fd
                 .ioctl_sized_data(
-                    self.fd.raw(),
                     IOMMU_GET_HW_INFO,
                     &mut buf,
                     16,
@@ -637,12 +623,10 @@ impl Iommufd {
         let (req, mut data) = request.encode()?;
         let mut buf = [0u8; 48];
         let len = encode_request(&req, &mut buf)?;
-        let kernel = self.kernel();
         let r = if request.data == HwptData::None {
-            kernel.ioctl_sized(self.fd.raw(), IOMMU_HWPT_ALLOC, &mut buf)
+            self.fd.ioctl_sized(IOMMU_HWPT_ALLOC, &mut buf)
         } else {
-            kernel.ioctl_sized_data(
-                self.fd.raw(),
+            self.fd.ioctl_sized_data(
                 IOMMU_HWPT_ALLOC,
                 &mut buf,
                 32,
@@ -725,8 +709,7 @@ impl Iommufd {
         let mut buf = [0u8; 32];
         encode_request(&req, &mut buf).map_err(|e| (0, e))?;
         let mut data = entries.to_vec();
-        let r = self.kernel().ioctl_sized_data(
-            self.fd.raw(),
+        let r = self.fd.ioctl_sized_data(
             IOMMU_HWPT_INVALIDATE,
             &mut buf,
             8,
@@ -779,16 +762,16 @@ impl Iommufd {
         let req = uapi::FaultAlloc::new_zeroed();
         let mut buf = [0u8; 16];
         let len = encode_request(&req, &mut buf)?;
-        self.sized(OP, IOMMU_FAULT_QUEUE_ALLOC, &mut buf)?;
-        let raw = u32::from_ne_bytes([buf[12], buf[13], buf[14], buf[15]]) as i32;
-        if raw < 0 {
-            return Err(Error::BadReply {
+        // `out_fault_fd` (offset 12) is owned from here on: closed even if the rest of the
+        // reply is refused.
+        let fd = self
+            .fd
+            .ioctl_sized_fd(IOMMU_FAULT_QUEUE_ALLOC, &mut buf, 12)
+            .map_err(|e| Error::ioctl(OP, e))?
+            .ok_or(Error::BadReply {
                 op: OP,
                 what: "negative out_fault_fd",
-            });
-        }
-        // Owned from here on: closed even if the rest of the reply is refused.
-        let fd = KernelFd::new(Arc::clone(self.fd.kernel()), raw);
+            })?;
         let reply: uapi::FaultAlloc = decode_reply(&buf, len)?;
         Ok(FaultQueue {
             id: FaultId(reply.out_fault_id),

@@ -2,7 +2,7 @@
 //!
 //! This crate is where vsva meets the kernel. Every system call goes through the
 //! [`sys::Kernel`] trait: [`sys::Host`] makes the real calls (the crate's only `unsafe`
-//! code, in [`sys`]), and [`scripted::ScriptedKernel`] answers from a script so every
+//! code, in [`sys`]), and `scripted::ScriptedKernel` (feature `testing`) answers from a script so every
 //! wrapper is tested without `/dev/vfio` or `/dev/iommu`. On that seam:
 //!
 //! - legacy VFIO: [`container::Container`], [`group::Group`], [`device::Device`] and the
@@ -58,7 +58,7 @@
 //! # }
 //! ```
 //!
-//! The same code runs against [`scripted::ScriptedKernel`] in the tests, which is how
+//! The same code runs against `scripted::ScriptedKernel` (feature `testing`) in the tests, which is how
 //! every wrapper is checked for each errno, short and oversize replies, argsz growth and
 //! malformed capability chains.
 //!
@@ -93,4 +93,5 @@ pub use error::{CapChainError, Error, Result};
 pub mod smmuv3;
 pub mod vtd;
 
+#[cfg(any(test, feature = "testing"))]
 pub use sys::scripted;

@@ -84,7 +84,7 @@ use vsva_uapi::{
 };
 use zerocopy::IntoBytes;
 
-use crate::scripted::KernelFd;
+use crate::sys::KernelFd;
 use crate::{Error, Result};
 
 /// The size of the `vfio_iommu_type1_nesting_op` header (`offsetofend(flags)`): the
@@ -285,11 +285,17 @@ pub trait NestingTarget {
 }
 
 /// A VFIO container fd (`/dev/vfio/vfio` with an IOMMU set), through
-/// [`Kernel::ioctl_sized`](crate::sys::Kernel::ioctl_sized). On every mainline kernel
-/// the nesting ioctls answer `ENOTTY`.
+/// [`Kernel::ioctl_sized`](crate::sys::Kernel::ioctl_sized). Only the two nesting
+/// requests (`VFIO_IOMMU_PASID_REQUEST`, `VFIO_IOMMU_NESTING_OP`) reach the kernel; any
+/// other request is `ENOTTY` before a call, so this safe method cannot issue an ioctl
+/// whose kernel access `arg` does not bound. On every mainline kernel the nesting ioctls
+/// answer `ENOTTY` themselves.
 impl NestingTarget for KernelFd {
     fn ioctl(&self, request: u32, arg: &mut [u8]) -> std::result::Result<i32, Errno> {
-        self.kernel().ioctl_sized(self.raw(), request, arg)
+        match request {
+            VFIO_IOMMU_PASID_REQUEST | VFIO_IOMMU_NESTING_OP => self.ioctl_sized(request, arg),
+            _ => Err(Errno::ENOTTY),
+        }
     }
 }
 

@@ -13,8 +13,9 @@ use vsva_uapi::{
     PasidRequest, Policy, UapiStruct,
 };
 use vsva_vfio::nesting::{self, dispatch, NestingHandler, NestingTarget};
-use vsva_vfio::scripted::{Call, KernelFd, Reply, ScriptedKernel};
+use vsva_vfio::scripted::{Call, Reply, ScriptedKernel};
 use vsva_vfio::sys::Kernel;
+use vsva_vfio::sys::KernelFd;
 use vsva_vfio::Error;
 use zerocopy::{FromZeros, IntoBytes};
 

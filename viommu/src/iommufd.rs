@@ -459,7 +459,8 @@ impl fmt::Display for HostProbe {
     }
 }
 
-/// VT-d `ECAP.NEST`.
+/// VT-d `ECAP.NEST` (the fake host clears it when it models no nesting).
+#[cfg(any(test, feature = "testing"))]
 const ECAP_NEST: u64 = vsva_uapi::hw::vtd::EcapFlags::NEST.bits();
 
 /// Derives what the iommufd backend can offer a guest on this host: `IOMMU_GET_HW_INFO`
@@ -1460,6 +1461,7 @@ impl<F: StageOneFormat> Drop for IommufdBackend<F> {
 /// assert_eq!(err.errno(), Errno::EOPNOTSUPP);
 /// assert!(fake.hwpts().is_empty());
 /// ```
+#[cfg(any(test, feature = "testing"))]
 pub mod fake {
     use std::collections::{BTreeMap, HashMap, VecDeque};
     use std::path::{Path, PathBuf};

@@ -138,8 +138,7 @@ fn iommu_info_grows_argsz_and_decodes_the_cap_chain() {
     let mut small = [0u8; 24];
     small[..4].copy_from_slice(&24u32.to_ne_bytes());
     let fd = legacy.container.fd();
-    fd.kernel()
-        .ioctl_sized(fd.raw(), VFIO_IOMMU_GET_INFO, &mut small)
+    crate::sys::raw_sized(fd, VFIO_IOMMU_GET_INFO, &mut small)
         .expect("GET_INFO with argsz 24");
     // 120 since the capabilities are 8-byte aligned ("vfio: align capability structures",
     // 6.6); 6.1 packs them and asks for 116.
@@ -254,8 +253,7 @@ fn e1000e_msix_bar_region_cap_needs_the_larger_argsz() {
     small[..4].copy_from_slice(&32u32.to_ne_bytes());
     small[8..12].copy_from_slice(&3u32.to_ne_bytes());
     let fd = dev.fd();
-    fd.kernel()
-        .ioctl_sized(fd.raw(), VFIO_DEVICE_GET_REGION_INFO, &mut small)
+    crate::sys::raw_sized(fd, VFIO_DEVICE_GET_REGION_INFO, &mut small)
         .expect("GET_REGION_INFO(3) with argsz 32");
     assert_eq!(u32_at(&small, 0), 40, "argsz the kernel asks for");
     assert_eq!(u32_at(&small, 4), REGION_RW_MMAP | REGION_FLAG_CAPS);

@@ -48,7 +48,7 @@ use crate::guest;
 use crate::tier::{self, Need::Before};
 
 /// `IOMMU_TEST_CMD`: `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32)`.
-const IOMMU_TEST_CMD: u32 = io(VFIO_TYPE, 0x80 + 32);
+pub(crate) const IOMMU_TEST_CMD: u32 = io(VFIO_TYPE, 0x80 + 32);
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN`: a mock device attached to the IOAS `id`.
 pub(crate) const IOMMU_TEST_OP_MOCK_DOMAIN: u32 = 2;
@@ -404,7 +404,7 @@ pub(crate) fn mock_trigger_iopf(
 /// `ioctl(iommufd, IOMMU_TEST_CMD, user)`.
 pub(crate) fn test_cmd(iommufd: &Iommufd, user: &mut [u8]) -> KResult<i32> {
     let fd = iommufd.fd();
-    fd.kernel().ioctl_sized(fd.raw(), IOMMU_TEST_CMD, user)
+    crate::sys::raw_sized(fd, IOMMU_TEST_CMD, user)
 }
 
 /// `req` as a `size`-byte user struct (`size` may be below or above `sizeof`); `tail`
@@ -428,17 +428,16 @@ fn sized_bytes(value: &[u8], size: usize, tail: &[u8]) -> Vec<u8> {
 /// given, without `data`). Returns `out_hwpt_id`.
 fn hwpt_alloc_raw(iommufd: &Iommufd, user: &mut [u8], data: Option<&mut [u8]>) -> KResult<u32> {
     let fd = iommufd.fd();
-    let k = fd.kernel();
     match data {
-        Some(d) => k.ioctl_sized_data(
-            fd.raw(),
+        Some(d) => crate::sys::raw_sized_data(
+            fd,
             IOMMU_HWPT_ALLOC,
             user,
             32,
             DataLen::Bytes { at: 28 },
             d,
         )?,
-        None => k.ioctl_sized(fd.raw(), IOMMU_HWPT_ALLOC, user)?,
+        None => crate::sys::raw_sized(fd, IOMMU_HWPT_ALLOC, user)?,
     };
     Ok(u32::from_ne_bytes(
         user[16..20].try_into().expect("4 bytes"),
@@ -464,10 +463,9 @@ fn invalidate_raw(
     entries: Option<&mut [u8]>,
 ) -> (KResult<()>, u32) {
     let fd = iommufd.fd();
-    let k = fd.kernel();
     let r = match entries {
-        Some(e) => k.ioctl_sized_data(
-            fd.raw(),
+        Some(e) => crate::sys::raw_sized_data(
+            fd,
             IOMMU_HWPT_INVALIDATE,
             user,
             8,
@@ -477,7 +475,7 @@ fn invalidate_raw(
             },
             e,
         ),
-        None => k.ioctl_sized(fd.raw(), IOMMU_HWPT_INVALIDATE, user),
+        None => crate::sys::raw_sized(fd, IOMMU_HWPT_INVALIDATE, user),
     };
     (
         r.map(drop),

@@ -20,7 +20,7 @@ use vsva_vfio::cdev::{
     VFIO_DEVICE_DETACH_IOMMUFD_PT,
 };
 use vsva_vfio::iommufd::{Iommufd, IOMMU_GET_HW_INFO, IOMMU_IOAS_ALLOC};
-use vsva_vfio::scripted::KernelFd;
+use vsva_vfio::sys::KernelFd;
 use vsva_vfio::sys::{prepare_data, DataLen};
 
 use crate::guest::{self, Cdev};
@@ -73,7 +73,7 @@ fn predict<T: UapiStruct>(user: &[u8], policy: Policy) -> Result<(), Errno> {
 }
 
 fn sized(fd: &KernelFd, request: u32, arg: &mut [u8]) -> Result<(), Errno> {
-    fd.kernel().ioctl_sized(fd.raw(), request, arg).map(drop)
+    crate::sys::raw_sized(fd, request, arg).map(drop)
 }
 
 const fn ok(what: &'static str, size: u32, bytes: &'static [(usize, u8)]) -> Case {
@@ -192,9 +192,7 @@ fn iommufd_get_hw_info_follows_zero_tail() {
         prepare_data(&mut buf, 16, len, data.as_mut_ptr() as u64, data.len())
             .expect("a well-formed data request");
         let predicted = predict::<HwInfo>(&buf, Policy::ZeroTail);
-        let kernel = fd
-            .kernel()
-            .ioctl_sized_data(fd.raw(), IOMMU_GET_HW_INFO, &mut buf, 16, len, &mut data)
+        let kernel = crate::sys::raw_sized_data(fd, IOMMU_GET_HW_INFO, &mut buf, 16, len, &mut data)
             .map(drop);
         case.judge("IOMMU_GET_HW_INFO", kernel, predicted);
         if kernel.is_ok() {

@@ -1,5 +1,6 @@
 //! The guest tests' only `unsafe` code: a page-aligned DMA buffer, the DMA mappings that
-//! own it (vsva-vfio's `unsafe fn` [`Container::map_dma`] and [`Iommufd::ioas_map`]).
+//! own it (vsva-vfio's `unsafe fn` [`Container::map_dma`] and [`Iommufd::ioas_map`]), and
+//! the raw size-first ioctls the policy tests send ([`raw_sized`], [`raw_sized_data`]).
 //!
 //! The mappings are sound by construction: a mapping owns its buffer, so the memory the
 //! device may reach stays mapped for as long as the IOMMU maps it. Unmapping hands the
@@ -8,7 +9,102 @@
 
 use std::ptr::NonNull;
 
+use vsva_uapi::consts::{
+    IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
+    VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+};
+use vsva_uapi::vfio_core::{VFIO_DEVICE_GET_REGION_INFO, VFIO_IOMMU_GET_INFO};
+use vsva_uapi::Errno;
 use vsva_vfio::container::Container;
+use vsva_vfio::sys::{DataLen, KernelFd};
+
+use crate::mock_nesting::{
+    IOMMU_TEST_CMD, IOMMU_TEST_OP_MD_CHECK_IOTLB, IOMMU_TEST_OP_MOCK_DOMAIN,
+    IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, IOMMU_TEST_OP_TRIGGER_IOPF,
+};
+
+/// The size-first VFIO and iommufd requests the tests send as raw bytes: the kernel reads
+/// and writes each within the struct's first-`u32` size, and through a pointer field
+/// it only reads (or, with [`raw_sized_data`], uses the buffer given). No DMA map, no fd
+/// or string argument.
+const RAW_SIZED: [u32; 10] = [
+    VFIO_IOMMU_GET_INFO,
+    VFIO_DEVICE_GET_REGION_INFO,
+    VFIO_DEVICE_BIND_IOMMUFD,
+    VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+    VFIO_DEVICE_DETACH_IOMMUFD_PT,
+    IOMMU_IOAS_ALLOC,
+    IOMMU_GET_HW_INFO,
+    IOMMU_HWPT_ALLOC,
+    IOMMU_HWPT_INVALIDATE,
+    IOMMU_TEST_CMD,
+];
+
+/// The `IOMMU_TEST_CMD` ops the tests send (the `op` at offset 4): none has a pointer.
+const RAW_TEST_OPS: [u32; 4] = [
+    IOMMU_TEST_OP_MOCK_DOMAIN,
+    IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+    IOMMU_TEST_OP_MD_CHECK_IOTLB,
+    IOMMU_TEST_OP_TRIGGER_IOPF,
+];
+
+/// Panics unless `request` (with `arg`) is one of [`RAW_SIZED`] (and, for
+/// `IOMMU_TEST_CMD`, one of [`RAW_TEST_OPS`]).
+fn check_raw(request: u32, arg: &[u8]) {
+    assert!(
+        RAW_SIZED.contains(&request),
+        "ioctl {request:#x} is not a size-first request the tests may send raw"
+    );
+    if request == IOMMU_TEST_CMD {
+        let op = arg
+            .get(4..8)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        assert!(
+            op.is_some_and(|op| RAW_TEST_OPS.contains(&op)),
+            "IOMMU_TEST_CMD op {op:?} is not a pointer-free one"
+        );
+    }
+}
+
+/// `ioctl(fd, request, arg)` for one of [`RAW_SIZED`], `arg` as given (sizes included).
+///
+/// # Errors
+/// The kernel's errno (`EINVAL` before the call for a size past `arg`).
+///
+/// # Panics
+/// For a request outside [`RAW_SIZED`] (or an `IOMMU_TEST_CMD` op outside
+/// [`RAW_TEST_OPS`]).
+pub fn raw_sized(fd: &KernelFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
+    check_raw(request, arg);
+    // SAFETY: `fd` is owned by the `KernelFd` (its kernel returned it) and outlives the
+    // call; `request` is one of `RAW_SIZED` (checked above), which access the struct only
+    // within its first-`u32` size (the kernel checks) and only read through its pointers.
+    unsafe { fd.kernel().ioctl_sized(fd.raw(), request, arg) }
+}
+
+/// Like [`raw_sized`], with the pointer field at `ptr_at` set to `data`, whose length
+/// `len` describes (`EINVAL` before the call if it does not fit).
+///
+/// # Errors
+/// As [`raw_sized`].
+///
+/// # Panics
+/// As [`raw_sized`].
+pub fn raw_sized_data(
+    fd: &KernelFd,
+    request: u32,
+    arg: &mut [u8],
+    ptr_at: usize,
+    len: DataLen,
+    data: &mut [u8],
+) -> Result<i32, Errno> {
+    check_raw(request, arg);
+    // SAFETY: as in `raw_sized`; the one pointer field is `data`, bounded by `len`.
+    unsafe {
+        fd.kernel()
+            .ioctl_sized_data(fd.raw(), request, arg, ptr_at, len, data)
+    }
+}
 use vsva_vfio::iommufd::{IoasId, Iommufd, IOAS_MAP_READABLE, IOAS_MAP_WRITEABLE};
 
 /// `VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE`.

@@ -483,29 +483,38 @@ impl Recorder {
     }
 }
 
-impl Kernel for Recorder {
+// SAFETY: every method passes its arguments unchanged to the same method of `Host` (so
+// the caller's contract is `Host`'s), and only reads the buffers it was handed, within
+// their bounds, after the call; it maps no DMA.
+#[allow(unsafe_code)]
+unsafe impl Kernel for Recorder {
     fn open(&self, path: &Path, write: bool) -> Result<RawFd, Errno> {
         Host.open(path, write)
     }
 
-    fn close(&self, fd: RawFd) {
-        Host.close(fd);
+    unsafe fn close(&self, fd: RawFd) {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.close(fd) };
     }
 
-    fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
-        Host.ioctl_value(fd, request, value)
+    unsafe fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.ioctl_value(fd, request, value) }
     }
 
-    fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
-        Host.ioctl_i32(fd, request, arg)
+    unsafe fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.ioctl_i32(fd, request, arg) }
     }
 
-    fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
-        Host.ioctl_cstr(fd, request, arg)
+    unsafe fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.ioctl_cstr(fd, request, arg) }
     }
 
-    fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
-        let r = Host.ioctl_sized(fd, request, arg);
+    unsafe fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        let r = unsafe { Host.ioctl_sized(fd, request, arg) };
         if r.is_ok() {
             match request {
                 IOMMU_HWPT_ALLOC => self.allocated(arg, &[]),
@@ -524,7 +533,7 @@ impl Kernel for Recorder {
         r
     }
 
-    fn ioctl_sized_data(
+    unsafe fn ioctl_sized_data(
         &self,
         fd: RawFd,
         request: u32,
@@ -534,7 +543,8 @@ impl Kernel for Recorder {
         data: &mut [u8],
     ) -> Result<i32, Errno> {
         let sent = u32_at(arg, 24);
-        let r = Host.ioctl_sized_data(fd, request, arg, ptr_at, len, data);
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        let r = unsafe { Host.ioctl_sized_data(fd, request, arg, ptr_at, len, data) };
         match request {
             IOMMU_HWPT_ALLOC if r.is_ok() => {
                 let n = (u32_at(arg, 28) as usize).min(data.len());
@@ -546,23 +556,25 @@ impl Kernel for Recorder {
         r
     }
 
-    // The recorder maps no DMA: nothing here does, and the `unsafe` stays in `sys`.
-    #[allow(unsafe_code)]
+    // The recorder maps no DMA: nothing here does.
     unsafe fn dma_map(&self, _fd: RawFd, _request: u32, _arg: &mut [u8]) -> Result<i32, Errno> {
         Err(Errno::ENOTTY)
     }
 
-    fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        Host.pread(fd, buf, offset)
+    unsafe fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.pread(fd, buf, offset) }
     }
 
-    fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        Host.pwrite(fd, buf, offset)
+    unsafe fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        unsafe { Host.pwrite(fd, buf, offset) }
     }
 
     /// Only fault fds are read through an iommufd's kernel.
-    fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-        let r = Host.read(fd, buf);
+    unsafe fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        let r = unsafe { Host.read(fd, buf) };
         if let Ok(n) = r {
             let records = buf[..n.min(buf.len())]
                 .chunks_exact(core::mem::size_of::<HwptPgfault>())
@@ -573,8 +585,9 @@ impl Kernel for Recorder {
     }
 
     /// Only fault fds are written through an iommufd's kernel.
-    fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
-        let r = Host.write(fd, buf);
+    unsafe fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+        // SAFETY: the caller keeps the trait's contract for these arguments.
+        let r = unsafe { Host.write(fd, buf) };
         let took = r.map_or(0, |n| n / core::mem::size_of::<HwptPageResponse>());
         let records = buf
             .chunks_exact(core::mem::size_of::<HwptPageResponse>())

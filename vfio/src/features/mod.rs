@@ -83,7 +83,7 @@ use crate::bounded;
 use crate::cdev::CdevDevice;
 use crate::container::Container;
 use crate::iommufd::{DevId, HwInfo, Iommufd};
-use crate::scripted::KernelFd;
+use crate::sys::KernelFd;
 use crate::sys::{Host, Kernel};
 use crate::vtd::VtdCapabilities;
 

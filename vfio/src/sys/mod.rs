@@ -1,7 +1,7 @@
 //! The system calls: the only `unsafe` code of `vsva-vfio`.
 //!
 //! Everything above this module talks to the kernel through [`Kernel`], so every wrapper
-//! can be tested against a scripted kernel ([`crate::scripted::ScriptedKernel`]) and the
+//! can be tested against a scripted kernel (`crate::scripted::ScriptedKernel`, feature `testing`) and the
 //! real one ([`Host`]) is a few lines per system call. Each call here keeps the kernel
 //! inside buffers Rust owns:
 //!
@@ -23,10 +23,12 @@ use std::fmt;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use vsva_uapi::Errno;
 
 pub mod dma;
+#[cfg(any(test, feature = "testing"))]
 pub mod scripted;
 
 /// How a size-first struct says how long the buffer behind its pointer field is.
@@ -72,53 +74,125 @@ impl DataLen {
 
 /// The kernel as `vsva-vfio` sees it: file descriptors, ioctls and reads/writes.
 ///
-/// [`Host`] makes the real system calls; [`crate::scripted::ScriptedKernel`] answers
-/// from a script, so every wrapper is testable without `/dev/vfio` or `/dev/iommu`.
-pub trait Kernel: Send + Sync + fmt::Debug {
-    /// `open(path, O_RDWR | O_CLOEXEC)` (or `O_RDONLY` when `write` is false).
+/// [`Host`] makes the real system calls; `crate::scripted::ScriptedKernel` (feature
+/// `testing`) answers from a script, so every wrapper is testable without `/dev/vfio` or
+/// `/dev/iommu`. Code outside this crate reaches the kernel through [`KernelFd`] and the
+/// typed wrappers built on it ([`crate::container::Container`], ...), never through these
+/// methods.
+///
+/// # Safety
+/// Every method but [`open`](Kernel::open) is `unsafe`: its caller promises
+///
+/// - **fd**: `fd` was returned by this kernel (by [`open`](Kernel::open) or an
+///   fd-returning ioctl), is still open, and is owned by the caller (a [`KernelFd`]),
+///   which calls [`close`](Kernel::close) exactly once and uses `fd` no more after it;
+/// - **request**: `request` is an ioctl of the form the method names: for
+///   [`ioctl_value`](Kernel::ioctl_value) the kernel never dereferences `value`; for
+///   [`ioctl_i32`](Kernel::ioctl_i32) it reads or writes one `int`; for
+///   [`ioctl_cstr`](Kernel::ioctl_cstr) it only reads the string; for
+///   [`ioctl_sized`](Kernel::ioctl_sized) its accesses to the struct are bounded by the
+///   struct's first `u32` and it follows no pointer in the struct (for the flags `arg`
+///   holds); for [`ioctl_sized_data`](Kernel::ioctl_sized_data) the same, except the one
+///   pointer field at `ptr_at` whose length `len` describes; for
+///   [`dma_map`](Kernel::dma_map) additionally that method's own contract.
+///
+/// Without these promises safe code could make the kernel write past a slice
+/// (`TIOCGWINSZ` into 4 bytes), through a pointer passed as an integer, close an fd a
+/// `File` owns, or map DMA around [`Container::map_dma`](crate::container::Container::map_dma).
+/// None of that compiles from safe code:
+///
+/// ```compile_fail,E0133
+/// use vsva_vfio::sys::{Host, Kernel};
+/// let mut buf = [0u8; 8];
+/// // TIOCGWINSZ writes 8 bytes; the slice has 4.
+/// let _ = Host.ioctl_sized(0, 0x5413, &mut buf[..4]);
+/// ```
+///
+/// ```compile_fail,E0133
+/// use vsva_vfio::sys::{Host, Kernel};
+/// let n = 0i32;
+/// // FIONREAD writes an int through the "value": here an immutable one.
+/// let _ = Host.ioctl_value(0, 0x541b, &n as *const i32 as u64);
+/// ```
+///
+/// ```compile_fail,E0133
+/// use std::os::fd::AsRawFd;
+/// use vsva_vfio::sys::{Host, Kernel};
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// Host.close(file.as_raw_fd()); // the File would close it again
+/// ```
+///
+/// ```compile_fail,E0133
+/// use vsva_vfio::sys::{Host, Kernel};
+/// use vsva_uapi::vfio_core::VFIO_IOMMU_MAP_DMA;
+/// let mut req = [0u8; 32];
+/// req[..4].copy_from_slice(&32u32.to_ne_bytes());
+/// let _ = Host.ioctl_sized(3, VFIO_IOMMU_MAP_DMA, &mut req); // around `map_dma`
+/// ```
+pub unsafe trait Kernel: Send + Sync + fmt::Debug {
+    /// `open(path, O_RDWR | O_CLOEXEC)` (or `O_RDONLY` when `write` is false). The
+    /// caller owns the returned fd; [`KernelFd::open`] wraps it at once.
     ///
     /// # Errors
     /// The errno of `open(2)`.
     fn open(&self, path: &Path, write: bool) -> Result<RawFd, Errno>;
 
     /// `close(fd)`; errors are ignored (the descriptor is gone either way).
-    fn close(&self, fd: RawFd);
+    ///
+    /// # Safety
+    /// The trait's **fd** contract; only [`KernelFd`]'s `Drop` calls this.
+    unsafe fn close(&self, fd: RawFd);
 
     /// `ioctl(fd, request, value)`: an ioctl whose argument is a plain integer (or none).
     ///
+    /// # Safety
+    /// The trait's **fd** and **request** contracts.
+    ///
     /// # Errors
     /// The errno of `ioctl(2)`.
-    fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno>;
+    unsafe fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno>;
 
     /// `ioctl(fd, request, &mut i32)`: an ioctl whose argument points to one `int`
     /// (`VFIO_GROUP_SET_CONTAINER`).
     ///
+    /// # Safety
+    /// The trait's **fd** and **request** contracts.
+    ///
     /// # Errors
     /// The errno of `ioctl(2)`.
-    fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno>;
+    unsafe fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno>;
 
     /// `ioctl(fd, request, name)`: an ioctl whose argument is a NUL-terminated string
     /// (`VFIO_GROUP_GET_DEVICE_FD`).
     ///
+    /// # Safety
+    /// The trait's **fd** and **request** contracts.
+    ///
     /// # Errors
     /// The errno of `ioctl(2)`.
-    fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno>;
+    unsafe fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno>;
 
     /// `ioctl(fd, request, arg)` for a size-first struct: the first `u32` of `arg` is the
     /// size the kernel may read and write. A size above `arg.len()` (or below 4) is
     /// refused with `EINVAL` before any call.
     ///
+    /// # Safety
+    /// The trait's **fd** and **request** contracts.
+    ///
     /// # Errors
     /// `EINVAL` for a size that does not fit; otherwise the errno of `ioctl(2)`.
-    fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno>;
+    unsafe fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno>;
 
     /// Like [`ioctl_sized`](Kernel::ioctl_sized), with the `__u64` pointer field at
     /// `ptr_at` set to `data`: the kernel reads or writes the buffer the struct's `len`
     /// describes, which must not exceed `data.len()` (else `EINVAL` before any call).
     ///
+    /// # Safety
+    /// The trait's **fd** and **request** contracts.
+    ///
     /// # Errors
     /// `EINVAL` for a size or length that does not fit; otherwise the errno of `ioctl(2)`.
-    fn ioctl_sized_data(
+    unsafe fn ioctl_sized_data(
         &self,
         fd: RawFd,
         request: u32,
@@ -133,8 +207,9 @@ pub trait Kernel: Send + Sync + fmt::Debug {
     /// access after the call returns.
     ///
     /// # Safety
-    /// The user address range in `arg` must stay mapped in this process, and must not be
-    /// reused for anything the device must not see, until it is unmapped.
+    /// The trait's **fd** and **request** contracts, and: the user address range in `arg`
+    /// must stay mapped in this process, and must not be reused for anything the device
+    /// must not see, until it is unmapped.
     ///
     /// # Errors
     /// As [`ioctl_sized`](Kernel::ioctl_sized).
@@ -142,27 +217,196 @@ pub trait Kernel: Send + Sync + fmt::Debug {
 
     /// `pread(fd, buf, offset)`.
     ///
+    /// # Safety
+    /// The trait's **fd** contract.
+    ///
     /// # Errors
     /// The errno of `pread(2)`.
-    fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
+    unsafe fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
+
+    /// `pwrite(fd, buf, offset)`.
+    ///
+    /// # Safety
+    /// The trait's **fd** contract.
+    ///
+    /// # Errors
+    /// The errno of `pwrite(2)`.
+    unsafe fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno>;
+
+    /// `read(fd, buf)`.
+    ///
+    /// # Safety
+    /// The trait's **fd** contract.
+    ///
+    /// # Errors
+    /// The errno of `read(2)`.
+    unsafe fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno>;
+
+    /// `write(fd, buf)`.
+    ///
+    /// # Safety
+    /// The trait's **fd** contract.
+    ///
+    /// # Errors
+    /// The errno of `write(2)`.
+    unsafe fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno>;
+}
+
+/// An owned file descriptor of a [`Kernel`], closed by `Drop` alone (on [`Host`], the
+/// descriptor is an [`OwnedFd`]'s). Built only by [`KernelFd::open`] and by the crate's
+/// fd-returning ioctls, so it never owns a descriptor something else owns.
+///
+/// ```compile_fail,E0599
+/// use std::sync::Arc;
+/// use vsva_vfio::sys::{Host, Kernel, KernelFd};
+/// let kernel: Arc<dyn Kernel> = Arc::new(Host);
+/// let _ = KernelFd::new(kernel, 0); // would close stdin on drop
+/// ```
+#[derive(Debug)]
+pub struct KernelFd {
+    raw: RawFd,
+    kernel: Arc<dyn Kernel>,
+}
+
+impl KernelFd {
+    /// Opens `path` through `kernel`.
+    ///
+    /// # Errors
+    /// The errno of `open(2)`.
+    pub fn open(kernel: &Arc<dyn Kernel>, path: &Path, write: bool) -> Result<KernelFd, Errno> {
+        let raw = kernel.open(path, write)?;
+        Ok(KernelFd {
+            raw,
+            kernel: Arc::clone(kernel),
+        })
+    }
+
+    /// The raw descriptor number (still owned by `self`; for logs and fd-number
+    /// arguments such as `VFIO_GROUP_SET_CONTAINER`'s).
+    pub fn raw(&self) -> RawFd {
+        self.raw
+    }
+
+    /// The kernel the descriptor belongs to.
+    pub fn kernel(&self) -> &Arc<dyn Kernel> {
+        &self.kernel
+    }
+
+    /// [`Kernel::ioctl_value`] on this fd. Crate contract: `request` is one of the
+    /// crate's integer-argument ioctl constants.
+    pub(crate) fn ioctl_value(&self, request: u32, value: u64) -> Result<i32, Errno> {
+        // SAFETY: `self` owns `raw` (from `kernel`); every in-crate caller passes an
+        // integer-argument VFIO ioctl (the method's crate contract).
+        unsafe { self.kernel.ioctl_value(self.raw, request, value) }
+    }
+
+    /// [`Kernel::ioctl_i32`] on this fd. Crate contract: `request` reads or writes one
+    /// `int`.
+    pub(crate) fn ioctl_i32(&self, request: u32, arg: &mut i32) -> Result<i32, Errno> {
+        // SAFETY: fd as above; the in-crate caller passes VFIO_GROUP_SET_CONTAINER.
+        unsafe { self.kernel.ioctl_i32(self.raw, request, arg) }
+    }
+
+    /// [`Kernel::ioctl_cstr`] on this fd, for an ioctl that returns a new fd, owned by
+    /// the returned [`KernelFd`]. Crate contract: `request` reads only the string and
+    /// returns a new fd (`VFIO_GROUP_GET_DEVICE_FD`).
+    pub(crate) fn ioctl_cstr_fd(&self, request: u32, arg: &CStr) -> Result<KernelFd, Errno> {
+        // SAFETY: fd as above; the in-crate caller passes VFIO_GROUP_GET_DEVICE_FD.
+        let raw = unsafe { self.kernel.ioctl_cstr(self.raw, request, arg) }?;
+        Ok(KernelFd {
+            raw,
+            kernel: Arc::clone(&self.kernel),
+        })
+    }
+
+    /// [`Kernel::ioctl_sized`] on this fd. Crate contract: `request` is a size-first
+    /// VFIO/iommufd ioctl that follows no pointer for the flags `arg` holds.
+    pub(crate) fn ioctl_sized(&self, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
+        // SAFETY: fd as above; request per the crate contract, which every in-crate
+        // caller keeps (they build `arg` themselves from typed requests).
+        unsafe { self.kernel.ioctl_sized(self.raw, request, arg) }
+    }
+
+    /// [`KernelFd::ioctl_sized`] for an ioctl whose reply holds a new fd (an `i32` at
+    /// `fd_at`), owned by the returned [`KernelFd`]; `None` when the reply's fd is
+    /// negative or outside the struct. Crate contract: as `ioctl_sized`, and on success
+    /// the field at `fd_at` is a new fd (`IOMMU_FAULT_QUEUE_ALLOC`'s `out_fault_fd`).
+    pub(crate) fn ioctl_sized_fd(
+        &self,
+        request: u32,
+        arg: &mut [u8],
+        fd_at: usize,
+    ) -> Result<Option<KernelFd>, Errno> {
+        self.ioctl_sized(request, arg)?;
+        let raw = fd_at
+            .checked_add(4)
+            .and_then(|end| arg.get(fd_at..end))
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        Ok(raw.filter(|raw| *raw >= 0).map(|raw| KernelFd {
+            raw,
+            kernel: Arc::clone(&self.kernel),
+        }))
+    }
+
+    /// [`Kernel::ioctl_sized_data`] on this fd. Crate contract: as `ioctl_sized`, with
+    /// the one pointer field at `ptr_at` whose length `len` describes.
+    pub(crate) fn ioctl_sized_data(
+        &self,
+        request: u32,
+        arg: &mut [u8],
+        ptr_at: usize,
+        len: DataLen,
+        data: &mut [u8],
+    ) -> Result<i32, Errno> {
+        // SAFETY: fd as above; request per the crate contract.
+        unsafe {
+            self.kernel
+                .ioctl_sized_data(self.raw, request, arg, ptr_at, len, data)
+        }
+    }
+
+    /// `pread(fd, buf, offset)`.
+    ///
+    /// # Errors
+    /// The errno of `pread(2)`.
+    pub fn pread(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: `self` owns `raw`, which `kernel` returned.
+        unsafe { self.kernel.pread(self.raw, buf, offset) }
+    }
 
     /// `pwrite(fd, buf, offset)`.
     ///
     /// # Errors
     /// The errno of `pwrite(2)`.
-    fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno>;
+    pub fn pwrite(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: as in `pread`.
+        unsafe { self.kernel.pwrite(self.raw, buf, offset) }
+    }
 
     /// `read(fd, buf)`.
     ///
     /// # Errors
     /// The errno of `read(2)`.
-    fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno>;
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: as in `pread`.
+        unsafe { self.kernel.read(self.raw, buf) }
+    }
 
     /// `write(fd, buf)`.
     ///
     /// # Errors
     /// The errno of `write(2)`.
-    fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno>;
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        // SAFETY: as in `pread`.
+        unsafe { self.kernel.write(self.raw, buf) }
+    }
+}
+
+impl Drop for KernelFd {
+    fn drop(&mut self) {
+        // SAFETY: `self` owns `raw`, from `kernel`; this is its only close.
+        unsafe { self.kernel.close(self.raw) }
+    }
 }
 
 /// The size a size-first struct declares, if it fits in `arg` and covers its own field.
@@ -223,7 +467,10 @@ fn check_len(ret: libc::ssize_t) -> Result<usize, Errno> {
     usize::try_from(ret).map_err(|_| last_errno())
 }
 
-impl Kernel for Host {
+// SAFETY: each method makes the one system call it names on the caller's fd, with a
+// pointer only to the buffer it is handed, bounded as its `// SAFETY:` comment says; the
+// trait's contract (fd ownership, the kind of request) is the caller's to keep.
+unsafe impl Kernel for Host {
     fn open(&self, path: &Path, write: bool) -> Result<RawFd, Errno> {
         std::fs::OpenOptions::new()
             .read(true)
@@ -234,31 +481,32 @@ impl Kernel for Host {
             .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
     }
 
-    fn close(&self, fd: RawFd) {
-        // SAFETY: `fd` was returned by `open` (or an fd-returning ioctl) of this kernel and
-        // is owned by the `KernelFd` being dropped, which calls this exactly once.
+    unsafe fn close(&self, fd: RawFd) {
+        // SAFETY: the trait's fd contract: `fd` was returned by this kernel and is owned
+        // by the `KernelFd` being dropped, which calls this exactly once; the `OwnedFd`
+        // takes that ownership and closes it.
         drop(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 
-    fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
+    unsafe fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
         // SAFETY: the argument is an integer, not a pointer; an ioctl that expected a
         // pointer would fault in the kernel (EFAULT), not touch our memory.
         check(unsafe { libc::ioctl(fd, libc::c_ulong::from(request), value) })
     }
 
-    fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
+    unsafe fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
         // SAFETY: `arg` is a valid, exclusive `int` for the whole call; the ioctls using
         // this form read or write exactly one `int`.
         check(unsafe { libc::ioctl(fd, libc::c_ulong::from(request), arg as *mut i32) })
     }
 
-    fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
+    unsafe fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
         // SAFETY: `arg` is NUL-terminated and lives for the call; the kernel only reads
         // it up to the NUL (`strndup_user`).
         check(unsafe { libc::ioctl(fd, libc::c_ulong::from(request), arg.as_ptr()) })
     }
 
-    fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
+    unsafe fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
         declared_size(arg).ok_or(Errno::EINVAL)?;
         // SAFETY: `arg` is exclusively borrowed for the call and its first `u32` (checked
         // above to be <= arg.len()) bounds every kernel read and write of the struct
@@ -267,7 +515,7 @@ impl Kernel for Host {
         check(unsafe { libc::ioctl(fd, libc::c_ulong::from(request), arg.as_mut_ptr()) })
     }
 
-    fn ioctl_sized_data(
+    unsafe fn ioctl_sized_data(
         &self,
         fd: RawFd,
         request: u32,
@@ -290,24 +538,24 @@ impl Kernel for Host {
         check(unsafe { libc::ioctl(fd, libc::c_ulong::from(request), arg.as_mut_ptr()) })
     }
 
-    fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    unsafe fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let offset = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
         check_len(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset) })
     }
 
-    fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+    unsafe fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
         let offset = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
         // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
         check_len(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset) })
     }
 
-    fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    unsafe fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
         check_len(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
     }
 
-    fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+    unsafe fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
         // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
         check_len(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
     }
@@ -317,16 +565,29 @@ impl Kernel for Host {
 mod tests {
     use super::*;
 
+    /// `Host.ioctl_sized` on fd -1.
+    fn sized_on_no_fd(arg: &mut [u8]) -> Result<i32, Errno> {
+        // SAFETY: fd -1 is no descriptor, so the call is refused before the kernel
+        // (EINVAL) or fails with EBADF; no memory or fd is touched.
+        unsafe { Host.ioctl_sized(-1, 0x3b70, arg) }
+    }
+
+    /// `Host.ioctl_sized_data` on fd -1.
+    fn sized_data_on_no_fd(arg: &mut [u8], len: DataLen, data: &mut [u8]) -> Result<i32, Errno> {
+        // SAFETY: as in `sized_on_no_fd`.
+        unsafe { Host.ioctl_sized_data(-1, 0x3b8a, arg, 16, len, data) }
+    }
+
     #[test]
     fn sized_ioctl_refuses_a_size_past_the_buffer_before_calling() {
         let mut arg = [0u8; 16];
         arg[..4].copy_from_slice(&17u32.to_ne_bytes());
         // fd -1 would give EBADF if the call were made: EINVAL proves it was not.
-        assert_eq!(Host.ioctl_sized(-1, 0x3b70, &mut arg), Err(Errno::EINVAL));
+        assert_eq!(sized_on_no_fd(&mut arg), Err(Errno::EINVAL));
         arg[..4].copy_from_slice(&3u32.to_ne_bytes());
-        assert_eq!(Host.ioctl_sized(-1, 0x3b70, &mut arg), Err(Errno::EINVAL));
+        assert_eq!(sized_on_no_fd(&mut arg), Err(Errno::EINVAL));
         arg[..4].copy_from_slice(&16u32.to_ne_bytes());
-        assert_eq!(Host.ioctl_sized(-1, 0x3b70, &mut arg), Err(Errno::EBADF));
+        assert_eq!(sized_on_no_fd(&mut arg), Err(Errno::EBADF));
     }
 
     #[test]
@@ -337,12 +598,12 @@ mod tests {
         let mut data = [0u8; 8];
         let len = DataLen::Bytes { at: 12 };
         assert_eq!(
-            Host.ioctl_sized_data(-1, 0x3b8a, &mut arg, 16, len, &mut data),
+            sized_data_on_no_fd(&mut arg, len, &mut data),
             Err(Errno::EINVAL)
         );
         arg[12..16].copy_from_slice(&8u32.to_ne_bytes());
         assert_eq!(
-            Host.ioctl_sized_data(-1, 0x3b8a, &mut arg, 16, len, &mut data),
+            sized_data_on_no_fd(&mut arg, len, &mut data),
             Err(Errno::EBADF)
         );
         let entries = DataLen::Entries {

@@ -13,9 +13,10 @@
 //! let k = ScriptedKernel::new();
 //! k.add_path("/dev/vfio/vfio");
 //! k.on(0x3b64, |_path, _call| Ok(Reply::Value(0))); // VFIO_GET_API_VERSION
-//! let fd = k.open(Path::new("/dev/vfio/vfio"), true).unwrap();
-//! assert_eq!(k.ioctl_value(fd, 0x3b64, 0), Ok(0));
-//! assert_eq!(k.ioctl_value(fd, 0x3b65, 0), Err(Errno::ENOTTY)); // unscripted
+//! let kernel: Arc<dyn Kernel> = Arc::new(k.clone());
+//! let c = vsva_vfio::container::Container::open(Arc::clone(&kernel)).unwrap();
+//! assert_eq!(c.api_version().unwrap(), 0);
+//! assert_eq!(k.calls()[0].request, 0x3b64);
 //! assert_eq!(k.open(Path::new("/dev/iommu"), true), Err(Errno::ENOENT));
 //! ```
 
@@ -27,6 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use vsva_uapi::Errno;
 
+#[cfg(test)]
+use super::KernelFd;
 use super::{declared_size, prepare_data, DataLen, Kernel};
 
 /// The argument of one scripted ioctl, as the responder sees it.
@@ -205,7 +208,11 @@ impl ScriptedKernel {
     }
 }
 
-impl Kernel for ScriptedKernel {
+// SAFETY: the scripted kernel makes no system call: every method works on its own state
+// and on the buffers it is handed, within their bounds (`declared_size` and `prepare_data`
+// bound what a responder sees), so no argument can make it touch memory or an fd it does
+// not own.
+unsafe impl Kernel for ScriptedKernel {
     fn open(&self, path: &Path, _write: bool) -> Result<RawFd, Errno> {
         let mut state = self.lock();
         match state.paths.get(path) {
@@ -215,33 +222,33 @@ impl Kernel for ScriptedKernel {
         }
     }
 
-    fn close(&self, fd: RawFd) {
+    unsafe fn close(&self, fd: RawFd) {
         let mut state = self.lock();
         state.fds.remove(&fd);
         state.closed.push(fd);
     }
 
-    fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
+    unsafe fn ioctl_value(&self, fd: RawFd, request: u32, value: u64) -> Result<i32, Errno> {
         self.ioctl(fd, request, &value.to_ne_bytes(), Call::Value(value))
     }
 
-    fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
+    unsafe fn ioctl_i32(&self, fd: RawFd, request: u32, arg: &mut i32) -> Result<i32, Errno> {
         let snapshot = arg.to_ne_bytes();
         self.ioctl(fd, request, &snapshot, Call::I32(arg))
     }
 
-    fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
+    unsafe fn ioctl_cstr(&self, fd: RawFd, request: u32, arg: &CStr) -> Result<i32, Errno> {
         self.ioctl(fd, request, arg.to_bytes(), Call::Cstr(arg))
     }
 
-    fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
+    unsafe fn ioctl_sized(&self, fd: RawFd, request: u32, arg: &mut [u8]) -> Result<i32, Errno> {
         let size = declared_size(arg).ok_or(Errno::EINVAL)?;
         let arg = &mut arg[..size];
         let snapshot = arg.to_vec();
         self.ioctl(fd, request, &snapshot, Call::Sized(arg))
     }
 
-    fn ioctl_sized_data(
+    unsafe fn ioctl_sized_data(
         &self,
         fd: RawFd,
         request: u32,
@@ -272,71 +279,32 @@ impl Kernel for ScriptedKernel {
         self.ioctl(fd, request, &snapshot, Call::DmaMap(arg))
     }
 
-    fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    unsafe fn pread(&self, fd: RawFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let mut state = self.lock();
         let path = state.fds.get(&fd).cloned().ok_or(Errno::EBADF)?;
         let r = state.readers.get_mut(&path).ok_or(Errno::EINVAL)?;
         r(buf, Some(offset))
     }
 
-    fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+    unsafe fn pwrite(&self, fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
         let mut state = self.lock();
         let path = state.fds.get(&fd).cloned().ok_or(Errno::EBADF)?;
         let w = state.writers.get_mut(&path).ok_or(Errno::EINVAL)?;
         w(buf, Some(offset))
     }
 
-    fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    unsafe fn read(&self, fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut state = self.lock();
         let path = state.fds.get(&fd).cloned().ok_or(Errno::EBADF)?;
         let r = state.readers.get_mut(&path).ok_or(Errno::EINVAL)?;
         r(buf, None)
     }
 
-    fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+    unsafe fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
         let mut state = self.lock();
         let path = state.fds.get(&fd).cloned().ok_or(Errno::EBADF)?;
         let w = state.writers.get_mut(&path).ok_or(Errno::EINVAL)?;
         w(buf, None)
-    }
-}
-
-/// An owned file descriptor of a [`Kernel`], closed on drop.
-#[derive(Debug)]
-pub struct KernelFd {
-    raw: RawFd,
-    kernel: Arc<dyn Kernel>,
-}
-
-impl KernelFd {
-    /// Takes ownership of `raw`, an fd `kernel` returned.
-    pub fn new(kernel: Arc<dyn Kernel>, raw: RawFd) -> KernelFd {
-        KernelFd { raw, kernel }
-    }
-
-    /// Opens `path` through `kernel`.
-    ///
-    /// # Errors
-    /// The errno of `open(2)`.
-    pub fn open(kernel: &Arc<dyn Kernel>, path: &Path, write: bool) -> Result<KernelFd, Errno> {
-        let raw = kernel.open(path, write)?;
-        Ok(KernelFd::new(Arc::clone(kernel), raw))
-    }
-
-    /// The raw descriptor (still owned by `self`).
-    pub fn raw(&self) -> RawFd {
-        self.raw
-    }
-
-    /// The kernel the descriptor belongs to.
-    pub fn kernel(&self) -> &Arc<dyn Kernel> {
-        &self.kernel
-    }
-}
-
-impl Drop for KernelFd {
-    fn drop(&mut self) {
-        self.kernel.close(self.raw);
     }
 }
 
@@ -356,15 +324,13 @@ mod tests {
         });
         let kernel: Arc<dyn Kernel> = Arc::new(k.clone());
         let group = KernelFd::open(&kernel, Path::new("/dev/vfio/7"), true).unwrap();
-        let dev = kernel
-            .ioctl_cstr(group.raw(), 0x3b6a, c"0000:00:02.0")
-            .unwrap();
+        let dev = group.ioctl_cstr_fd(0x3b6a, c"0000:00:02.0").unwrap();
         assert_eq!(k.open_fds(), 2);
         assert_eq!(
-            kernel.ioctl_cstr(group.raw(), 0x3b6a, c"x"),
+            group.ioctl_cstr_fd(0x3b6a, c"x").map(|fd| fd.raw()),
             Err(Errno::EINVAL)
         );
-        drop(KernelFd::new(Arc::clone(&kernel), dev));
+        drop(dev);
         drop(group);
         assert_eq!(k.open_fds(), 0);
         assert_eq!(k.calls().len(), 2);
@@ -383,20 +349,21 @@ mod tests {
             }
             _ => Err(Errno::EINVAL),
         });
-        let fd = k.open(Path::new("/dev/iommu"), true).unwrap();
+        let kernel: Arc<dyn Kernel> = Arc::new(k.clone());
+        let fd = KernelFd::open(&kernel, Path::new("/dev/iommu"), true).unwrap();
         let mut arg = [0u8; 40];
         arg[..4].copy_from_slice(&32u32.to_ne_bytes());
         arg[12..16].copy_from_slice(&4u32.to_ne_bytes());
         let mut data = [0u8; 8];
         let len = DataLen::Bytes { at: 12 };
         assert_eq!(
-            k.ioctl_sized_data(fd, 0x3b8a, &mut arg, 16, len, &mut data),
+            fd.ioctl_sized_data(0x3b8a, &mut arg, 16, len, &mut data),
             Ok(0)
         );
         assert_eq!(data, [1, 2, 3, 4, 0, 0, 0, 0]);
         arg[..4].copy_from_slice(&41u32.to_ne_bytes());
         assert_eq!(
-            k.ioctl_sized_data(fd, 0x3b8a, &mut arg, 16, len, &mut data),
+            fd.ioctl_sized_data(0x3b8a, &mut arg, 16, len, &mut data),
             Err(Errno::EINVAL)
         );
     }
