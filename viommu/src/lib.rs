@@ -72,6 +72,8 @@
 
 pub mod backend;
 pub mod error;
+#[cfg(feature = "vm-memory")]
+pub mod guest;
 pub mod host;
 pub mod iommufd;
 pub mod pasid;
