@@ -1,4 +1,4 @@
-//! The mini-VMM: two KVM guests sharing one vIOMMU.
+//! The mini-VMM: three KVM guests sharing one vIOMMU.
 //!
 //! ```text
 //! cargo run --release -p vsva-vmm --example minivmm [-- --verbose]
@@ -10,20 +10,24 @@
 //! (`generations.asm`), which vsva, a G1 consumer, refuses. Both run at once, each on its
 //! own vCPU thread, against one `Viommu` over the software IOMMU model. The report shows
 //! what each guest sent, what vsva answered, and what the backend recorded. With
-//! `--verbose`, every request and its result.
+//! `--verbose`, every request and its result. VM 3 then runs `vtd_linux.asm` on an
+//! emulated VT-d (`vsva-vtd`) over the same `Viommu`: the guest programs the unit as
+//! Linux's intel-iommu driver does, binds guest PASID 5, answers a page request the VMM
+//! injects, flushes and unbinds; the report shows what the unit and the backend saw.
 //!
 //! Without a usable `/dev/kvm` it says so and exits with status 2.
 
 use std::process::ExitCode;
 
-use vsva_uapi::consts::{VFIO_IOMMU_NESTING_OP, VFIO_IOMMU_PASID_REQUEST};
+use vsva_uapi::consts::{FaultPerm, VFIO_IOMMU_NESTING_OP, VFIO_IOMMU_PASID_REQUEST};
 use vsva_uapi::Errno;
 use vsva_viommu::soft::{Event, SoftwareIommu};
-use vsva_viommu::{DeviceId, HostIommu, Viommu};
+use vsva_viommu::{DeviceId, HostIommu, PageRequest, Viommu};
 use vsva_vmm::{inject_on_ready, Guest, GuestSpec, Op, RunReport, Vmm};
 
 const WELL_BEHAVED: &[u8] = include_bytes!("../guests/well_behaved.bin");
 const GEN3: &[u8] = include_bytes!("../guests/gen3.bin");
+const VTD_LINUX: &[u8] = include_bytes!("../guests/vtd_linux.bin");
 
 /// Page requests injected when a guest says it is ready.
 const PAGE_REQUESTS: u32 = 3;
@@ -132,6 +136,96 @@ fn print_vm(
     }
 }
 
+/// VM 3: the Linux-style guest on an emulated VT-d. Returns whether it went as expected.
+fn run_vtd(vmm: &Vmm<SoftwareIommu>, model: &SoftwareIommu) -> bool {
+    let device = DeviceId(0x0300);
+    let spec = GuestSpec::new("vtd_linux", VTD_LINUX, device).vtd(0x0008);
+    let mut guest = match vmm.create_guest(spec) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("minivmm: building guest vtd_linux: {e}");
+            return false;
+        }
+    };
+    // The guest halts after its bind; the VMM injects a page request of the device on
+    // the bound PASID and resumes it.
+    let first = guest
+        .run()
+        .map(|_| guest.vtd_bindings().unwrap_or_default());
+    let report = match first {
+        Ok(bindings) => {
+            if let Some((hpasid, _, _)) = bindings.first() {
+                model.inject_page_request(
+                    vmm.viommu(),
+                    PageRequest {
+                        id: 0,
+                        device,
+                        pasid: Some(*hpasid),
+                        grpid: 1,
+                        perm: FaultPerm::READ | FaultPerm::WRITE,
+                        addr: 0x7f00_0003_0000,
+                        last_page: true,
+                        needs_pasid: true,
+                        private_data: None,
+                    },
+                );
+            }
+            guest.run()
+        }
+        Err(e) => Err(e),
+    };
+    let r = match report {
+        Ok(r) => r,
+        Err(e) => {
+            println!("VM {} \"vtd_linux\": {e}\n", guest.vm().id().0);
+            return false;
+        }
+    };
+    let s = &r.stats;
+    println!(
+        "VM {} \"vtd_linux\" (device {:#06x}, emulated VT-d at GPA {:#x}, requester id 00:01.0): halted after {} exits ({} MMIO) over two runs",
+        r.vm.0, r.device.0, vsva_vmm::VTD_MMIO_GPA, s.exits, s.mmio_exits
+    );
+    match r.guest {
+        Some(g) => println!(
+            "  guest:   {} queue submissions, {} wait status writes seen, {} unexpected results",
+            g.requests_sent, g.reserved, g.unexpected_results
+        ),
+        None => println!("  guest:   wrote no report"),
+    }
+    let Some(u) = guest.vtd_stats() else {
+        return false;
+    };
+    println!(
+        "  unit:    {} queue runs, {} descriptors, {} binds, {} unbinds, {} page requests, {} page responses, {} faults, {} queue errors",
+        u.queue_runs, u.descriptors, u.binds, u.unbinds, u.page_requests, u.responses, u.faults_recorded, u.queue_errors
+    );
+    let st = model.vm_state(guest.vm().id());
+    let mut calls = Vec::new();
+    for e in &st.log {
+        calls.push(match e {
+            Event::Bind(b) => format!(
+                "bind {:#x} -> gpgd {:#x} as guest PASID {:#x}",
+                b.hpasid,
+                b.gpgd,
+                b.gpasid.unwrap_or(0)
+            ),
+            Event::Unbind(h) => format!("unbind {h:#x}"),
+            Event::Invalidate(_) => "invalidate".into(),
+            Event::PageResponse(p) => format!("page response {:?}", p.code),
+            other => format!("{other:?}"),
+        });
+    }
+    println!("  backend: {}", calls.join(", "));
+    println!(
+        "           {} invalidations in {} flushes; now {} PASID entries\n",
+        st.invalidations,
+        st.flushes,
+        st.pasid_entries.len()
+    );
+    r.guest.is_some_and(|g| g.unexpected_results == 0) && st.pasid_entries.is_empty()
+}
+
 fn main() -> ExitCode {
     let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
     if let Err(e) = vsva_vmm::probe() {
@@ -140,7 +234,7 @@ fn main() -> ExitCode {
     }
     let model = SoftwareIommu::new(HostIommu::vtd_default());
     let vmm = Vmm::new(Viommu::new(model.clone()));
-    println!("vsva mini-VMM: 2 KVM guests (real mode, 1 MiB RAM each, one vCPU thread each) sharing one vIOMMU (software model of a VT-d host)\n");
+    println!("vsva mini-VMM: 3 KVM guests (real mode, 1 MiB RAM each, one vCPU thread each) sharing one vIOMMU (software model of a VT-d host)\n");
     let specs = [
         ("well_behaved", WELL_BEHAVED, 0x0100),
         ("gen3", GEN3, 0x0200),
@@ -173,6 +267,7 @@ fn main() -> ExitCode {
         println!();
     }
     drop(guests);
+    ok &= run_vtd(&vmm, &model);
     println!(
         "torn down: {} PASIDs allocated, {} page requests outstanding, {} calls a correct vIOMMU never makes",
         vmm.viommu().pasid_space().allocated_count(),
