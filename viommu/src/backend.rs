@@ -142,7 +142,9 @@ pub struct PageResponse {
 /// The hardware side of a vIOMMU. Methods that return `()` cannot fail: the 2020 design
 /// makes unbind, cache invalidation and page response infallible once the request is
 /// valid, so a backend must complete them (or log and carry on). Every method may be
-/// called concurrently for different VMs; calls for one VM are serialised by the caller.
+/// called concurrently for different VMs; calls for one VM are serialised by the caller,
+/// except [`Backend::page_response`] for a request a VM's full inbox evicts, which comes
+/// from the thread reporting page requests (see [`crate::Viommu::report_page_request`]).
 pub trait Backend: Send + Sync {
     /// The host IOMMU's capabilities; constant for the backend's life.
     fn host(&self) -> &HostIommu;

@@ -9,7 +9,9 @@
 //! Concurrency: each VM's state sits behind its own lock; the PASID space is lock-free;
 //! the device → VM routing table is read-locked only when the hardware reports a page
 //! request and write-locked only when devices are attached or detached. No lock is shared
-//! by two VMs' vCPU paths.
+//! by two VMs' vCPU paths. Reporting a page request never waits on a VM's lock: it goes
+//! to the VM's inbox (a leaf lock held for one push), which the VM drains into its queue
+//! whenever it next takes its lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,13 +122,52 @@ struct VmState {
     dead: bool,
 }
 
+/// Page requests reported since the VM last took its lock, oldest first. Its lock is a
+/// leaf, held only for one push or one take: the reporter takes it with the routing table
+/// read-locked, the VM with its own state locked.
+#[derive(Default)]
+struct Inbox {
+    requests: VecDeque<PageRequest>,
+    /// What evictions from a full inbox add to [`VmStats`], merged at the next drain.
+    stats: VmStats,
+}
+
+impl Inbox {
+    /// Queues `request`; when `cap` (at least 1) are queued already, the oldest leaves and
+    /// is returned, counted as reported and then auto-failed (it must be answered) or
+    /// dropped.
+    fn push(&mut self, request: PageRequest, cap: usize) -> Option<PageRequest> {
+        let evicted = if self.requests.len() >= cap.max(1) {
+            self.requests.pop_front()
+        } else {
+            None
+        };
+        if let Some(old) = &evicted {
+            self.stats.faults_reported += 1;
+            if old.last_page {
+                self.stats.faults_auto_failed += 1;
+            } else {
+                self.stats.faults_dropped += 1;
+            }
+        }
+        self.requests.push_back(request);
+        evicted
+    }
+}
+
 struct VmShared {
     id: VmId,
     config: VmConfig,
     state: Mutex<VmState>,
+    inbox: Mutex<Inbox>,
 }
 
 impl VmShared {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        // Every update is one push or one take: a poisoned inbox is still coherent.
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, VmState> {
         // Every update below is committed only after all fallible steps, so a panic in
         // a backend call cannot leave half an update: a poisoned lock is still coherent.
@@ -238,68 +279,45 @@ impl<B: Backend> Viommu<B> {
                 id,
                 config,
                 state: Mutex::new(VmState::default()),
+                inbox: Mutex::new(Inbox::default()),
             }),
         }
     }
 
     /// The hardware side reports a page request: it is queued for the VM the device is
     /// attached to. A request tagged with a host PASID that VM does not own (VT-d) is
-    /// answered `INVALID` at once and never reaches the VM. A full queue answers its
-    /// oldest request `FAILURE`.
+    /// answered `INVALID` and never reaches the VM. A full queue answers its oldest
+    /// request `FAILURE`.
+    ///
+    /// Never waits on any VM's lock (one fault reader serves every VM, so a VM busy in a
+    /// long call must not hold up the others): the request goes to the VM's inbox, which
+    /// the VM moves into its queue, PASID check and bound included, the next time it takes
+    /// its lock (reading faults, polling [`Vm::unread_faults`], any call). The inbox holds
+    /// at most [`VmConfig::max_pending_faults`] requests; beyond, its oldest is answered
+    /// `FAILURE` (or dropped, when not the last of its group) at once, as a full queue does.
     ///
     /// # Errors
     /// [`Unrouted`] when no VM holds the device; the backend answers it.
     pub fn report_page_request(&self, request: PageRequest) -> std::result::Result<(), Unrouted> {
-        let owner = self
+        // The routing table stays read-locked until the request is in the inbox (and any
+        // request it evicts answered): attach/detach, which write-lock it, see either
+        // none of this or all of it. The VM's own lock is never waited on here.
+        let devices = self
             .host
             .devices
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        let owner = devices
             .get(&request.device)
             .and_then(Weak::upgrade)
             .ok_or(Unrouted(request.device))?;
-        let mut st = owner.lock();
-        if st.dead || !st.view.devices.contains(&request.device) {
-            return Err(Unrouted(request.device));
+        let evicted = owner.inbox().push(request, owner.config.max_pending_faults);
+        if let Some(old) = evicted.filter(|old| old.last_page) {
+            self.host
+                .backend
+                .page_response(owner.id, &response_to(&old, PageResponseCode::Failure));
         }
-        let vtd = matches!(self.host.backend.host(), HostIommu::Vtd(_));
-        let guest_pasid = match request.pasid {
-            Some(p) if vtd && !st.view.pasids.contains(&p) => {
-                st.view.stats.faults_rejected += 1;
-                // Only the last request of a group is answered; the others are dropped.
-                if request.last_page {
-                    self.host
-                        .backend
-                        .page_response(owner.id, &response_to(&request, PageResponseCode::Invalid));
-                }
-                return Ok(());
-            }
-            Some(p) => Some(st.view.binds.get(&p).and_then(|b| b.gpasid).unwrap_or(p)),
-            None => None,
-        };
-        if st.awaiting.len() + st.unread.len() >= owner.config.max_pending_faults.max(1) {
-            let oldest = match st.awaiting.pop_front() {
-                Some(f) => Some(f),
-                None => st.unread.pop_front(),
-            };
-            if let Some(old) = oldest {
-                if old.request.last_page {
-                    st.view.stats.faults_auto_failed += 1;
-                    self.host.backend.page_response(
-                        owner.id,
-                        &response_to(&old.request, PageResponseCode::Failure),
-                    );
-                } else {
-                    st.view.stats.faults_dropped += 1;
-                }
-            }
-        }
-        st.view.stats.faults_reported += 1;
-        st.unread.push_back(PendingFault {
-            request,
-            guest_pasid,
-            read: false,
-        });
+        drop(devices);
         Ok(())
     }
 }
@@ -372,9 +390,81 @@ impl<B: Backend> Vm<B> {
         self.host.backend.host()
     }
 
+    /// The VM's state, locked, with the page requests reported since it was last locked
+    /// moved in from the inbox. Every `Vm` method locks through here.
+    fn lock(&self) -> MutexGuard<'_, VmState> {
+        let mut st = self.vm.lock();
+        let (requests, evicted) = {
+            let mut inbox = self.vm.inbox();
+            (
+                std::mem::take(&mut inbox.requests),
+                std::mem::take(&mut inbox.stats),
+            )
+        };
+        let stats = &mut st.view.stats;
+        stats.faults_reported += evicted.faults_reported;
+        stats.faults_auto_failed += evicted.faults_auto_failed;
+        stats.faults_dropped += evicted.faults_dropped;
+        for request in requests {
+            self.queue_fault(&mut st, request);
+        }
+        st
+    }
+
+    /// Queues a reported page request (moved in from the inbox): rejected `INVALID` when
+    /// tagged with a host PASID the VM does not own (VT-d); a full queue answers its oldest
+    /// `FAILURE`.
+    fn queue_fault(&self, st: &mut VmState, request: PageRequest) {
+        let backend = &self.host.backend;
+        let id = self.vm.id;
+        // Detach and teardown drain the inbox before they let go of the device, so this
+        // is only a guard: nothing may stay unanswered.
+        if st.dead || !st.view.devices.contains(&request.device) {
+            if request.last_page {
+                st.view.stats.faults_auto_failed += 1;
+                backend.page_response(id, &response_to(&request, PageResponseCode::Failure));
+            }
+            return;
+        }
+        let vtd = matches!(backend.host(), HostIommu::Vtd(_));
+        let guest_pasid = match request.pasid {
+            Some(p) if vtd && !st.view.pasids.contains(&p) => {
+                st.view.stats.faults_rejected += 1;
+                // Only the last request of a group is answered; the others are dropped.
+                if request.last_page {
+                    backend.page_response(id, &response_to(&request, PageResponseCode::Invalid));
+                }
+                return;
+            }
+            Some(p) => Some(st.view.binds.get(&p).and_then(|b| b.gpasid).unwrap_or(p)),
+            None => None,
+        };
+        if st.awaiting.len() + st.unread.len() >= self.vm.config.max_pending_faults.max(1) {
+            let oldest = match st.awaiting.pop_front() {
+                Some(f) => Some(f),
+                None => st.unread.pop_front(),
+            };
+            if let Some(old) = oldest {
+                if old.request.last_page {
+                    st.view.stats.faults_auto_failed += 1;
+                    backend
+                        .page_response(id, &response_to(&old.request, PageResponseCode::Failure));
+                } else {
+                    st.view.stats.faults_dropped += 1;
+                }
+            }
+        }
+        st.view.stats.faults_reported += 1;
+        st.unread.push_back(PendingFault {
+            request,
+            guest_pasid,
+            read: false,
+        });
+    }
+
     /// A copy of everything the VM holds.
     pub fn snapshot(&self) -> VmSnapshot {
-        let st = self.vm.lock();
+        let st = self.lock();
         let mut view = st.view.clone();
         view.faults = st.awaiting.iter().chain(&st.unread).copied().collect();
         view
@@ -382,12 +472,12 @@ impl<B: Backend> Vm<B> {
 
     /// How many queued page requests the VM has not read yet (what a guest polls).
     pub fn unread_faults(&self) -> usize {
-        self.vm.lock().unread.len()
+        self.lock().unread.len()
     }
 
     /// The VM's fault-queue counters.
     pub fn stats(&self) -> VmStats {
-        self.vm.lock().view.stats
+        self.lock().view.stats
     }
 
     fn host_iommu(&self) -> &HostIommu {
@@ -417,7 +507,7 @@ impl<B: Backend> Vm<B> {
             }
         }
         devices.insert(device, Arc::downgrade(&self.vm));
-        self.vm.lock().view.devices.insert(device);
+        self.lock().view.devices.insert(device);
         Ok(())
     }
 
@@ -425,7 +515,7 @@ impl<B: Backend> Vm<B> {
     /// `FAILURE`. Detaching a device the VM does not hold does nothing.
     pub fn detach_device(&self, device: DeviceId) {
         let mut devices = self.host.devices_mut();
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if !st.view.devices.remove(&device) {
             return;
         }
@@ -465,7 +555,7 @@ impl<B: Backend> Vm<B> {
     pub fn alloc_pasid(&self, min: u32, max: u32) -> Result<u32> {
         self.require(NestingFeatures::SYSWIDE_PASID, "PASID allocation")?;
         let (lo, hi) = (min.max(1), max.min(self.host_iommu().max_pasid()));
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if st.view.pasids.len() >= self.vm.config.max_pasids {
             return Err(ViommuError::PasidQuota {
                 quota: self.vm.config.max_pasids,
@@ -503,7 +593,7 @@ impl<B: Backend> Vm<B> {
         if min > max {
             return;
         }
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         let doomed: Vec<u32> = st.view.pasids.range(min..=max).copied().collect();
         for p in doomed {
             self.unbind_locked(&mut st, p);
@@ -532,7 +622,7 @@ impl<B: Backend> Vm<B> {
     pub fn bind_gpasid(&self, payload: &[u8]) -> Result<()> {
         let data = self.decode_bind(payload)?;
         let bind = self.check_bind(&data)?;
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if !st.view.pasids.contains(&bind.hpasid) {
             return Err(ViommuError::NotOwned { pasid: bind.hpasid });
         }
@@ -644,7 +734,7 @@ impl<B: Backend> Vm<B> {
     pub fn unbind_gpasid(&self, payload: &[u8]) -> Result<()> {
         let data = self.decode_bind(payload)?;
         let hpasid = u32::try_from(data.hpasid).unwrap_or(u32::MAX);
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if !st.view.pasids.contains(&hpasid) {
             return Err(ViommuError::NotOwned { pasid: hpasid });
         }
@@ -713,7 +803,7 @@ impl<B: Backend> Vm<B> {
             s1fmt: smmu.s1fmt,
             s1dss: smmu.s1dss,
         };
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         self.host
             .backend
             .set_pasid_table(self.vm.id, &table)
@@ -724,7 +814,7 @@ impl<B: Backend> Vm<B> {
 
     /// Unbinds the guest PASID table. Cannot fail; doing it twice does nothing.
     pub fn clear_pasid_table(&self) {
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if st.view.pasid_table.take().is_some() {
             self.host.backend.clear_pasid_table(self.vm.id);
         }
@@ -753,7 +843,7 @@ impl<B: Backend> Vm<B> {
         let granu = info.granu_view().ok_or(ViommuError::HostCapability {
             what: "an unknown invalidation granularity",
         })?;
-        let st = self.vm.lock();
+        let st = self.lock();
         let scope = match granu {
             Granu::Domain => InvalidationScope::Domain,
             Granu::Pasid(p) => {
@@ -830,7 +920,7 @@ impl<B: Backend> Vm<B> {
     /// descriptor, the end of an invalidation queue run), so that the guest proceeds only
     /// once everything it asked before has taken effect. Cannot fail.
     pub fn flush(&self) {
-        let _st = self.vm.lock();
+        let _st = self.lock();
         self.host.backend.flush(self.vm.id);
     }
 
@@ -839,13 +929,13 @@ impl<B: Backend> Vm<B> {
     /// `iommu_fault` record instead). Marks it read, exactly as `next_fault` does, so it is
     /// answered with [`Vm::page_response`].
     pub fn next_page_request(&self) -> Option<PendingFault> {
-        Self::take_unread(&mut self.vm.lock())
+        Self::take_unread(&mut self.lock())
     }
 
     /// The oldest unread page request, as the `iommu_fault` record the VM reads (its
     /// PASID is the one the VM knows). Marks it read.
     pub fn next_fault(&self) -> Option<Fault> {
-        Self::take_unread(&mut self.vm.lock()).map(|f| fault_record(&f))
+        Self::take_unread(&mut self.lock()).map(|f| fault_record(&f))
     }
 
     /// The oldest unread request, now read: O(1). The last of its group waits for its
@@ -864,7 +954,7 @@ impl<B: Backend> Vm<B> {
     /// unread or `out` holds less than one record).
     pub fn read_faults(&self, out: &mut [u8]) -> usize {
         let size = core::mem::size_of::<Fault>();
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         let mut written = 0;
         while let Some(dst) = out.get_mut(written..written + size) {
             let Some(f) = Self::take_unread(&mut st) else {
@@ -887,7 +977,7 @@ impl<B: Backend> Vm<B> {
     pub fn page_response(&self, device: DeviceId, payload: &[u8]) -> Result<()> {
         // The device first, before the user memory is read (iommu_page_response finds
         // no fault handler for the device before copying anything): ENODEV.
-        if !self.vm.lock().view.devices.contains(&device) {
+        if !self.lock().view.devices.contains(&device) {
             return Err(ViommuError::DeviceNotAttached { device: device.0 });
         }
         let msg = vsva_uapi::PageResponse::from_user(payload, self.vm.config.policy)?;
@@ -895,7 +985,7 @@ impl<B: Backend> Vm<B> {
             .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
         let pasid_valid =
             PageResponseFlags::from_bits_retain(msg.flags).contains(PageResponseFlags::PASID_VALID);
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         // Detached since the check above (another vCPU): still ENODEV.
         if !st.view.devices.contains(&device) {
             return Err(ViommuError::DeviceNotAttached { device: device.0 });
@@ -921,7 +1011,7 @@ impl<B: Backend> Vm<B> {
 
     fn teardown(&self) {
         let mut devices = self.host.devices_mut();
-        let mut st = self.vm.lock();
+        let mut st = self.lock();
         if st.dead {
             return;
         }

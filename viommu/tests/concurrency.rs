@@ -150,3 +150,144 @@ fn vcpu_threads_of_many_vms_run_concurrently() {
 fn vm_device(vm: &Vm<SoftwareIommu>) -> DeviceId {
     vm.snapshot().devices.into_iter().next().unwrap()
 }
+
+/// A backend whose `flush` for one VM blocks until the test releases it: the VM holds its
+/// lock meanwhile (as in a slow backend call or a long read).
+struct Gated {
+    model: SoftwareIommu,
+    blocked: std::sync::atomic::AtomicU64,
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+use vsva_viommu::Backend;
+
+impl Backend for Gated {
+    fn host(&self) -> &HostIommu {
+        self.model.host()
+    }
+    fn bind_gpasid(
+        &self,
+        vm: vsva_viommu::VmId,
+        bind: &vsva_viommu::GpasidBind,
+    ) -> Result<(), vsva_uapi::Errno> {
+        self.model.bind_gpasid(vm, bind)
+    }
+    fn unbind_gpasid(&self, vm: vsva_viommu::VmId, hpasid: u32) {
+        self.model.unbind_gpasid(vm, hpasid)
+    }
+    fn set_pasid_table(
+        &self,
+        vm: vsva_viommu::VmId,
+        table: &vsva_viommu::PasidTableBind,
+    ) -> Result<(), vsva_uapi::Errno> {
+        self.model.set_pasid_table(vm, table)
+    }
+    fn clear_pasid_table(&self, vm: vsva_viommu::VmId) {
+        self.model.clear_pasid_table(vm)
+    }
+    fn invalidate(&self, vm: vsva_viommu::VmId, inv: &vsva_viommu::Invalidation) {
+        self.model.invalidate(vm, inv)
+    }
+    fn page_response(&self, vm: vsva_viommu::VmId, response: &vsva_viommu::PageResponse) {
+        self.model.page_response(vm, response)
+    }
+    fn flush(&self, vm: vsva_viommu::VmId) {
+        if vm.0 == self.blocked.load(Ordering::SeqCst) {
+            self.entered.lock().unwrap().send(()).unwrap();
+            let _ = self.release.lock().unwrap().recv();
+        }
+        self.model.flush(vm)
+    }
+}
+
+fn request(device: u32, grpid: u32) -> PageRequest {
+    PageRequest {
+        id: 0,
+        device: DeviceId(device),
+        pasid: None,
+        grpid,
+        perm: FaultPerm::READ,
+        addr: 0x1000,
+        last_page: true,
+        needs_pasid: false,
+        private_data: None,
+    }
+}
+
+/// One fault reader serves every VM: a VM holding its lock (here in a backend call that
+/// blocks) must not stall delivery to the others, nor the reader itself. The VM's own
+/// requests wait in its inbox, bounded like its queue, and reach it once it lets go.
+#[test]
+fn a_vm_holding_its_lock_does_not_stall_page_requests_for_others() {
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(20);
+
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    let (entered_tx, entered_rx) = channel();
+    let (release_tx, release_rx) = channel();
+    let viommu = Viommu::new(Gated {
+        model: model.clone(),
+        blocked: std::sync::atomic::AtomicU64::new(0),
+        entered: std::sync::Mutex::new(entered_tx),
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let config = VmConfig {
+        max_pending_faults: 2,
+        ..VmConfig::default()
+    };
+    let a = viommu.create_vm(config);
+    let b = viommu.create_vm(config);
+    a.attach_device(DeviceId(1)).unwrap();
+    b.attach_device(DeviceId(2)).unwrap();
+    viommu.backend().blocked.store(a.id().0, Ordering::SeqCst);
+
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| a.flush());
+        entered_rx
+            .recv_timeout(WAIT)
+            .expect("VM A reached the blocking backend call");
+        // The shared fault reader: A's requests first (three, one over A's bound), then B's.
+        let (done_tx, done_rx) = channel();
+        let (model, viommu) = (&model, &viommu);
+        let reader = s.spawn(move || {
+            for grpid in 1..=3 {
+                model.inject_page_request(viommu, request(1, grpid));
+            }
+            model.inject_page_request(viommu, request(2, 7));
+            done_tx.send(()).unwrap();
+        });
+        let delivered = done_rx.recv_timeout(WAIT);
+        let b_request = delivered.is_ok().then(|| b.next_page_request());
+        let holder_blocked = !holder.is_finished();
+        // With A still blocked: the oldest of A's requests, one over its bound, was
+        // answered at once; the other two and B's await their responses.
+        let outstanding = model.outstanding();
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        reader.join().unwrap();
+        delivered.expect("page requests were delivered while VM A held its lock");
+        assert!(holder_blocked);
+        let got = b_request.flatten().expect("B's request is readable");
+        assert_eq!((got.request.device, got.request.grpid), (DeviceId(2), 7));
+        assert_eq!(outstanding, 3);
+    });
+
+    // A's requests reach it, oldest first, once it lets go of its lock.
+    let grpids: Vec<u32> = std::iter::from_fn(|| a.next_page_request())
+        .map(|f| f.request.grpid)
+        .collect();
+    assert_eq!(grpids, [2, 3]);
+    let stats = a.stats();
+    assert_eq!(
+        (
+            stats.faults_reported,
+            stats.faults_auto_failed,
+            stats.faults_dropped
+        ),
+        (3, 1, 0)
+    );
+    assert_eq!(b.stats().faults_reported, 1);
+    assert_eq!(model.violations(), 0);
+}
