@@ -22,7 +22,8 @@ gen1.bin         generations.asm   GEN=1
 gen2.bin         generations.asm   GEN=2
 gen3.bin         generations.asm   GEN=3
 hostile.bin      hostile.asm       -
-vtd_linux.bin    vtd_linux.asm     -'
+vtd_linux.bin    vtd_linux.asm     -
+vtd_hostile.bin  vtd_hostile.asm   -'
 
 assemble() { # $1 = output directory
     echo "$IMAGES" | while read -r image source define; do

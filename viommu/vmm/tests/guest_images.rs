@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every image `build.sh` produces.
-const IMAGES: [&str; 6] = [
+const IMAGES: [&str; 7] = [
     "well_behaved.bin",
     "gen1.bin",
     "gen2.bin",
     "gen3.bin",
     "hostile.bin",
     "vtd_linux.bin",
+    "vtd_hostile.bin",
 ];
 
 /// Code is loaded at GPA 0x1000 and the stack starts at 0x7000: an image must end below it.

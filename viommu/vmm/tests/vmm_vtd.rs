@@ -1,8 +1,10 @@
 //! The emulated VT-d in the mini-VMM under /dev/kvm: `guests/vtd_linux.asm` drives the
 //! unit at `VTD_MMIO_GPA` the way Linux's intel-iommu driver does (boot, device probe, an
 //! SVA bind of guest PASID 5, a page request the host injects and the guest's page group
-//! response, a 16-page flush, the unbind and its drain), against the software backend. Asserts what the backend saw, what the guest reported, the wait
-//! status writes in its RAM and the VMM's MMIO exit counts. Prints a loud SKIP line and
+//! response, a 16-page flush, the unbind and its drain), against the software backend.
+//! Asserts what the backend saw, what the guest reported, the wait status writes in its
+//! RAM and the VMM's MMIO exit counts; and the same guest beside hostile VT-d guests
+//! (`guests/vtd_hostile.asm`), byte-identical to a run alone. Prints a loud SKIP line and
 //! returns where KVM is unusable.
 
 mod vmm_support;
@@ -15,9 +17,11 @@ use vsva_viommu::{
     DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, PageRequest, PageResponse,
     Viommu,
 };
-use vsva_vmm::{GuestSpec, Vmm};
+use vsva_vmm::{Guest, GuestSpec, Vmm};
+use vsva_vtd::VtdStats;
 
 const VTD_LINUX: &[u8] = include_bytes!("../guests/vtd_linux.bin");
+const VTD_HOSTILE: &[u8] = include_bytes!("../guests/vtd_hostile.bin");
 
 /// The guest's device: requester id 00:01.0 (`RID` in vtd_linux.asm).
 const RID: u16 = 0x0008;
@@ -221,4 +225,87 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
         st.invalidations,
         st.flushes
     );
+}
+
+/// What a well-behaved VT-d guest leaves behind: its RAM, the unit's counters, and the
+/// backend's state of its VM with the host PASID (placed at random) replaced by 1.
+type Outcome = (Vec<u8>, VtdStats, String);
+
+/// Runs `guest` (vtd_linux) to its end: the first run, the page request, the second run.
+fn finish_linux_guest(
+    vmm: &Vmm<SoftwareIommu>,
+    model: &SoftwareIommu,
+    guest: &mut Guest<SoftwareIommu>,
+) -> Outcome {
+    let h = guest.vtd_bindings().unwrap()[0].0;
+    model.inject_page_request(
+        vmm.viommu(),
+        PageRequest {
+            id: 0,
+            device: guest.device(),
+            pasid: Some(h),
+            grpid: GRPID,
+            perm: FaultPerm::READ,
+            addr: FAULT_ADDR,
+            last_page: true,
+            needs_pasid: true,
+            private_data: None,
+        },
+    );
+    let report = guest.run().expect("the bystander halts at its end");
+    let g = report.guest.expect("the bystander's report");
+    assert_eq!(g.unexpected_results, 0, "{}", diag(guest.ram()));
+    let st = format!("{:?}", model.vm_state(guest.vm().id())).replace(&format!("{h}"), "H");
+    (guest.ram().to_vec(), guest.vtd_stats().unwrap(), st)
+}
+
+#[test]
+fn hostile_vtd_guest_leaves_a_linux_style_bystander_byte_identical() {
+    if !kvm_usable("hostile_vtd_guest_leaves_a_linux_style_bystander_byte_identical") {
+        return;
+    }
+    let spec = |dev| GuestSpec::new("bystander", VTD_LINUX, DeviceId(dev)).vtd(RID);
+    // Alone.
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    let vmm = Vmm::new(Viommu::new(model.clone()));
+    let mut alone = vmm.create_guest(spec(0x10)).unwrap();
+    alone.run().expect("the bystander halts after its bind");
+    let expected = finish_linux_guest(&vmm, &model, &mut alone);
+
+    // Beside hostile VT-d guests (several seeds), on their own vCPU threads at once.
+    let model = SoftwareIommu::new(HostIommu::vtd_default());
+    let vmm = Vmm::new(Viommu::new(model.clone()));
+    let mut guests = vec![vmm.create_guest(spec(0x10)).unwrap()];
+    for (i, seed) in [0u32, 0x1234_5678, 0xdead_beef].into_iter().enumerate() {
+        let dev = DeviceId(0x20 + i as u32);
+        guests.push(
+            vmm.create_guest(
+                GuestSpec::new("vtd_hostile", VTD_HOSTILE, dev)
+                    .vtd(RID)
+                    .seed(seed),
+            )
+            .unwrap(),
+        );
+    }
+    let reports = vmm.run_all(&mut guests);
+    for (guest, report) in guests.iter().zip(&reports).skip(1) {
+        // The VMM survives it in bounded time, and the guest runs its whole sequence.
+        let r = report.as_ref().expect("the hostile guest halts");
+        let g = r.guest.expect("the hostile guest's report");
+        assert_eq!(g.requests_sent, 3000);
+        let vs = guest.vtd_stats().unwrap();
+        assert_eq!(vs.mmio_reads + vs.mmio_writes, 3000, "{vs:?}");
+        assert_eq!(r.stats.mmio_exits, 3000);
+        assert!(vs.bad_accesses > 0 && vs.queue_errors > 0, "{vs:?}");
+        assert!(guest.vtd_bindings().unwrap().is_empty());
+    }
+    reports[0]
+        .as_ref()
+        .expect("the bystander halts after its bind");
+    let mut bystander = guests.remove(0);
+    let beside = finish_linux_guest(&vmm, &model, &mut bystander);
+    assert!(expected.0 == beside.0, "the bystander's RAM differs");
+    assert_eq!(expected.1, beside.1, "the bystander's unit counters");
+    assert_eq!(expected.2, beside.2, "the bystander's backend state");
+    assert_eq!(model.violations(), 0);
 }
