@@ -195,13 +195,19 @@ mod tests {
     /// A VM on this host's `/dev/kvm`, or `None` (with a loud SKIP line) without one.
     fn vm(test: &str) -> Option<VmFd> {
         if !std::path::Path::new("/dev/kvm").exists() {
-            eprintln!("SKIP: /dev/kvm absent: {test} needs a KVM host");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: /dev/kvm absent: {test} needs a KVM host\n"),
+            );
             return None;
         }
         let kvm = match kvm_ioctls::Kvm::new() {
             Ok(kvm) => kvm,
             Err(e) => {
-                eprintln!("SKIP: /dev/kvm present but not usable ({e}): {test}");
+                let _ = std::io::Write::write_fmt(
+                    &mut std::io::stderr(),
+                    format_args!("SKIP: /dev/kvm present but not usable ({e}): {test}\n"),
+                );
                 return None;
             }
         };
@@ -232,7 +238,10 @@ mod tests {
     fn attaching_a_bad_fd_is_an_errno_not_a_panic() {
         let Some(vm) = vm("attach") else { return };
         if !probe_vfio_device(&vm) {
-            eprintln!("SKIP: no KVM-VFIO device on this host: attach");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: no KVM-VFIO device on this host: attach\n"),
+            );
             return;
         }
         let dev = KvmVfioDevice::create(&vm).expect("KVM_CREATE_DEVICE");

@@ -288,7 +288,7 @@ fn looping_capability_chain_is_a_warning_not_a_panic() {
 fn this_machine_without_vfio_says_so_and_exits_1() {
     // Only meaningful where /dev/vfio is absent (this CI machine).
     if Path::new("/dev/vfio/vfio").exists() {
-        eprintln!("SKIP: this host has /dev/vfio/vfio, so the no-VFIO message cannot be checked here (the recorded sysfs trees still run)");
+        let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("SKIP: this host has /dev/vfio/vfio, so the no-VFIO message cannot be checked here (the recorded sysfs trees still run)\n"));
         return;
     }
     let run = vsva(&["features"]);

@@ -6,7 +6,10 @@ fn probe(len: usize) -> Option<testing::FallbackProbe> {
     match testing::fallback_probe(len) {
         Some(r) => Some(r.expect("draw")),
         None => {
-            println!("SKIP: the fallback page is unavailable");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: the fallback page is unavailable\n"),
+            );
             None
         }
     }

@@ -53,7 +53,10 @@ fn parent_and_child_draw_different_bytes_on_every_path() {
         if vsva_rng::available(p) {
             paths.push(Some(p));
         } else {
-            println!("SKIP: path {p:?} is not available on this machine");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: path {p:?} is not available on this machine\n"),
+            );
         }
     }
     paths.push(None);
@@ -83,7 +86,10 @@ fn the_childs_state_is_wiped_before_its_first_draw() {
         });
         assert_eq!(child, [1], "vDSO state not wiped in the child");
     } else {
-        println!("SKIP: {}", testing::vdso_absent_reason());
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: {}\n", testing::vdso_absent_reason()),
+        );
     }
     if vsva_rng::available(Path::Fallback) {
         let _ = draw(Some(Path::Fallback), 16);
@@ -118,11 +124,19 @@ fn negative_controls_without_a_wipe_repeat_the_parent() {
                 }
             }
         }
-        _ => println!("SKIP: {}", testing::vdso_absent_reason()),
+        _ => {
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: {}\n", testing::vdso_absent_reason()),
+            );
+        }
     }
     for wipe in [false, true] {
         let Some(g) = testing::FallbackGen::new(wipe) else {
-            println!("SKIP: fallback page (wipe_on_fork={wipe}) not mapped");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: fallback page (wipe_on_fork={wipe}) not mapped\n"),
+            );
             continue;
         };
         let mut warm = [0u8; 16];
@@ -241,7 +255,10 @@ fn multithreaded_fork_hands_out_distinct_states() {
         );
         assert_eq!(child[3], 1, "a child thread had no state");
     } else {
-        println!("SKIP: vDSO part: {}", testing::vdso_absent_reason());
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: vDSO part: {}\n", testing::vdso_absent_reason()),
+        );
     }
     assert_eq!(
         child[4], 1,
@@ -284,7 +301,10 @@ fn fork_from_a_signal_handler_in_the_middle_of_a_request_is_redone() {
     let mut buf = vec![0u8; LEN];
     for path in PATHS {
         if !vsva_rng::available(path) {
-            println!("SKIP: path {path:?} is not available on this machine");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: path {path:?} is not available on this machine\n"),
+            );
             continue;
         }
         vsva_rng::fill_with(path, &mut buf[..64]).expect("warm");

@@ -11,7 +11,10 @@ fn paths_here() -> Vec<Path> {
         .filter(|&p| {
             let ok = vsva_rng::available(p);
             if !ok {
-                println!("SKIP: path {p:?} is not available on this machine");
+                let _ = std::io::Write::write_fmt(
+                    &mut std::io::stderr(),
+                    format_args!("SKIP: path {p:?} is not available on this machine\n"),
+                );
             }
             ok
         })
@@ -64,7 +67,10 @@ fn exact_length_and_fresh_output_on_every_path() {
 #[test]
 fn bulk_sizes_differ_across_calls_and_have_no_repeated_blocks() {
     if !vsva_rng::available(Path::Vdso) {
-        println!("SKIP: {}", testing::vdso_absent_reason());
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: {}\n", testing::vdso_absent_reason()),
+        );
         return;
     }
     // Around and above the threshold, and across the per-key span.

@@ -75,7 +75,10 @@ fn a_handler_drawing_during_a_draw_succeeds_and_never_repeats() {
         .enumerate()
     {
         if !vsva_rng::available(path) {
-            println!("SKIP: path {path:?} is not available on this machine");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: path {path:?} is not available on this machine\n"),
+            );
             continue;
         }
         PATH.store(u8::try_from(i).expect("index"), Ordering::Relaxed);

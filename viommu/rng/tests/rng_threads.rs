@@ -10,7 +10,10 @@ const DRAWS: usize = 100_000;
 
 fn no_repeats(path: Path) {
     if !vsva_rng::available(path) {
-        println!("SKIP: path {path:?} is not available on this machine");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: path {path:?} is not available on this machine\n"),
+        );
         return;
     }
     let barrier = Arc::new(Barrier::new(THREADS));
@@ -60,7 +63,10 @@ fn syscall_threads_never_repeat() {
 #[test]
 fn fallback_page_has_its_flags() {
     let Some(info) = testing::fallback_info() else {
-        println!("SKIP: the fallback page could not be mapped");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: the fallback page could not be mapped\n"),
+        );
         return;
     };
     println!("fallback: {info:?}");

@@ -13,7 +13,10 @@ use vsva_rng::{testing, Path};
 fn info_or_skip() -> Option<testing::VdsoInfo> {
     let info = testing::vdso_info();
     if info.is_none() {
-        println!("SKIP: {}", testing::vdso_absent_reason());
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: {}\n", testing::vdso_absent_reason()),
+        );
     }
     info
 }
@@ -146,7 +149,12 @@ fn pooled_states_are_distinct_never_cross_a_page_and_have_the_kernels_flags() {
                 }
             }
         }
-        None => println!("SKIP: smaps check: /proc/self/smaps not readable"),
+        None => {
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("SKIP: smaps check: /proc/self/smaps not readable\n"),
+            );
+        }
     }
 }
 

@@ -169,7 +169,10 @@ fn ratio(vmm: &Vmm<SoftwareIommu>, rounds: usize, per: u64) {
 
 fn main() {
     if let Err(e) = vsva_vmm::probe() {
-        eprintln!("SKIP: vmm_roundtrip: /dev/kvm is absent or unusable ({e})");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: vmm_roundtrip: /dev/kvm is absent or unusable ({e})\n"),
+        );
         return;
     }
     let vmm = vmm();

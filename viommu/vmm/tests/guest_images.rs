@@ -68,7 +68,10 @@ fn committed_images_match_their_sources() {
             "nasm not installed under CI=true: the guest images cannot be checked against \
              their sources (apt-get install nasm)"
         );
-        println!("SKIP: nasm not installed (apt-get install nasm)");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: nasm not installed (apt-get install nasm)\n"),
+        );
         return;
     }
     let out = Command::new("sh")
