@@ -76,6 +76,7 @@ pub mod error;
 pub mod hw;
 pub mod iommu;
 pub mod iommufd;
+pub mod release;
 pub mod vfio_core;
 pub mod vfio_nesting;
 
@@ -99,6 +100,7 @@ pub use iommufd::{
     HwptPgfault, HwptVtdS1, HwptVtdS1Invalidate, VfioDeviceAttachIommufdPt,
     VfioDeviceDetachIommufdPt,
 };
+pub use release::{Release, ReleaseError};
 pub use vfio_nesting::{NestingOp, PasidRequest};
 
 /// Every declared struct, in documentation order: the argsz-versioned structs (2020 IOMMU

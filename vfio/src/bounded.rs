@@ -24,6 +24,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use vsva_uapi::{Release, ReleaseError};
+
 /// Why a bounded read gave nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -86,4 +88,90 @@ pub fn read_prefix(path: impl AsRef<Path>, limit: usize) -> Result<(Vec<u8>, boo
     let more = out.len() > limit;
     out.truncate(limit);
     Ok((out, more))
+}
+
+/// Where the running kernel names its release.
+pub const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+
+/// The most bytes a kernel release line may hold (the kernel's `__NEW_UTS_LEN` is 64;
+/// anything longer is not a release).
+pub const RELEASE_MAX: usize = 64;
+
+/// Why a release file gave no [`Release`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseFileError {
+    /// The file could not be read (missing, not a regular file, an IO error).
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+    /// The first line is longer than [`RELEASE_MAX`] bytes or not UTF-8.
+    #[error("{}: not a release line (over {RELEASE_MAX} bytes or not UTF-8)", path.display())]
+    NotALine {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The line is not a release vsva has rules for.
+    #[error("{}: `{text}`: {source}", path.display())]
+    Release {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line, trimmed.
+        text: String,
+        /// Why.
+        source: ReleaseError,
+    },
+}
+
+/// The kernel release written in `path` (an `osrelease` file: `6.12.0-1-amd64\n`),
+/// read with [`read_prefix`]: non-blocking, regular files only, at most
+/// [`RELEASE_MAX`] + 1 bytes.
+///
+/// ```
+/// use vsva_vfio::bounded::{read_release, ReleaseFileError};
+/// use vsva_uapi::Release;
+/// let dir = std::env::temp_dir().join(format!("vsva-release-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let f = dir.join("osrelease");
+/// std::fs::write(&f, "6.12.0-1-amd64\n").unwrap();
+/// assert_eq!(read_release(&f).unwrap(), Release::new(6, 12));
+/// std::fs::write(&f, "4.19.0\n").unwrap();
+/// assert!(matches!(read_release(&f), Err(ReleaseFileError::Release { .. })));
+/// assert!(matches!(read_release("/dev/zero"), Err(ReleaseFileError::Read { .. })));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+///
+/// # Errors
+/// [`ReleaseFileError`]: unreadable, not a line, or not a release vsva models.
+pub fn read_release(path: impl AsRef<Path>) -> Result<Release, ReleaseFileError> {
+    let path = path.as_ref();
+    let (bytes, more) =
+        read_prefix(path, RELEASE_MAX + 1).map_err(|source| ReleaseFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let not_a_line = || ReleaseFileError::NotALine {
+        path: path.to_owned(),
+    };
+    if line.len() > RELEASE_MAX || (more && line.len() == bytes.len()) {
+        return Err(not_a_line());
+    }
+    let text = std::str::from_utf8(line).map_err(|_| not_a_line())?.trim();
+    Release::parse(text).map_err(|source| ReleaseFileError::Release {
+        path: path.to_owned(),
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// The running kernel's release, from [`OSRELEASE`] (see [`read_release`]).
+///
+/// # Errors
+/// As [`read_release`].
+pub fn running_release() -> Result<Release, ReleaseFileError> {
+    read_release(OSRELEASE)
 }
