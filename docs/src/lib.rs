@@ -27,6 +27,8 @@
 //! - [`compat_matrix`]: user header × kernel header × feature use × policy, generated and
 //!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
 //! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`;
+//! - [`vmm_fds`]: using vsva with an existing VMM's fds (owned or borrowed, who closes
+//!   what);
 //! - [`embedding`]: the mini-VMM on `kvm-ioctls` as a worked example of wiring vsva in
 //!   (device model, guest memory reads, threads, teardown);
 //! - [`performance`]: what each layer costs against its baseline;
@@ -52,6 +54,9 @@ pub mod compat_matrix {}
 
 #[doc = include_str!("../vmm-embedding.md")]
 pub mod vmm_embedding {}
+
+#[doc = include_str!("../vmm-fds.md")]
+pub mod vmm_fds {}
 
 #[doc = include_str!("../embedding.md")]
 pub mod embedding {}

@@ -29,8 +29,9 @@
 //! `include/uapi/linux/vfio.h` (`VFIO_DEVICE_BIND_IOMMUFD`, `VFIO_DEVICE_ATTACH_IOMMUFD_PT`,
 //! `VFIO_DEVICE_DETACH_IOMMUFD_PT`); `drivers/vfio/device_cdev.c`.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use vsva_uapi::consts::DevicePtFlags;
 use vsva_uapi::iommufd::{
@@ -40,8 +41,7 @@ use zerocopy::FromZeros;
 
 use crate::device::Device;
 use crate::iommufd::{encode_request, DevId, HwptId, Iommufd};
-use crate::sys::Kernel;
-use crate::sys::KernelFd;
+use crate::sys::{FdView, Kernel, KernelFd};
 use crate::{Error, Result};
 
 pub use vsva_uapi::consts::{
@@ -57,7 +57,20 @@ const DETACH_PASID: &str = "VFIO_DEVICE_DETACH_IOMMUFD_PT (VFIO_DEVICE_DETACH_PA
 #[derive(Debug)]
 pub struct CdevDevice {
     device: Device,
-    path: PathBuf,
+    path: Option<PathBuf>,
+    /// The device's id in the iommufd it is bound to: set by [`CdevDevice::bind`], or
+    /// given with a VMM's already bound fd.
+    dev_id: OnceLock<DevId>,
+}
+
+fd_handle!(CdevDevice, |h| h.device.fd());
+
+fn with_dev_id(dev_id: Option<DevId>) -> OnceLock<DevId> {
+    let cell = OnceLock::new();
+    if let Some(id) = dev_id {
+        let _ = cell.set(id);
+    }
+    cell
 }
 
 fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
@@ -82,8 +95,41 @@ impl CdevDevice {
         })?;
         Ok(CdevDevice {
             device: Device::from_fd(fd),
-            path,
+            path: Some(path),
+            dev_id: OnceLock::new(),
         })
+    }
+
+    /// Takes a VMM's device cdev fd (rust-vmm's `VfioDevice` opens one): vsva owns it
+    /// from here and closes it on drop — which ends its iommufd binding, the kernel's
+    /// per-open-file state, so pass a duplicate (`try_clone_to_owned`) if the VMM keeps
+    /// using the device. `dev_id` is the id the VMM's `VFIO_DEVICE_BIND_IOMMUFD`
+    /// returned (`VfioDevice::iommufd_dev_id`), `None` for an unbound cdev.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd, dev_id: Option<DevId>) -> CdevDevice {
+        CdevDevice {
+            device: Device::from_fd(KernelFd::from_owned(&kernel, fd)),
+            path: None,
+            dev_id: with_dev_id(dev_id),
+        }
+    }
+
+    /// A view of a device cdev the VMM keeps (and closes), with its `dev_id` if bound:
+    /// every method, nothing closed on drop (see [`FdView`]).
+    pub fn borrow(
+        kernel: Arc<dyn Kernel>,
+        fd: BorrowedFd<'_>,
+        dev_id: Option<DevId>,
+    ) -> FdView<'_, CdevDevice> {
+        FdView::new(&kernel, fd, |fd| CdevDevice {
+            device: Device::from_fd(fd),
+            path: None,
+            dev_id: with_dev_id(dev_id),
+        })
+    }
+
+    /// The device's id in its iommufd: from [`CdevDevice::bind`], or given with the fd.
+    pub fn dev_id(&self) -> Option<DevId> {
+        self.dev_id.get().copied()
     }
 
     /// The device's descriptor (device ioctls, KVM-VFIO attach).
@@ -98,9 +144,9 @@ impl CdevDevice {
         &self.device
     }
 
-    /// The path the device was opened as.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The path the device was opened as (`None` for a VMM's fd).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
@@ -110,7 +156,8 @@ impl CdevDevice {
     }
 
     /// `ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, &{argsz = 16, iommufd})`: binds the
-    /// device to `iommufd` and returns its device id there.
+    /// device to `iommufd` and returns its device id there (also kept:
+    /// [`CdevDevice::dev_id`]).
     ///
     /// # Errors
     /// `EINVAL` (bad fd, already bound), `EPERM`, `ENOTTY`; [`Error::BadReply`] if the
@@ -126,10 +173,13 @@ impl CdevDevice {
         let len = encode_request(&req, &mut buf)?;
         self.sized(OP, VFIO_DEVICE_BIND_IOMMUFD, &mut buf)?;
         let devid = buf.get(..len).and_then(|b| u32_at(b, 12));
-        devid.map(DevId).ok_or(Error::BadReply {
+        let id = devid.map(DevId).ok_or(Error::BadReply {
             op: OP,
             what: "reply shorter than out_devid",
-        })
+        })?;
+        // The kernel binds a cdev once (EINVAL after): the first id is the one.
+        let _ = self.dev_id.set(id);
+        Ok(id)
     }
 
     fn attach_pt(&self, pasid: Option<u32>, pt_id: u32) -> Result<HwptId> {

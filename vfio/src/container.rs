@@ -4,14 +4,14 @@
 //! # References
 //! `include/uapi/linux/vfio.h`; `Documentation/driver-api/vfio.rst`.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
 use vsva_uapi::vfio_core::{VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_SET_IOMMU};
 
 use crate::error::{Error, Result};
-use crate::sys::Kernel;
-use crate::sys::KernelFd;
+use crate::sys::{FdView, Kernel, KernelFd};
 
 /// The container device node.
 pub const CONTAINER_PATH: &str = "/dev/vfio/vfio";
@@ -21,6 +21,8 @@ pub const CONTAINER_PATH: &str = "/dev/vfio/vfio";
 pub struct Container {
     pub(crate) fd: KernelFd,
 }
+
+fd_handle!(Container, |h| &h.fd);
 
 impl Container {
     /// `open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC)`.
@@ -43,6 +45,20 @@ impl Container {
     /// Wraps an already open container fd.
     pub fn from_fd(fd: KernelFd) -> Container {
         Container { fd }
+    }
+
+    /// Takes a VMM's container fd (`/dev/vfio/vfio`; rust-vmm's `VfioContainer` holds
+    /// one): vsva owns it from here and closes it on drop.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd) -> Container {
+        Container {
+            fd: KernelFd::from_owned(&kernel, fd),
+        }
+    }
+
+    /// A view of a container the VMM keeps (and closes): every method, nothing closed on
+    /// drop (see [`FdView`]).
+    pub fn borrow(kernel: Arc<dyn Kernel>, fd: BorrowedFd<'_>) -> FdView<'_, Container> {
+        FdView::new(&kernel, fd, |fd| Container { fd })
     }
 
     /// The container's descriptor.

@@ -10,6 +10,9 @@
 //! # References
 //! `include/uapi/linux/vfio.h`; `drivers/vfio/pci/vfio_pci_core.c`.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
 use vsva_uapi::vfio_core::{
     caps_extension, VfioDeviceInfo, VfioIrqInfo, VfioRegionInfo, VFIO_DEVICE_FLAGS_PCI,
     VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
@@ -22,7 +25,7 @@ use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::caps::{collect_raw, RawCap};
 use crate::error::{CapChainError, Error, Result};
-use crate::sys::KernelFd;
+use crate::sys::{FdView, Kernel, KernelFd};
 
 /// The largest `argsz` an info reply may ask for (a bound on the negotiation).
 pub const MAX_INFO_ARGSZ: usize = 64 * 1024;
@@ -276,10 +279,26 @@ pub struct Device {
 const REGION_READ: &str = "VFIO region read (pread)";
 const REGION_WRITE: &str = "VFIO region write (pwrite)";
 
+fd_handle!(Device, |h| &h.fd);
+
 impl Device {
     /// Wraps a device fd (from `VFIO_GROUP_GET_DEVICE_FD` or a VFIO cdev).
     pub fn from_fd(fd: KernelFd) -> Device {
         Device { fd }
+    }
+
+    /// Takes a VMM's device fd (from its `VFIO_GROUP_GET_DEVICE_FD` or cdev open):
+    /// vsva owns it from here and closes it on drop.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd) -> Device {
+        Device {
+            fd: KernelFd::from_owned(&kernel, fd),
+        }
+    }
+
+    /// A view of a device the VMM keeps (and closes): every method, nothing closed on
+    /// drop (see [`FdView`]).
+    pub fn borrow(kernel: Arc<dyn Kernel>, fd: BorrowedFd<'_>) -> FdView<'_, Device> {
+        FdView::new(&kernel, fd, |fd| Device { fd })
     }
 
     /// The device's descriptor.

@@ -4,6 +4,7 @@
 //! `include/uapi/linux/vfio.h`; `Documentation/driver-api/vfio.rst`.
 
 use std::ffi::CString;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,8 +19,7 @@ use zerocopy::IntoBytes;
 use crate::container::Container;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::sys::Kernel;
-use crate::sys::KernelFd;
+use crate::sys::{FdView, Kernel, KernelFd};
 
 /// An open VFIO group.
 #[derive(Debug)]
@@ -39,6 +39,8 @@ pub struct GroupStatus {
     pub container_set: bool,
 }
 
+fd_handle!(Group, |h| &h.fd);
+
 impl Group {
     /// `open("/dev/vfio/<group>", O_RDWR | O_CLOEXEC)`.
     ///
@@ -53,6 +55,21 @@ impl Group {
         let fd =
             KernelFd::open(&kernel, &path, true).map_err(|errno| Error::Open { path, errno })?;
         Ok(Group { fd, number: group })
+    }
+
+    /// Takes a VMM's group fd (`/dev/vfio/<number>`): vsva owns it from here and closes
+    /// it on drop.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd, number: u32) -> Group {
+        Group {
+            fd: KernelFd::from_owned(&kernel, fd),
+            number,
+        }
+    }
+
+    /// A view of a group the VMM keeps (and closes): every method, nothing closed on drop
+    /// (see [`FdView`]).
+    pub fn borrow(kernel: Arc<dyn Kernel>, fd: BorrowedFd<'_>, number: u32) -> FdView<'_, Group> {
+        FdView::new(&kernel, fd, |fd| Group { fd, number })
     }
 
     /// The group number.

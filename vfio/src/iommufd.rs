@@ -36,6 +36,7 @@
 //! `include/uapi/linux/iommufd.h`; `drivers/iommu/iommufd/main.c` (size handling),
 //! `hw_pagetable.c`, `fault.c`, `io_pagetable.c`.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,8 +47,7 @@ use vsva_uapi::{min_encoded_len, Errno, UapiStruct};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::smmuv3::Smmuv3Capabilities;
-use crate::sys::KernelFd;
-use crate::sys::{DataLen, Kernel};
+use crate::sys::{DataLen, FdView, Host, Kernel, KernelFd};
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
 
@@ -300,10 +300,38 @@ pub struct FaultQueue {
     pub fd: KernelFd,
 }
 
+fd_handle!(Iommufd, |h| &h.fd);
+fd_handle!(FaultQueue, |h| &h.fd);
+
+impl From<OwnedFd> for Iommufd {
+    /// [`Iommufd::from_owned`] on the real kernel ([`Host`]).
+    fn from(fd: OwnedFd) -> Iommufd {
+        Iommufd::from_owned(Arc::new(Host), fd)
+    }
+}
+
 const FAULT_RECORD: usize = core::mem::size_of::<HwptPgfault>();
 const RESPONSE_RECORD: usize = core::mem::size_of::<HwptPageResponse>();
 
 impl FaultQueue {
+    /// Takes a fault queue's fd (`IOMMU_FAULT_QUEUE_ALLOC`'s `out_fault_fd`, allocated by
+    /// a VMM) with its object id: closed on drop.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd, id: FaultId) -> FaultQueue {
+        FaultQueue {
+            id,
+            fd: KernelFd::from_owned(&kernel, fd),
+        }
+    }
+
+    /// A view of a fault queue the VMM keeps (and closes), with its object id.
+    pub fn borrow(
+        kernel: Arc<dyn Kernel>,
+        fd: BorrowedFd<'_>,
+        id: FaultId,
+    ) -> FdView<'_, FaultQueue> {
+        FdView::new(&kernel, fd, |fd| FaultQueue { id, fd })
+    }
+
     /// `read(fault_fd, buf, buf.len())`: the page faults pending, as whole records.
     ///
     /// Size `buf` for whole fault groups (a multiple of 40 bytes); the kernel delivers
@@ -408,6 +436,23 @@ impl Iommufd {
     /// Wraps an already open iommufd.
     pub fn from_fd(fd: KernelFd) -> Iommufd {
         Iommufd { fd }
+    }
+
+    /// Takes a VMM's iommufd (`/dev/iommu` it opened; rust-vmm's `IommuFd`): vsva owns
+    /// `fd` from here and closes it on drop. Its objects (IOAS, HWPT, devices bound to
+    /// it) are the VMM's ids, usable here as they are: pass a duplicate
+    /// (`try_clone_to_owned`, the same iommufd context) to keep using it in the VMM too.
+    /// `From<OwnedFd>` does this on the real kernel.
+    pub fn from_owned(kernel: Arc<dyn Kernel>, fd: OwnedFd) -> Iommufd {
+        Iommufd {
+            fd: KernelFd::from_owned(&kernel, fd),
+        }
+    }
+
+    /// A view of a VMM's iommufd that vsva borrows: every method, nothing closed on
+    /// drop; the VMM keeps and closes `fd` (see [`FdView`]).
+    pub fn borrow(kernel: Arc<dyn Kernel>, fd: BorrowedFd<'_>) -> FdView<'_, Iommufd> {
+        FdView::new(&kernel, fd, |fd| Iommufd { fd })
     }
 
     /// The iommufd's descriptor (for `VFIO_DEVICE_BIND_IOMMUFD`).

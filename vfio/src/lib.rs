@@ -72,6 +72,26 @@
 
 #![deny(unsafe_code)]
 
+/// `AsFd` and `AsRawFd` for a handle, through the [`sys::KernelFd`] an expression of it
+/// names.
+macro_rules! fd_handle {
+    ($ty:ty, |$h:ident| $fd:expr) => {
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                let $h = self;
+                std::os::fd::AsFd::as_fd($fd)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                let $h = self;
+                std::os::fd::AsRawFd::as_raw_fd($fd)
+            }
+        }
+    };
+}
+
 pub mod bounded;
 pub mod caps;
 pub mod cdev;

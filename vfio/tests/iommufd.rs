@@ -90,7 +90,7 @@ fn descriptors_close_on_drop() {
     let fd = iommufd(&k);
     let dev = cdev(&k);
     assert_eq!(k.open_fds(), 2);
-    assert_eq!(dev.path(), Path::new(CDEV));
+    assert_eq!(dev.path(), Some(Path::new(CDEV)));
     let raw = fd.fd().raw();
     drop(fd);
     drop(dev);

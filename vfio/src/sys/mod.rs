@@ -20,7 +20,9 @@
 
 use std::ffi::CStr;
 use std::fmt;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -81,11 +83,22 @@ impl DataLen {
 /// methods.
 ///
 /// # Safety
-/// Every method but [`open`](Kernel::open) is `unsafe`: its caller promises
+/// An implementor promises that **every fd number it returns** (from
+/// [`open`](Kernel::open), an fd-returning ioctl, [`adopt`](Kernel::adopt) or
+/// [`lend`](Kernel::lend)) **is an open file descriptor of this process** until the
+/// [`close`](Kernel::close) (or [`release`](Kernel::release)) that ends it, and is not
+/// closed by the kernel before: [`KernelFd`]'s `AsFd` hands it out as a [`BorrowedFd`].
+/// A kernel that answers from a script backs its numbers with real descriptors
+/// (`ScriptedKernel` opens `/dev/null` for each).
 ///
-/// - **fd**: `fd` was returned by this kernel (by [`open`](Kernel::open) or an
-///   fd-returning ioctl), is still open, and is owned by the caller (a [`KernelFd`]),
-///   which calls [`close`](Kernel::close) exactly once and uses `fd` no more after it;
+/// Every method but [`open`](Kernel::open), [`adopt`](Kernel::adopt) and
+/// [`lend`](Kernel::lend) is `unsafe`: its caller promises
+///
+/// - **fd**: `fd` was returned by this kernel (by [`open`](Kernel::open), an
+///   fd-returning ioctl, [`adopt`](Kernel::adopt) or [`lend`](Kernel::lend)), is still
+///   open, and is held by the caller (a [`KernelFd`]), which ends it exactly once —
+///   [`close`](Kernel::close) for an owned fd, [`release`](Kernel::release) for a lent
+///   one — and uses `fd` no more after it;
 /// - **request**: `request` is an ioctl of the form the method names: for
 ///   [`ioctl_value`](Kernel::ioctl_value) the kernel never dereferences `value`; for
 ///   [`ioctl_i32`](Kernel::ioctl_i32) it reads or writes one `int`; for
@@ -137,10 +150,34 @@ pub unsafe trait Kernel: Send + Sync + fmt::Debug {
     /// The errno of `open(2)`.
     fn open(&self, path: &Path, write: bool) -> Result<RawFd, Errno>;
 
+    /// Takes ownership of `fd`, opened outside vsva (a VMM's iommufd or device), as if
+    /// this kernel had returned it: the [`KernelFd`] that wraps the number closes it with
+    /// [`close`](Kernel::close). The default (the real kernel's) is `fd`'s own number.
+    fn adopt(&self, fd: OwnedFd) -> RawFd {
+        fd.into_raw_fd()
+    }
+
+    /// Starts using `fd`, which something else owns and closes, for as long as the
+    /// borrow lasts: the [`KernelFd`] that wraps the number ends it with
+    /// [`release`](Kernel::release), never [`close`](Kernel::close). The default (the
+    /// real kernel's) is `fd`'s own number.
+    fn lend(&self, fd: BorrowedFd<'_>) -> RawFd {
+        fd.as_raw_fd()
+    }
+
+    /// Ends a [`lend`](Kernel::lend): the number is no more used; nothing is closed. The
+    /// default does nothing.
+    ///
+    /// # Safety
+    /// The trait's **fd** contract for a lent fd; only [`KernelFd`]'s `Drop` calls this.
+    unsafe fn release(&self, fd: RawFd) {
+        let _ = fd;
+    }
+
     /// `close(fd)`; errors are ignored (the descriptor is gone either way).
     ///
     /// # Safety
-    /// The trait's **fd** contract; only [`KernelFd`]'s `Drop` calls this.
+    /// The trait's **fd** contract for an owned fd; only [`KernelFd`]'s `Drop` calls this.
     unsafe fn close(&self, fd: RawFd);
 
     /// `ioctl(fd, request, value)`: an ioctl whose argument is a plain integer (or none).
@@ -252,9 +289,12 @@ pub unsafe trait Kernel: Send + Sync + fmt::Debug {
     unsafe fn write(&self, fd: RawFd, buf: &[u8]) -> Result<usize, Errno>;
 }
 
-/// An owned file descriptor of a [`Kernel`], closed by `Drop` alone (on [`Host`], the
-/// descriptor is an [`OwnedFd`]'s). Built only by [`KernelFd::open`] and by the crate's
-/// fd-returning ioctls, so it never owns a descriptor something else owns.
+/// A file descriptor of a [`Kernel`]: **owned** (closed by `Drop` alone; on [`Host`],
+/// the descriptor is an [`OwnedFd`]'s) or **lent** (only inside an [`FdView`], which
+/// ends with the borrow; `Drop` releases it and closes nothing). Built only by
+/// [`KernelFd::open`], [`KernelFd::from_owned`], the crate's fd-returning ioctls and
+/// [`FdView`]'s crate-private constructor, so it never owns a descriptor something else
+/// owns and never outlives one it borrows. There is no constructor from a raw number:
 ///
 /// ```compile_fail,E0599
 /// use std::sync::Arc;
@@ -262,10 +302,14 @@ pub unsafe trait Kernel: Send + Sync + fmt::Debug {
 /// let kernel: Arc<dyn Kernel> = Arc::new(Host);
 /// let _ = KernelFd::new(kernel, 0); // would close stdin on drop
 /// ```
+///
+/// It is [`AsFd`] (and [`AsRawFd`]): the [`Kernel`] contract makes every number it
+/// holds an open descriptor of this process while it lives.
 #[derive(Debug)]
 pub struct KernelFd {
     raw: RawFd,
     kernel: Arc<dyn Kernel>,
+    owned: bool,
 }
 
 impl KernelFd {
@@ -278,7 +322,35 @@ impl KernelFd {
         Ok(KernelFd {
             raw,
             kernel: Arc::clone(kernel),
+            owned: true,
         })
+    }
+
+    /// Takes ownership of `fd`, opened outside vsva (e.g. by a VMM), through `kernel`
+    /// ([`Kernel::adopt`]; on [`Host`] the number stays `fd`'s). The `KernelFd` closes
+    /// it on drop; whoever gave it up closes nothing.
+    pub fn from_owned(kernel: &Arc<dyn Kernel>, fd: OwnedFd) -> KernelFd {
+        KernelFd {
+            raw: kernel.adopt(fd),
+            kernel: Arc::clone(kernel),
+            owned: true,
+        }
+    }
+
+    /// A lent `KernelFd` for `fd`: only [`FdView::new`] calls this, and the view it
+    /// builds keeps it from outliving the borrow.
+    fn lent(kernel: &Arc<dyn Kernel>, fd: BorrowedFd<'_>) -> KernelFd {
+        KernelFd {
+            raw: kernel.lend(fd),
+            kernel: Arc::clone(kernel),
+            owned: false,
+        }
+    }
+
+    /// Whether this `KernelFd` closes its descriptor on drop (`false`: a lent one, inside
+    /// an [`FdView`]).
+    pub fn is_owned(&self) -> bool {
+        self.owned
     }
 
     /// The raw descriptor number (still owned by `self`; for logs and fd-number
@@ -316,6 +388,7 @@ impl KernelFd {
         Ok(KernelFd {
             raw,
             kernel: Arc::clone(&self.kernel),
+            owned: true,
         })
     }
 
@@ -345,6 +418,7 @@ impl KernelFd {
         Ok(raw.filter(|raw| *raw >= 0).map(|raw| KernelFd {
             raw,
             kernel: Arc::clone(&self.kernel),
+            owned: true,
         }))
     }
 
@@ -404,8 +478,123 @@ impl KernelFd {
 
 impl Drop for KernelFd {
     fn drop(&mut self) {
-        // SAFETY: `self` owns `raw`, from `kernel`; this is its only close.
-        unsafe { self.kernel.close(self.raw) }
+        if self.owned {
+            // SAFETY: `self` owns `raw`, from `kernel`; this is its only close.
+            unsafe { self.kernel.close(self.raw) }
+        } else {
+            // SAFETY: `raw` was lent to `self` by `kernel.lend`; this is its only release.
+            unsafe { self.kernel.release(self.raw) }
+        }
+    }
+}
+
+impl AsFd for KernelFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the `Kernel` contract: every number a kernel returns is an open fd of
+        // this process until the close or release that ends it, which only `Drop` makes
+        // (owned), or which the `FdView` holding a lent `KernelFd` makes before its
+        // borrow ends; the `BorrowedFd` borrows `self`, so it ends first.
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
+    }
+}
+
+impl AsRawFd for KernelFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw
+    }
+}
+
+/// A vsva handle on a descriptor **borrowed** from its owner (a VMM's iommufd or
+/// device): it dereferences to the handle (`&T`: every method), and closes nothing when
+/// dropped; the owner keeps the descriptor and closes it, after the view (the `'fd`
+/// borrow ends first). The design is io-lifetimes' `FilelikeView`: a `BorrowedFd` turned
+/// into a handle that cannot be moved out of its view (no `DerefMut`, no `into_inner`),
+/// so the non-owning handle never outlives the borrow.
+///
+/// Built by the handles' `borrow` constructors ([`Iommufd::borrow`](crate::iommufd::Iommufd::borrow),
+/// [`CdevDevice::borrow`](crate::cdev::CdevDevice::borrow), ...). To hand vsva a
+/// descriptor it keeps (a component that needs `Arc<Iommufd>`), pass an owned duplicate
+/// instead: `fd.try_clone_to_owned()` is the same open file (the same iommufd context,
+/// the same device binding), and each side closes its own.
+///
+/// ```
+/// use std::os::fd::{AsFd, AsRawFd};
+/// use std::sync::Arc;
+/// use vsva_vfio::iommufd::Iommufd;
+/// use vsva_vfio::sys::{Host, Kernel};
+///
+/// let vmm_owned = std::fs::File::open("/dev/null").unwrap(); // stands in for /dev/iommu
+/// let kernel: Arc<dyn Kernel> = Arc::new(Host);
+/// {
+///     let view = Iommufd::borrow(Arc::clone(&kernel), vmm_owned.as_fd());
+///     assert_eq!(view.as_raw_fd(), vmm_owned.as_raw_fd());
+///     assert!(view.ioas_alloc().is_err()); // /dev/null is no iommufd: ENOTTY
+/// } // the view closes nothing
+/// assert!(vmm_owned.metadata().is_ok()); // still open, the VMM's to close
+/// ```
+///
+/// The handle cannot be moved out of the view, nor the view outlive the borrow:
+///
+/// ```compile_fail,E0507
+/// # use std::os::fd::AsFd;
+/// # use std::sync::Arc;
+/// # use vsva_vfio::iommufd::Iommufd;
+/// # use vsva_vfio::sys::Host;
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// let view = Iommufd::borrow(Arc::new(Host), file.as_fd());
+/// let escaped: Iommufd = *view;
+/// ```
+///
+/// ```compile_fail,E0505
+/// # use std::os::fd::AsFd;
+/// # use std::sync::Arc;
+/// # use vsva_vfio::iommufd::Iommufd;
+/// # use vsva_vfio::sys::Host;
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// let view = Iommufd::borrow(Arc::new(Host), file.as_fd());
+/// drop(file);
+/// let _ = view.ioas_alloc();
+/// ```
+#[derive(Debug)]
+pub struct FdView<'fd, T> {
+    handle: T,
+    _borrow: PhantomData<BorrowedFd<'fd>>,
+}
+
+impl<'fd, T> FdView<'fd, T> {
+    /// A view of `fd` through `kernel`: `build` wraps the lent [`KernelFd`] in its handle.
+    /// Crate-private: every `build` is a handle constructor of this crate, which keeps the
+    /// `KernelFd` inside the handle (a closure that stored it elsewhere would let it
+    /// outlive the borrow).
+    pub(crate) fn new(
+        kernel: &Arc<dyn Kernel>,
+        fd: BorrowedFd<'fd>,
+        build: impl FnOnce(KernelFd) -> T,
+    ) -> FdView<'fd, T> {
+        FdView {
+            handle: build(KernelFd::lent(kernel, fd)),
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl<T> Deref for FdView<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.handle
+    }
+}
+
+impl<T: AsFd> AsFd for FdView<'_, T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.handle.as_fd()
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for FdView<'_, T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.handle.as_raw_fd()
     }
 }
 

@@ -3,6 +3,12 @@
 //! — including the errnos, short and oversize replies and malformed capability chains
 //! a real kernel would rarely produce.
 //!
+//! Every fd number it hands out is a **real open descriptor** (each `open` and each
+//! fd-returning reply opens `/dev/null`, closed by the scripted `close`), so a
+//! [`KernelFd`](super::KernelFd)'s `AsFd` is sound on it too; fds a test hands over
+//! ([`Kernel::adopt`], [`Kernel::lend`]) are answered as opened at the path set by
+//! [`ScriptedKernel::set_adopted_path`].
+//!
 //! ```
 //! use std::path::Path;
 //! use std::sync::Arc;
@@ -22,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -85,8 +91,13 @@ pub struct Recorded {
 #[derive(Default)]
 struct State {
     paths: HashMap<PathBuf, Result<(), Errno>>,
+    /// Every fd in use, with the path it answers as.
     fds: HashMap<RawFd, PathBuf>,
-    next_fd: RawFd,
+    /// The descriptors behind the owned fds (`/dev/null`s, or adopted ones).
+    backing: HashMap<RawFd, OwnedFd>,
+    /// How many lends of each lent fd are active.
+    lends: HashMap<RawFd, usize>,
+    adopted_path: PathBuf,
     responders: HashMap<u32, Responder>,
     readers: HashMap<PathBuf, Reader>,
     writers: HashMap<PathBuf, Writer>,
@@ -111,7 +122,7 @@ impl ScriptedKernel {
     /// An empty script.
     pub fn new() -> ScriptedKernel {
         let k = ScriptedKernel::default();
-        k.lock().next_fd = 100;
+        k.lock().adopted_path = PathBuf::from("adopted");
         k
     }
 
@@ -161,6 +172,13 @@ impl ScriptedKernel {
         self
     }
 
+    /// The path fds adopted or lent from now on answer as (default `adopted`): the
+    /// path responders, readers and writers see for them.
+    pub fn set_adopted_path(&self, path: impl Into<PathBuf>) -> &Self {
+        self.lock().adopted_path = path.into();
+        self
+    }
+
     /// Every ioctl made so far, in order.
     pub fn calls(&self) -> Vec<Recorded> {
         self.lock().log.clone()
@@ -171,16 +189,19 @@ impl ScriptedKernel {
         self.lock().closed.clone()
     }
 
-    /// The number of fds open now.
+    /// The number of fds in use now (owned and lent).
     pub fn open_fds(&self) -> usize {
         self.lock().fds.len()
     }
 
-    fn new_fd(state: &mut State, path: PathBuf) -> RawFd {
-        let fd = state.next_fd;
-        state.next_fd += 1;
+    /// A new owned fd answering as `path`, backed by a fresh `/dev/null`.
+    fn new_fd(state: &mut State, path: PathBuf) -> Result<RawFd, Errno> {
+        let null = std::fs::File::open("/dev/null")
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
+        let fd = null.as_raw_fd();
         state.fds.insert(fd, path);
-        fd
+        state.backing.insert(fd, null.into());
+        Ok(fd)
     }
 
     fn ioctl(
@@ -203,28 +224,68 @@ impl ScriptedKernel {
         };
         match reply {
             Reply::Value(v) => Ok(v),
-            Reply::NewFd(p) => Ok(Self::new_fd(&mut state, p)),
+            Reply::NewFd(p) => Self::new_fd(&mut state, p),
         }
     }
 }
 
-// SAFETY: the scripted kernel makes no system call: every method works on its own state
-// and on the buffers it is handed, within their bounds (`declared_size` and `prepare_data`
-// bound what a responder sees), so no argument can make it touch memory or an fd it does
-// not own.
+// SAFETY: the scripted kernel makes no ioctl and no read or write: every method works on
+// its own state and on the buffers it is handed, within their bounds (`declared_size` and
+// `prepare_data` bound what a responder sees), so no argument can make it touch memory or
+// an fd it does not own. Its only system calls open and close the `/dev/null`s behind the
+// numbers it hands out (owned `File`s / `OwnedFd`s, closed by `close` when their
+// `KernelFd` drops), which is what keeps every number a real open fd while it is in use.
 unsafe impl Kernel for ScriptedKernel {
     fn open(&self, path: &Path, _write: bool) -> Result<RawFd, Errno> {
         let mut state = self.lock();
         match state.paths.get(path) {
-            Some(Ok(())) => Ok(Self::new_fd(&mut state, path.to_path_buf())),
+            Some(Ok(())) => Self::new_fd(&mut state, path.to_path_buf()),
             Some(Err(e)) => Err(*e),
             None => Err(Errno::ENOENT),
         }
     }
 
+    fn adopt(&self, fd: OwnedFd) -> RawFd {
+        let mut state = self.lock();
+        let raw = fd.as_raw_fd();
+        let path = state.adopted_path.clone();
+        state.fds.insert(raw, path);
+        state.backing.insert(raw, fd);
+        raw
+    }
+
+    fn lend(&self, fd: BorrowedFd<'_>) -> RawFd {
+        let mut state = self.lock();
+        let raw = fd.as_raw_fd();
+        if !state.fds.contains_key(&raw) {
+            let path = state.adopted_path.clone();
+            state.fds.insert(raw, path);
+        }
+        *state.lends.entry(raw).or_default() += 1;
+        raw
+    }
+
+    unsafe fn release(&self, fd: RawFd) {
+        let mut state = self.lock();
+        let left = state.lends.get_mut(&fd).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if left == Some(0) {
+            state.lends.remove(&fd);
+            if !state.backing.contains_key(&fd) {
+                state.fds.remove(&fd);
+            }
+        }
+    }
+
     unsafe fn close(&self, fd: RawFd) {
         let mut state = self.lock();
-        state.fds.remove(&fd);
+        // Dropping the backing descriptor closes it.
+        drop(state.backing.remove(&fd));
+        if !state.lends.contains_key(&fd) {
+            state.fds.remove(&fd);
+        }
         state.closed.push(fd);
     }
 
