@@ -165,7 +165,7 @@ fn vsva_and_vfio_ioctls_share_one_copy_of_every_crate_across_the_api() {
     let manifest = format!(
         "[package]\nname = \"vmm-graph\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\
          [dependencies]\n\
-         vsva-vfio = {{ path = {:?}, features = [\"kvm\"] }}\n\
+         vsva-vfio = {{ path = {:?}, features = [\"kvm\", \"vm-memory\"] }}\n\
          vsva-viommu = {{ path = {:?} }}\n\
          vsva-vtd = {{ path = {:?} }}\n\
          vfio-ioctls = {{ version = \"0.10\", features = [\"vfio_cdev\"] }}\n\

@@ -30,7 +30,8 @@
 //!
 //! `IOMMU_IOAS_MAP` is [`Iommufd::ioas_map`], an `unsafe fn` (the mapping outlives the
 //! call) declared in [`crate::sys`] with the crate's other unsafe code;
-//! [`ioas_map_request`] builds its argument.
+//! [`ioas_map_request`] builds its argument. Its safe form for guest memory is
+//! `guest_memory::GuestMemoryDma` (feature `vm-memory`).
 //!
 //! # References
 //! `include/uapi/linux/iommufd.h`; `drivers/iommu/iommufd/main.c` (size handling),

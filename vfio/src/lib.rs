@@ -69,6 +69,10 @@
 //!
 //! - `kvm` (off by default): the KVM-VFIO pseudo device (module `kvm`, on `kvm-ioctls`). A
 //!   VMM on another hypervisor builds this crate with no KVM crate at all.
+//! - `vm-memory` (off by default): `guest_memory::GuestMemoryDma`, a safe mapper of
+//!   vm-memory's `GuestMemoryMmap` into an IOAS or a type1 container (it holds the regions
+//!   and unmaps on drop), the safe counterpart of the `unsafe` `Iommufd::ioas_map` and
+//!   `Container::map_dma`.
 
 #![deny(unsafe_code)]
 
@@ -115,3 +119,6 @@ pub mod vtd;
 
 #[cfg(any(test, feature = "testing"))]
 pub use sys::scripted;
+
+#[cfg(feature = "vm-memory")]
+pub use sys::guest_memory;

@@ -30,6 +30,8 @@ use std::sync::Arc;
 use vsva_uapi::Errno;
 
 pub mod dma;
+#[cfg(feature = "vm-memory")]
+pub mod guest_memory;
 #[cfg(any(test, feature = "testing"))]
 pub mod scripted;
 
