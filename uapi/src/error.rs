@@ -1,231 +1,121 @@
-//! [`UapiError`]: every way a struct is refused, with context and the kernel's errno.
-
-use core::fmt;
+//! [`UapiError`]: every way a struct is refused, with context and the kernel's errno, and
+//! [`error_catalogue!`](crate::error_catalogue), the declaration every vsva error type is
+//! written in.
 
 use crate::decl::{Policy, Vendor};
 use crate::errno::Errno;
 
-/// Why a UAPI struct was refused, with enough context to explain it, and
-/// [`errno`](UapiError::errno) giving what the kernel returns for it.
+/// Declares an error enum one row per variant, and derives from the rows everything else
+/// a vsva error type has: `errno()` (what the kernel returns), `kind()` (the variant's
+/// name), `kernel_source()` (the kernel code it reproduces), `CATALOGUE` (the rows'
+/// example values, in row order, which `docs/errno.md` is generated from), `Display` and
+/// `Error`.
 ///
-/// `docs/errno.md` lists every variant; it is generated from [`UapiError::CATALOGUE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UapiError {
-    /// The kernel's copy would read byte `offset`, but only `readable` bytes are
-    /// readable from the struct's first byte. `EFAULT` (`copy_from_user` failed).
-    Fault {
-        /// The struct.
-        strukt: &'static str,
-        /// The end of the copy that faulted (one past the last byte it needed).
-        offset: usize,
-        /// How many bytes are readable.
-        readable: usize,
-    },
-    /// `argsz` is below the first-release fields (`minsz`). `EINVAL`.
-    ArgszTooSmall {
-        /// The struct.
-        strukt: &'static str,
-        /// The `argsz` given.
-        argsz: u32,
-        /// The minimum.
-        need: usize,
-    },
-    /// `argsz` ends inside the union member the discriminator selects. `EINVAL`.
-    VariantTruncated {
-        /// The struct.
-        strukt: &'static str,
-        /// The union member.
-        variant: &'static str,
-        /// The `argsz` given.
-        argsz: u32,
-        /// `offsetofend` of the member.
-        need: usize,
-    },
-    /// `argsz` ends before the field a set extension flag makes valid. `EINVAL`.
-    ExtensionTruncated {
-        /// The struct.
-        strukt: &'static str,
-        /// The flag.
-        flag: &'static str,
-        /// The `argsz` given.
-        argsz: u32,
-        /// The end the flag selects (`xend`).
-        need: usize,
-    },
-    /// `argsz` is below the vendor driver's minimum. `EINVAL`.
-    VendorTruncated {
-        /// The struct.
-        strukt: &'static str,
-        /// The vendor.
-        vendor: Vendor,
-        /// The `argsz` given.
-        argsz: u32,
-        /// The vendor's minimum.
-        need: usize,
-    },
-    /// `argsz` is above the page-size cap of `copy_struct_from_user` callers. `E2BIG`.
-    ArgszTooLarge {
-        /// The struct.
-        strukt: &'static str,
-        /// The `argsz` given.
-        argsz: u32,
-        /// The cap.
-        limit: usize,
-    },
-    /// A non-zero byte past the kernel's struct size (`check_zeroed_user`). `E2BIG`.
-    NonZeroTail {
-        /// The struct.
-        strukt: &'static str,
-        /// The offset of the first non-zero byte.
-        offset: usize,
-        /// Its value.
-        byte: u8,
-    },
-    /// A version field does not hold the one version this header knows. `EINVAL`.
-    BadVersion {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The value given.
-        have: u64,
-        /// The version required.
-        need: u64,
-    },
-    /// Flag bits this header does not define. `EINVAL` (2020 core, VFIO);
-    /// `EOPNOTSUPP` under [`Policy::ZeroTail`] (iommufd).
-    UnknownFlags {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The field's offset.
-        offset: usize,
-        /// The value given.
-        have: u64,
-        /// The known bits.
-        known: u64,
-        /// The policy whose errno convention applies.
-        policy: Policy,
-    },
-    /// Padding or a reserved field is not zero. `EINVAL`; `EOPNOTSUPP` under zero-tail.
-    NonZeroReserved {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The offset of the first non-zero byte.
-        offset: usize,
-        /// The policy whose errno convention applies.
-        policy: Policy,
-    },
-    /// An enumerated field (format, granularity, code, op) has a value this header
-    /// does not define. `EINVAL`; `EOPNOTSUPP` under zero-tail.
-    UnsupportedValue {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The field's offset.
-        offset: usize,
-        /// The value given.
-        have: u64,
-        /// The policy whose errno convention applies.
-        policy: Policy,
-    },
-    /// A value the kernel judges wrong (misaligned, out of range, an array of the wrong
-    /// type, an unknown response code). `EINVAL` under every policy.
-    InvalidValue {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The field's offset.
-        offset: usize,
-        /// The value given.
-        have: u64,
-    },
-    /// A field is set but the field (or flag) it needs is not (`data_type` without
-    /// `data_len`, entries without a pointer). `EINVAL`.
-    MissingField {
-        /// The struct.
-        strukt: &'static str,
-        /// The field that is set.
-        when: &'static str,
-        /// The field that must then be non-zero.
-        field: &'static str,
-    },
-    /// Bits of `field` that are not allowed together with `when == equals`
-    /// (e.g. a device-IOTLB invalidation at domain granularity). `EINVAL`.
-    ForbiddenCombination {
-        /// The struct.
-        strukt: &'static str,
-        /// The bitmask field.
-        field: &'static str,
-        /// The offending bits that were set.
-        bits: u64,
-        /// The condition field.
-        when: &'static str,
-        /// Its value.
-        equals: u64,
-    },
-    /// Not exactly one of mutually exclusive flags is set. `EINVAL`.
-    ExclusiveFlags {
-        /// The struct.
-        strukt: &'static str,
-        /// The field.
-        field: &'static str,
-        /// The value given.
-        have: u64,
-        /// The exclusive bits.
-        bits: u64,
-    },
-    /// A range whose lower bound is above its upper bound. `EINVAL`.
-    InvertedRange {
-        /// The struct.
-        strukt: &'static str,
-        /// The lower bound field.
-        low: &'static str,
-        /// The upper bound field.
-        high: &'static str,
-        /// The lower bound given.
-        low_value: u64,
-        /// The upper bound given.
-        high_value: u64,
-    },
-    /// Producer side: encoding for an older header would drop a non-zero field that
-    /// header does not have. `EOPNOTSUPP` (the peer could not honour it).
-    FieldLost {
-        /// The struct.
-        strukt: &'static str,
-        /// The field, union member or flag that would be lost.
-        field: &'static str,
-        /// The target header generation.
-        generation: &'static str,
-    },
-    /// Producer side: the output buffer is smaller than the encoded size. `EFAULT`
-    /// (a kernel writing there would fault).
-    OutputTooSmall {
-        /// The struct.
-        strukt: &'static str,
-        /// Bytes needed.
-        need: usize,
-        /// Bytes available.
-        have: usize,
-    },
-    /// Producer side: no such header generation is declared for the struct. `EINVAL`.
-    UnknownGeneration {
-        /// The struct.
-        strukt: &'static str,
-        /// The index asked for.
-        index: usize,
-    },
-    /// The IOMMU driver does not implement the operation. `ENODEV`
-    /// (`domain->ops->cache_invalidate` missing, and so on).
-    NoDevice {
-        /// The operation.
-        op: &'static str,
-    },
+/// Every variant has named fields; in `errno`, `source` and `display` they are in scope
+/// by value (every field is `Copy`). A row lists any number of examples (none keeps the
+/// variant out of the catalogue).
+///
+/// ```
+/// use vsva_uapi::{error_catalogue, Errno};
+///
+/// error_catalogue! {
+///     /// Why a toy request was refused.
+///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///     pub enum ToyError {
+///         /// The PASID is too wide.
+///         Wide {
+///             /// The PASID.
+///             pasid: u32,
+///         } => {
+///             errno: Errno::EINVAL,
+///             source: "intel_svm_bind_gpasid: PASID range",
+///             display: ("PASID {pasid:#x} is too wide"),
+///             examples: [{ pasid: 1 << 20 }],
+///         },
+///     }
+/// }
+///
+/// let e = ToyError::Wide { pasid: 1 << 20 };
+/// assert_eq!((e.errno(), e.kind()), (Errno::EINVAL, "Wide"));
+/// assert_eq!(e.to_string(), "PASID 0x100000 is too wide");
+/// assert_eq!(ToyError::CATALOGUE, &[e]);
+/// ```
+#[macro_export]
+macro_rules! error_catalogue {
+    (
+        $(#[$meta:meta])*
+        pub enum $E:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $V:ident {
+                    $( $(#[$fmeta:meta])* $f:ident : $ft:ty ),* $(,)?
+                } => {
+                    errno: $errno:expr,
+                    source: $source:expr,
+                    display: ( $($display:tt)* ),
+                    examples: [ $( { $($ef:ident : $ev:expr),* $(,)? } ),* $(,)? ] $(,)?
+                }
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $E {
+            $(
+                $(#[$vmeta])*
+                $V {
+                    $( $(#[$fmeta])* $f: $ft ),*
+                },
+            )*
+        }
+
+        impl $E {
+            /// The errno the kernel returns for this refusal.
+            pub const fn errno(&self) -> $crate::Errno {
+                match *self {
+                    $(
+                        #[allow(unused_variables)]
+                        $E::$V { $($f),* } => $errno,
+                    )*
+                }
+            }
+
+            /// The variant's name, as `docs/errno.md` lists it.
+            pub const fn kind(&self) -> &'static str {
+                match *self {
+                    $( $E::$V { .. } => stringify!($V), )*
+                }
+            }
+
+            /// The kernel code whose behaviour this variant reproduces.
+            pub const fn kernel_source(&self) -> &'static str {
+                match *self {
+                    $(
+                        #[allow(unused_variables)]
+                        $E::$V { $($f),* } => $source,
+                    )*
+                }
+            }
+
+            /// One value of every catalogued variant, in documentation order (for
+            /// `docs/errno.md` and tests): each row's examples, in row order.
+            pub const CATALOGUE: &'static [$E] = &[
+                $( $( $E::$V { $($ef: $ev),* }, )* )*
+            ];
+        }
+
+        impl ::core::fmt::Display for $E {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match *self {
+                    $(
+                        #[allow(unused_variables)]
+                        $E::$V { $($f),* } => ::core::write!(f, $($display)*),
+                    )*
+                }
+            }
+        }
+
+        impl ::core::error::Error for $E {}
+    };
 }
 
 const fn content_errno(policy: Policy) -> Errno {
@@ -235,31 +125,434 @@ const fn content_errno(policy: Policy) -> Errno {
     }
 }
 
-impl UapiError {
-    /// The errno the kernel returns for this rejection.
-    pub const fn errno(&self) -> Errno {
-        match self {
-            UapiError::Fault { .. } | UapiError::OutputTooSmall { .. } => Errno::EFAULT,
-            UapiError::ArgszTooLarge { .. } | UapiError::NonZeroTail { .. } => Errno::E2BIG,
-            UapiError::UnknownFlags { policy, .. }
-            | UapiError::NonZeroReserved { policy, .. }
-            | UapiError::UnsupportedValue { policy, .. } => content_errno(*policy),
-            UapiError::FieldLost { .. } => Errno::EOPNOTSUPP,
-            UapiError::NoDevice { .. } => Errno::ENODEV,
-            UapiError::ArgszTooSmall { .. }
-            | UapiError::VariantTruncated { .. }
-            | UapiError::ExtensionTruncated { .. }
-            | UapiError::VendorTruncated { .. }
-            | UapiError::BadVersion { .. }
-            | UapiError::InvalidValue { .. }
-            | UapiError::MissingField { .. }
-            | UapiError::ForbiddenCombination { .. }
-            | UapiError::ExclusiveFlags { .. }
-            | UapiError::InvertedRange { .. }
-            | UapiError::UnknownGeneration { .. } => Errno::EINVAL,
-        }
+error_catalogue! {
+    /// Why a UAPI struct was refused, with enough context to explain it, and
+    /// [`errno`](UapiError::errno) giving what the kernel returns for it.
+    ///
+    /// `docs/errno.md` lists every variant; it is generated from [`UapiError::CATALOGUE`]
+    /// (policy-dependent variants appear once per policy).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum UapiError {
+        /// The kernel's copy would read byte `offset`, but only `readable` bytes are
+        /// readable from the struct's first byte. `EFAULT` (`copy_from_user` failed).
+        Fault {
+            /// The struct.
+            strukt: &'static str,
+            /// The end of the copy that faulted (one past the last byte it needed).
+            offset: usize,
+            /// How many bytes are readable.
+            readable: usize,
+        } => {
+            errno: Errno::EFAULT,
+            source: "copy_from_user / get_user failing (iommu.c, vfio_iommu_type1.c, iommufd main.c)",
+            display: ("{strukt}: the copy needs byte {offset} but only {readable} bytes are readable"),
+            examples: [{ strukt: "iommu_cache_invalidate_info", offset: 16, readable: 8 }],
+        },
+        /// `argsz` is below the first-release fields (`minsz`). `EINVAL`.
+        ArgszTooSmall {
+            /// The struct.
+            strukt: &'static str,
+            /// The `argsz` given.
+            argsz: u32,
+            /// The minimum.
+            need: usize,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommu.c `argsz < minsz`; iommufd `user_size < op->min_size`; vfio `argsz < minsz`",
+            display: ("{strukt}: argsz {argsz} is below the mandatory fields (minsz {need})"),
+            examples: [{ strukt: "iommu_cache_invalidate_info", argsz: 8, need: 16 }],
+        },
+        /// `argsz` ends inside the union member the discriminator selects. `EINVAL`.
+        VariantTruncated {
+            /// The struct.
+            strukt: &'static str,
+            /// The union member.
+            variant: &'static str,
+            /// The `argsz` given.
+            argsz: u32,
+            /// `offsetofend` of the member.
+            need: usize,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommu.c iommu_uapi_cache_invalidate: argsz < offsetofend(granu.pasid_info/addr_info)",
+            display: ("{strukt}: argsz {argsz} ends inside union member {variant} (needs {need})"),
+            examples: [{
+                strukt: "iommu_cache_invalidate_info",
+                variant: "addr_info",
+                argsz: 40,
+                need: 56,
+            }],
+        },
+        /// `argsz` ends before the field a set extension flag makes valid. `EINVAL`.
+        ExtensionTruncated {
+            /// The struct.
+            strukt: &'static str,
+            /// The flag.
+            flag: &'static str,
+            /// The `argsz` given.
+            argsz: u32,
+            /// The end the flag selects (`xend`).
+            need: usize,
+        } => {
+            errno: Errno::EINVAL,
+            source: "vfio device_cdev.c vfio_df_ioctl_attach_pt: argsz < xend",
+            display: ("{strukt}: flag {flag} needs argsz >= {need} (xend), got {argsz}"),
+            examples: [{
+                strukt: "vfio_device_attach_iommufd_pt",
+                flag: "VFIO_DEVICE_ATTACH_PASID",
+                argsz: 12,
+                need: 16,
+            }],
+        },
+        /// `argsz` is below the vendor driver's minimum. `EINVAL`.
+        VendorTruncated {
+            /// The struct.
+            strukt: &'static str,
+            /// The vendor.
+            vendor: Vendor,
+            /// The `argsz` given.
+            argsz: u32,
+            /// The vendor's minimum.
+            need: usize,
+        } => {
+            errno: Errno::EINVAL,
+            source: "intel/svm.c intel_svm_bind_gpasid: argsz < offsetofend(vendor.vtd)",
+            display: ("{strukt}: the {} driver needs argsz >= {need}, got {argsz}", vendor.name()),
+            examples: [{
+                strukt: "iommu_gpasid_bind_data",
+                vendor: Vendor::Vtd,
+                argsz: 56,
+                need: 72,
+            }],
+        },
+        /// `argsz` is above the page-size cap of `copy_struct_from_user` callers. `E2BIG`.
+        ArgszTooLarge {
+            /// The struct.
+            strukt: &'static str,
+            /// The `argsz` given.
+            argsz: u32,
+            /// The cap.
+            limit: usize,
+        } => {
+            errno: Errno::E2BIG,
+            source: "copy_struct_from_user callers: usize > PAGE_SIZE (openat2, clone3, sched_setattr)",
+            display: ("{strukt}: argsz {argsz} is above {limit}"),
+            examples: [{ strukt: "iommu_hwpt_alloc", argsz: 4097, limit: 4096 }],
+        },
+        /// A non-zero byte past the kernel's struct size (`check_zeroed_user`). `E2BIG`.
+        NonZeroTail {
+            /// The struct.
+            strukt: &'static str,
+            /// The offset of the first non-zero byte.
+            offset: usize,
+            /// Its value.
+            byte: u8,
+        } => {
+            errno: Errno::E2BIG,
+            source: "copy_struct_from_user: check_zeroed_user(src + ksize, rest) == 0",
+            display: ("{strukt}: byte {offset} past the kernel's struct is {byte:#04x}, not zero"),
+            examples: [{ strukt: "iommu_hwpt_alloc", offset: 48, byte: 1 }],
+        },
+        /// A version field does not hold the one version this header knows. `EINVAL`.
+        BadVersion {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The value given.
+            have: u64,
+            /// The version required.
+            need: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommu.c iommu_check_cache_invl_data / iommu_check_bind_data / iommu_page_response",
+            display: ("{strukt}.{field} is {have}, only version {need} exists"),
+            examples: [{ strukt: "iommu_page_response", field: "version", have: 2, need: 1 }],
+        },
+        /// Flag bits this header does not define. `EINVAL` (2020 core, VFIO);
+        /// `EOPNOTSUPP` under [`Policy::ZeroTail`] (iommufd).
+        UnknownFlags {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The field's offset.
+            offset: usize,
+            /// The value given.
+            have: u64,
+            /// The known bits.
+            known: u64,
+            /// The policy whose errno convention applies.
+            policy: Policy,
+        } => {
+            errno: content_errno(policy),
+            source: "iommu.c flag masks (EINVAL); iommufd handlers (EOPNOTSUPP); vfio flags (EINVAL)",
+            display: (
+                "{strukt}.{field} = {have:#x} has unknown bits {:#x} (known {known:#x})",
+                have & !known
+            ),
+            examples: [
+                {
+                    strukt: "iommu_gpasid_bind_data",
+                    field: "flags",
+                    offset: 16,
+                    have: 2,
+                    known: 1,
+                    policy: Policy::Linux510,
+                },
+                {
+                    strukt: "iommu_hwpt_alloc",
+                    field: "flags",
+                    offset: 4,
+                    have: 16,
+                    known: 15,
+                    policy: Policy::ZeroTail,
+                },
+                {
+                    strukt: "vfio_device_attach_iommufd_pt",
+                    field: "flags",
+                    offset: 4,
+                    have: 2,
+                    known: 1,
+                    policy: Policy::FlagsXend,
+                },
+            ],
+        },
+        /// Padding or a reserved field is not zero. `EINVAL`; `EOPNOTSUPP` under zero-tail.
+        NonZeroReserved {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The offset of the first non-zero byte.
+            offset: usize,
+            /// The policy whose errno convention applies.
+            policy: Policy,
+        } => {
+            errno: content_errno(policy),
+            source: "iommu.c padding checks (EINVAL); iommufd __reserved checks (EOPNOTSUPP)",
+            display: ("{strukt}.{field} must be zero (byte {offset} is not)"),
+            examples: [
+                {
+                    strukt: "iommu_cache_invalidate_info",
+                    field: "padding",
+                    offset: 10,
+                    policy: Policy::Linux510,
+                },
+                {
+                    strukt: "iommu_hwpt_alloc",
+                    field: "__reserved",
+                    offset: 20,
+                    policy: Policy::ZeroTail,
+                },
+                {
+                    strukt: "iommu_cache_invalidate_info",
+                    field: "padding",
+                    offset: 10,
+                    policy: Policy::FlagsXend,
+                },
+            ],
+        },
+        /// An enumerated field (format, granularity, code, op) has a value this header
+        /// does not define. `EINVAL`; `EOPNOTSUPP` under zero-tail.
+        UnsupportedValue {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The field's offset.
+            offset: usize,
+            /// The value given.
+            have: u64,
+            /// The policy whose errno convention applies.
+            policy: Policy,
+        } => {
+            errno: content_errno(policy),
+            source: "iommu.c granularity >= NR, format >= FORMAT_LAST; vfio unknown op; iommufd data_type",
+            display: ("{strukt}.{field} = {have} is not a value this header knows"),
+            examples: [
+                {
+                    strukt: "iommu_cache_invalidate_info",
+                    field: "granularity",
+                    offset: 9,
+                    have: 3,
+                    policy: Policy::Linux510,
+                },
+                {
+                    strukt: "iommu_hwpt_alloc",
+                    field: "data_type",
+                    offset: 24,
+                    have: 9,
+                    policy: Policy::ZeroTail,
+                },
+                {
+                    strukt: "vfio_iommu_type1_nesting_op",
+                    field: "flags",
+                    offset: 4,
+                    have: 3,
+                    policy: Policy::FlagsXend,
+                },
+            ],
+        },
+        /// A value the kernel judges wrong (misaligned, out of range, an array of the wrong
+        /// type, an unknown response code). `EINVAL` under every policy.
+        InvalidValue {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The field's offset.
+            offset: usize,
+            /// The value given.
+            have: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "intel/svm.c hpasid range; iommufd fault.c response code; intel/nested.c address alignment",
+            display: ("{strukt}.{field} = {have:#x} is not a valid value"),
+            examples: [{ strukt: "iommu_hwpt_page_response", field: "code", offset: 4, have: 2 }],
+        },
+        /// A field is set but the field (or flag) it needs is not (`data_type` without
+        /// `data_len`, entries without a pointer). `EINVAL`.
+        MissingField {
+            /// The struct.
+            strukt: &'static str,
+            /// The field that is set.
+            when: &'static str,
+            /// The field that must then be non-zero.
+            field: &'static str,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommufd hw_pagetable.c: data_type without data_len, entry_num without data_uptr/entry_len",
+            display: ("{strukt}.{when} is set, so {field} must be too"),
+            examples: [{ strukt: "iommu_hwpt_alloc", when: "data_type", field: "data_len" }],
+        },
+        /// Bits of `field` that are not allowed together with `when == equals`
+        /// (e.g. a device-IOTLB invalidation at domain granularity). `EINVAL`.
+        ForbiddenCombination {
+            /// The struct.
+            strukt: &'static str,
+            /// The bitmask field.
+            field: &'static str,
+            /// The offending bits that were set.
+            bits: u64,
+            /// The condition field.
+            when: &'static str,
+            /// Its value.
+            equals: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommu.c iommu_check_cache_invl_data table; intel/iommu.c inv_type_granu_table",
+            display: ("{strukt}.{field} bits {bits:#x} are not allowed when {when} = {equals}"),
+            examples: [{
+                strukt: "iommu_cache_invalidate_info",
+                field: "cache",
+                bits: 2,
+                when: "granularity",
+                equals: 0,
+            }],
+        },
+        /// Not exactly one of mutually exclusive flags is set. `EINVAL`.
+        ExclusiveFlags {
+            /// The struct.
+            strukt: &'static str,
+            /// The field.
+            field: &'static str,
+            /// The value given.
+            have: u64,
+            /// The exclusive bits.
+            bits: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: ALLOC and FREE are exclusive",
+            display: ("{strukt}.{field} = {have:#x}: exactly one of {bits:#x} must be set"),
+            examples: [{
+                strukt: "vfio_iommu_type1_pasid_request",
+                field: "flags",
+                have: 3,
+                bits: 3,
+            }],
+        },
+        /// A range whose lower bound is above its upper bound. `EINVAL`.
+        InvertedRange {
+            /// The struct.
+            strukt: &'static str,
+            /// The lower bound field.
+            low: &'static str,
+            /// The upper bound field.
+            high: &'static str,
+            /// The lower bound given.
+            low_value: u64,
+            /// The upper bound given.
+            high_value: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: range.min > range.max",
+            display: ("{strukt}: {low} = {low_value} is above {high} = {high_value}"),
+            examples: [{
+                strukt: "vfio_iommu_type1_pasid_request",
+                low: "min",
+                high: "max",
+                low_value: 9,
+                high_value: 1,
+            }],
+        },
+        /// Producer side: encoding for an older header would drop a non-zero field that
+        /// header does not have. `EOPNOTSUPP` (the peer could not honour it).
+        FieldLost {
+            /// The struct.
+            strukt: &'static str,
+            /// The field, union member or flag that would be lost.
+            field: &'static str,
+            /// The target header generation.
+            generation: &'static str,
+        } => {
+            errno: Errno::EOPNOTSUPP,
+            source: "producer side (vsva): iommufd.h's rule that a peer must not silently ignore a field",
+            display: ("{strukt}.{field} is set but header {generation} has no such field"),
+            examples: [{ strukt: "iommu_hwpt_alloc", field: "fault_id", generation: "v6.7" }],
+        },
+        /// Producer side: the output buffer is smaller than the encoded size. `EFAULT`
+        /// (a kernel writing there would fault).
+        OutputTooSmall {
+            /// The struct.
+            strukt: &'static str,
+            /// Bytes needed.
+            need: usize,
+            /// Bytes available.
+            have: usize,
+        } => {
+            errno: Errno::EFAULT,
+            source: "producer side (vsva): copy_to_user would fault",
+            display: ("{strukt}: output needs {need} bytes, buffer has {have}"),
+            examples: [{ strukt: "iommu_page_response", need: 24, have: 8 }],
+        },
+        /// Producer side: no such header generation is declared for the struct. `EINVAL`.
+        UnknownGeneration {
+            /// The struct.
+            strukt: &'static str,
+            /// The index asked for.
+            index: usize,
+        } => {
+            errno: Errno::EINVAL,
+            source: "producer side (vsva): no such header generation",
+            display: ("{strukt}: no header generation {index}"),
+            examples: [{ strukt: "iommu_page_response", index: 7 }],
+        },
+        /// The IOMMU driver does not implement the operation. `ENODEV`
+        /// (`domain->ops->cache_invalidate` missing, and so on).
+        NoDevice {
+            /// The operation.
+            op: &'static str,
+        } => {
+            errno: Errno::ENODEV,
+            source: "iommu.c: domain->ops->cache_invalidate / sva_bind_gpasid / page_response missing",
+            display: ("the IOMMU driver has no {op} operation"),
+            examples: [{ op: "cache_invalidate" }],
+        },
     }
+}
 
+impl UapiError {
     /// The policy whose errno convention decides this error's errno, for the three
     /// variants whose errno depends on it (`UnknownFlags`, `NonZeroReserved`,
     /// `UnsupportedValue`); `None` for every other variant.
@@ -271,408 +564,7 @@ impl UapiError {
             _ => None,
         }
     }
-
-    /// The variant's name, as `docs/errno.md` lists it.
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            UapiError::Fault { .. } => "Fault",
-            UapiError::ArgszTooSmall { .. } => "ArgszTooSmall",
-            UapiError::VariantTruncated { .. } => "VariantTruncated",
-            UapiError::ExtensionTruncated { .. } => "ExtensionTruncated",
-            UapiError::VendorTruncated { .. } => "VendorTruncated",
-            UapiError::ArgszTooLarge { .. } => "ArgszTooLarge",
-            UapiError::NonZeroTail { .. } => "NonZeroTail",
-            UapiError::BadVersion { .. } => "BadVersion",
-            UapiError::UnknownFlags { .. } => "UnknownFlags",
-            UapiError::NonZeroReserved { .. } => "NonZeroReserved",
-            UapiError::UnsupportedValue { .. } => "UnsupportedValue",
-            UapiError::InvalidValue { .. } => "InvalidValue",
-            UapiError::MissingField { .. } => "MissingField",
-            UapiError::ForbiddenCombination { .. } => "ForbiddenCombination",
-            UapiError::ExclusiveFlags { .. } => "ExclusiveFlags",
-            UapiError::InvertedRange { .. } => "InvertedRange",
-            UapiError::FieldLost { .. } => "FieldLost",
-            UapiError::OutputTooSmall { .. } => "OutputTooSmall",
-            UapiError::UnknownGeneration { .. } => "UnknownGeneration",
-            UapiError::NoDevice { .. } => "NoDevice",
-        }
-    }
-
-    /// The kernel code whose behaviour this variant reproduces.
-    pub const fn kernel_source(&self) -> &'static str {
-        match self {
-            UapiError::Fault { .. } => {
-                "copy_from_user / get_user failing (iommu.c, vfio_iommu_type1.c, iommufd main.c)"
-            }
-            UapiError::ArgszTooSmall { .. } => {
-                "iommu.c `argsz < minsz`; iommufd `user_size < op->min_size`; vfio `argsz < minsz`"
-            }
-            UapiError::VariantTruncated { .. } => {
-                "iommu.c iommu_uapi_cache_invalidate: argsz < offsetofend(granu.pasid_info/addr_info)"
-            }
-            UapiError::ExtensionTruncated { .. } => {
-                "vfio device_cdev.c vfio_df_ioctl_attach_pt: argsz < xend"
-            }
-            UapiError::VendorTruncated { .. } => {
-                "intel/svm.c intel_svm_bind_gpasid: argsz < offsetofend(vendor.vtd)"
-            }
-            UapiError::ArgszTooLarge { .. } => {
-                "copy_struct_from_user callers: usize > PAGE_SIZE (openat2, clone3, sched_setattr)"
-            }
-            UapiError::NonZeroTail { .. } => {
-                "copy_struct_from_user: check_zeroed_user(src + ksize, rest) == 0"
-            }
-            UapiError::BadVersion { .. } => {
-                "iommu.c iommu_check_cache_invl_data / iommu_check_bind_data / iommu_page_response"
-            }
-            UapiError::UnknownFlags { .. } => {
-                "iommu.c flag masks (EINVAL); iommufd handlers (EOPNOTSUPP); vfio flags (EINVAL)"
-            }
-            UapiError::NonZeroReserved { .. } => {
-                "iommu.c padding checks (EINVAL); iommufd __reserved checks (EOPNOTSUPP)"
-            }
-            UapiError::UnsupportedValue { .. } => {
-                "iommu.c granularity >= NR, format >= FORMAT_LAST; vfio unknown op; iommufd data_type"
-            }
-            UapiError::InvalidValue { .. } => {
-                "intel/svm.c hpasid range; iommufd fault.c response code; intel/nested.c address alignment"
-            }
-            UapiError::MissingField { .. } => {
-                "iommufd hw_pagetable.c: data_type without data_len, entry_num without data_uptr/entry_len"
-            }
-            UapiError::ForbiddenCombination { .. } => {
-                "iommu.c iommu_check_cache_invl_data table; intel/iommu.c inv_type_granu_table"
-            }
-            UapiError::ExclusiveFlags { .. } => {
-                "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: ALLOC and FREE are exclusive"
-            }
-            UapiError::InvertedRange { .. } => {
-                "vfio_iommu_type1.c VFIO_IOMMU_PASID_REQUEST: range.min > range.max"
-            }
-            UapiError::FieldLost { .. } => {
-                "producer side (vsva): iommufd.h's rule that a peer must not silently ignore a field"
-            }
-            UapiError::OutputTooSmall { .. } => "producer side (vsva): copy_to_user would fault",
-            UapiError::UnknownGeneration { .. } => "producer side (vsva): no such header generation",
-            UapiError::NoDevice { .. } => {
-                "iommu.c: domain->ops->cache_invalidate / sva_bind_gpasid / page_response missing"
-            }
-        }
-    }
-
-    /// One value of every variant, in documentation order (for `docs/errno.md` and tests).
-    /// Policy-dependent variants appear once per policy.
-    pub const CATALOGUE: &'static [UapiError] = &[
-        UapiError::Fault {
-            strukt: "iommu_cache_invalidate_info",
-            offset: 16,
-            readable: 8,
-        },
-        UapiError::ArgszTooSmall {
-            strukt: "iommu_cache_invalidate_info",
-            argsz: 8,
-            need: 16,
-        },
-        UapiError::VariantTruncated {
-            strukt: "iommu_cache_invalidate_info",
-            variant: "addr_info",
-            argsz: 40,
-            need: 56,
-        },
-        UapiError::ExtensionTruncated {
-            strukt: "vfio_device_attach_iommufd_pt",
-            flag: "VFIO_DEVICE_ATTACH_PASID",
-            argsz: 12,
-            need: 16,
-        },
-        UapiError::VendorTruncated {
-            strukt: "iommu_gpasid_bind_data",
-            vendor: Vendor::Vtd,
-            argsz: 56,
-            need: 72,
-        },
-        UapiError::ArgszTooLarge {
-            strukt: "iommu_hwpt_alloc",
-            argsz: 4097,
-            limit: 4096,
-        },
-        UapiError::NonZeroTail {
-            strukt: "iommu_hwpt_alloc",
-            offset: 48,
-            byte: 1,
-        },
-        UapiError::BadVersion {
-            strukt: "iommu_page_response",
-            field: "version",
-            have: 2,
-            need: 1,
-        },
-        UapiError::UnknownFlags {
-            strukt: "iommu_gpasid_bind_data",
-            field: "flags",
-            offset: 16,
-            have: 2,
-            known: 1,
-            policy: Policy::Linux510,
-        },
-        UapiError::UnknownFlags {
-            strukt: "iommu_hwpt_alloc",
-            field: "flags",
-            offset: 4,
-            have: 16,
-            known: 15,
-            policy: Policy::ZeroTail,
-        },
-        UapiError::UnknownFlags {
-            strukt: "vfio_device_attach_iommufd_pt",
-            field: "flags",
-            offset: 4,
-            have: 2,
-            known: 1,
-            policy: Policy::FlagsXend,
-        },
-        UapiError::NonZeroReserved {
-            strukt: "iommu_cache_invalidate_info",
-            field: "padding",
-            offset: 10,
-            policy: Policy::Linux510,
-        },
-        UapiError::NonZeroReserved {
-            strukt: "iommu_hwpt_alloc",
-            field: "__reserved",
-            offset: 20,
-            policy: Policy::ZeroTail,
-        },
-        UapiError::NonZeroReserved {
-            strukt: "iommu_cache_invalidate_info",
-            field: "padding",
-            offset: 10,
-            policy: Policy::FlagsXend,
-        },
-        UapiError::UnsupportedValue {
-            strukt: "iommu_cache_invalidate_info",
-            field: "granularity",
-            offset: 9,
-            have: 3,
-            policy: Policy::Linux510,
-        },
-        UapiError::UnsupportedValue {
-            strukt: "iommu_hwpt_alloc",
-            field: "data_type",
-            offset: 24,
-            have: 9,
-            policy: Policy::ZeroTail,
-        },
-        UapiError::UnsupportedValue {
-            strukt: "vfio_iommu_type1_nesting_op",
-            field: "flags",
-            offset: 4,
-            have: 3,
-            policy: Policy::FlagsXend,
-        },
-        UapiError::InvalidValue {
-            strukt: "iommu_hwpt_page_response",
-            field: "code",
-            offset: 4,
-            have: 2,
-        },
-        UapiError::MissingField {
-            strukt: "iommu_hwpt_alloc",
-            when: "data_type",
-            field: "data_len",
-        },
-        UapiError::ForbiddenCombination {
-            strukt: "iommu_cache_invalidate_info",
-            field: "cache",
-            bits: 2,
-            when: "granularity",
-            equals: 0,
-        },
-        UapiError::ExclusiveFlags {
-            strukt: "vfio_iommu_type1_pasid_request",
-            field: "flags",
-            have: 3,
-            bits: 3,
-        },
-        UapiError::InvertedRange {
-            strukt: "vfio_iommu_type1_pasid_request",
-            low: "min",
-            high: "max",
-            low_value: 9,
-            high_value: 1,
-        },
-        UapiError::FieldLost {
-            strukt: "iommu_hwpt_alloc",
-            field: "fault_id",
-            generation: "v6.7",
-        },
-        UapiError::OutputTooSmall {
-            strukt: "iommu_page_response",
-            need: 24,
-            have: 8,
-        },
-        UapiError::UnknownGeneration {
-            strukt: "iommu_page_response",
-            index: 7,
-        },
-        UapiError::NoDevice {
-            op: "cache_invalidate",
-        },
-    ];
 }
-
-impl fmt::Display for UapiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            UapiError::Fault {
-                strukt,
-                offset,
-                readable,
-            } => write!(
-                f,
-                "{strukt}: the copy needs byte {offset} but only {readable} bytes are readable"
-            ),
-            UapiError::ArgszTooSmall {
-                strukt,
-                argsz,
-                need,
-            } => write!(
-                f,
-                "{strukt}: argsz {argsz} is below the mandatory fields (minsz {need})"
-            ),
-            UapiError::VariantTruncated {
-                strukt,
-                variant,
-                argsz,
-                need,
-            } => write!(
-                f,
-                "{strukt}: argsz {argsz} ends inside union member {variant} (needs {need})"
-            ),
-            UapiError::ExtensionTruncated {
-                strukt,
-                flag,
-                argsz,
-                need,
-            } => write!(
-                f,
-                "{strukt}: flag {flag} needs argsz >= {need} (xend), got {argsz}"
-            ),
-            UapiError::VendorTruncated {
-                strukt,
-                vendor,
-                argsz,
-                need,
-            } => write!(
-                f,
-                "{strukt}: the {} driver needs argsz >= {need}, got {argsz}",
-                vendor.name()
-            ),
-            UapiError::ArgszTooLarge {
-                strukt,
-                argsz,
-                limit,
-            } => write!(f, "{strukt}: argsz {argsz} is above {limit}"),
-            UapiError::NonZeroTail {
-                strukt,
-                offset,
-                byte,
-            } => write!(
-                f,
-                "{strukt}: byte {offset} past the kernel's struct is {byte:#04x}, not zero"
-            ),
-            UapiError::BadVersion {
-                strukt,
-                field,
-                have,
-                need,
-            } => write!(f, "{strukt}.{field} is {have}, only version {need} exists"),
-            UapiError::UnknownFlags {
-                strukt,
-                field,
-                have,
-                known,
-                ..
-            } => write!(
-                f,
-                "{strukt}.{field} = {have:#x} has unknown bits {:#x} (known {known:#x})",
-                have & !known
-            ),
-            UapiError::NonZeroReserved {
-                strukt,
-                field,
-                offset,
-                ..
-            } => write!(f, "{strukt}.{field} must be zero (byte {offset} is not)"),
-            UapiError::UnsupportedValue {
-                strukt,
-                field,
-                have,
-                ..
-            } => write!(
-                f,
-                "{strukt}.{field} = {have} is not a value this header knows"
-            ),
-            UapiError::InvalidValue {
-                strukt,
-                field,
-                have,
-                ..
-            } => write!(f, "{strukt}.{field} = {have:#x} is not a valid value"),
-            UapiError::MissingField {
-                strukt,
-                when,
-                field,
-            } => write!(f, "{strukt}.{when} is set, so {field} must be too"),
-            UapiError::ForbiddenCombination {
-                strukt,
-                field,
-                bits,
-                when,
-                equals,
-            } => write!(
-                f,
-                "{strukt}.{field} bits {bits:#x} are not allowed when {when} = {equals}"
-            ),
-            UapiError::ExclusiveFlags {
-                strukt,
-                field,
-                have,
-                bits,
-            } => write!(
-                f,
-                "{strukt}.{field} = {have:#x}: exactly one of {bits:#x} must be set"
-            ),
-            UapiError::InvertedRange {
-                strukt,
-                low,
-                high,
-                low_value,
-                high_value,
-            } => write!(
-                f,
-                "{strukt}: {low} = {low_value} is above {high} = {high_value}"
-            ),
-            UapiError::FieldLost {
-                strukt,
-                field,
-                generation,
-            } => write!(
-                f,
-                "{strukt}.{field} is set but header {generation} has no such field"
-            ),
-            UapiError::OutputTooSmall { strukt, need, have } => {
-                write!(f, "{strukt}: output needs {need} bytes, buffer has {have}")
-            }
-            UapiError::UnknownGeneration { strukt, index } => {
-                write!(f, "{strukt}: no header generation {index}")
-            }
-            UapiError::NoDevice { op } => write!(f, "the IOMMU driver has no {op} operation"),
-        }
-    }
-}
-
-impl core::error::Error for UapiError {}
 
 #[cfg(test)]
 mod tests {

@@ -57,7 +57,7 @@ impl<B: Backend> Vm<B> {
         self.host
             .backend
             .bind_gpasid(self.vm.id, &bind)
-            .map_err(ViommuError::Backend)?;
+            .map_err(|errno| ViommuError::Backend { errno })?;
         st.view.binds.insert(bind.hpasid, bind);
         if let Some(g) = bind.gpasid {
             st.gpasids.insert(g, bind.hpasid);
@@ -217,7 +217,7 @@ impl<B: Backend> Vm<B> {
         self.host
             .backend
             .set_pasid_table(self.vm.id, &table)
-            .map_err(ViommuError::Backend)?;
+            .map_err(|errno| ViommuError::Backend { errno })?;
         st.view.pasid_table = Some(table);
         Ok(())
     }

@@ -323,7 +323,9 @@ impl<B: Backend> Viommu<B> {
 /// A uniformly placed start in `[lo, hi]` for the PASID search (`lo <= hi`), from
 /// [`vsva_rng`], so that no VM can predict where another VM's PASIDs land.
 fn random_start(lo: u32, hi: u32) -> Result<u32> {
-    let r = vsva_rng::u32().map_err(|e| ViommuError::Entropy(Errno(e.errno())))?;
+    let r = vsva_rng::u32().map_err(|e| ViommuError::Entropy {
+        errno: Errno(e.errno()),
+    })?;
     let span = u64::from(hi - lo) + 1;
     // Multiply-shift maps the 32 random bits onto the span; the bias (below 2^-12 for
     // any PASID span) does not matter for a search start, which needs only be
