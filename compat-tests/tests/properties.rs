@@ -144,8 +144,11 @@ fn random_field_value(f: &Field, noise: u64) -> Option<u64> {
         (1u64 << (f.size * 8)) - 1
     };
     let n = noise & width;
-    Some(match f.check {
+    // The newest kernel's reading (the default rules).
+    Some(match f.check.at(vsva_uapi::Release::NEWEST) {
         Check::Argsz | Check::Union | Check::Zero | Check::Version(_) => return None,
+        Check::FlagsSince(_) => return None,
+        Check::OneOfSince(list) => list[(n % list.len() as u64) as usize].value,
         Check::None => n,
         Check::Flags(known) => n & known,
         Check::Within { mask, below } => (n & mask) % below,

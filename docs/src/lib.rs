@@ -81,12 +81,19 @@ pub mod vtd {}
 pub mod tables {
     use std::fmt::Write as _;
 
-    use vsva_uapi::{Field, Layout, Policy, UapiError, ALL_STRUCTS};
+    use vsva_uapi::{
+        Check, Field, Layout, Policy, Release, Rule, Rules, StrictCheck, StrictRule, UapiError,
+        Vendor, ALL_STRUCTS,
+    };
 
     /// The marker name of the errno table in `docs/errno.md`.
     pub const ERRNO_MARKER: &str = "errno";
     /// The marker name of the vIOMMU errno table in `docs/errno.md`.
     pub const VIOMMU_ERRNO_MARKER: &str = "viommu-errno";
+    /// The marker name of the kernel-vs-vsva-strict table in `docs/errno.md`.
+    pub const STRICT_MARKER: &str = "strict";
+    /// The marker name of the per-release rules table in `docs/errno.md`.
+    pub const RELEASES_MARKER: &str = "releases";
     /// The marker name of the struct tables in `docs/layouts.md`.
     pub const LAYOUTS_MARKER: &str = "layouts";
 
@@ -155,6 +162,240 @@ pub mod tables {
                 e.errno().raw(),
                 cell(e.kernel_source()),
             );
+        }
+        out
+    }
+
+    /// A struct of `layout` that passes its own field checks as far as values go:
+    /// versions, enumerations and ranges at their first valid value, everything else
+    /// zero, the size field the struct size.
+    pub fn valid_default(layout: &Layout) -> Vec<u8> {
+        let mut buf = vec![0u8; layout.size];
+        for f in layout.fields {
+            let value = match f.check {
+                Check::Version(v) => v,
+                Check::OneOf(v) | Check::Valid(v) => v.first().copied().unwrap_or(0),
+                Check::OneOfSince(v) => v.first().map_or(0, |s| s.value),
+                Check::Range { min, .. } => min,
+                _ => 0,
+            };
+            put(&mut buf, f.offset, f.size, value);
+        }
+        if layout.sized {
+            put(&mut buf, 0, 4, layout.size as u64);
+        }
+        buf
+    }
+
+    fn put(buf: &mut [u8], offset: usize, size: usize, value: u64) {
+        if size > 8 {
+            return;
+        }
+        if let Some(dst) = buf.get_mut(offset..offset + size) {
+            dst.copy_from_slice(&value.to_ne_bytes()[..size]);
+        }
+    }
+
+    /// The kernel's verdict at `release` and vsva-viommu's on `user`.
+    fn verdicts(
+        layout: &'static Layout,
+        user: &[u8],
+        vendor: Option<Vendor>,
+        release: Release,
+    ) -> (Result<(), UapiError>, Result<(), UapiError>) {
+        let mut out = vec![0u8; layout.size];
+        let mut read = 0;
+        let mut run = |rules| {
+            vsva_uapi::decode_into_with(
+                layout,
+                user,
+                layout.default_policy,
+                vendor,
+                rules,
+                &mut out,
+                &mut read,
+            )
+            .map(drop)
+        };
+        (run(Rules::kernel(release)), run(Rules::VSVA))
+    }
+
+    /// A struct of `layout` that the newest kernel accepts and `rule` refuses, with the
+    /// vendor layer to apply; `None` if every struct the rule refuses is refused by the
+    /// kernel too (the rule then only restates a kernel check).
+    pub fn strict_witness(
+        layout: &'static Layout,
+        rule: &StrictRule,
+    ) -> Option<(Vec<u8>, Option<Vendor>)> {
+        let base = valid_default(layout);
+        let mut candidates = Vec::new();
+        match rule.check {
+            StrictCheck::ArgszCap => {
+                let mut big = base.clone();
+                big.resize(vsva_uapi::PAGE_SIZE + 1, 0);
+                let len = big.len() as u64;
+                put(&mut big, 0, 4, len);
+                candidates.push(big);
+            }
+            StrictCheck::ExtensionEnd => {
+                for x in layout.extensions {
+                    let argsz = x.end.saturating_sub(1);
+                    if argsz >= layout.min_size {
+                        let mut b = base.clone();
+                        put(&mut b, x.flags.offset, x.flags.size, x.bit);
+                        put(&mut b, 0, 4, argsz as u64);
+                        candidates.push(b);
+                    }
+                }
+            }
+            StrictCheck::ArgszMinimum => {
+                let mut b = base.clone();
+                put(&mut b, 0, 4, layout.min_size.saturating_sub(1) as u64);
+                candidates.push(b);
+            }
+            StrictCheck::Field(f) => {
+                let bad = match f.check {
+                    Check::Within { below, .. } | Check::Range { below, .. } => Some(below),
+                    Check::Flags(known) => Some(!known & (!known).wrapping_neg()),
+                    Check::OneOf(v) | Check::Valid(v) => v.iter().max().map(|m| m + 1),
+                    Check::Version(v) => Some(v + 1),
+                    Check::Zero | Check::Aligned(_) => Some(1),
+                    _ => None,
+                };
+                if let Some(value) = bad {
+                    let mut b = base.clone();
+                    put(&mut b, f.offset, f.size, value);
+                    candidates.push(b);
+                }
+            }
+            StrictCheck::Rule(Rule::ForbidBits {
+                field,
+                bits,
+                when,
+                equals,
+            }) => {
+                for bit in (0..64).map(|i| 1u64 << i).filter(|b| bits & b != 0) {
+                    let mut b = base.clone();
+                    put(&mut b, when.offset, when.size, equals);
+                    put(&mut b, field.offset, field.size, bit);
+                    candidates.push(b);
+                }
+            }
+            StrictCheck::Rule(_) => {}
+        }
+        candidates.into_iter().find_map(|user| {
+            let (kernel, strict) = verdicts(layout, &user, rule.vendor, Release::NEWEST);
+            (kernel.is_ok() && strict.is_err()).then_some((user, rule.vendor))
+        })
+    }
+
+    fn verdict_cell(r: &Result<(), UapiError>) -> String {
+        match r {
+            Ok(()) => "accepted".to_string(),
+            Err(e) => format!(
+                "**{}** ({}): {}",
+                e.errno().name(),
+                e.kind(),
+                cell(&e.to_string())
+            ),
+        }
+    }
+
+    /// The kernel's answer and vsva-viommu's side by side: one row per struct and rule of
+    /// vsva's strictness, each with a witness struct run through both rule sets (the
+    /// newest kernel's; [`Rules::VSVA`]).
+    pub fn strict_table() -> String {
+        let mut out = String::from(
+            "| struct | vsva-strict rule | witness | kernel | vsva-strict | the kernel | why vsva refuses |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        for layout in ALL_STRUCTS {
+            for rule in layout.strict_rules() {
+                let vendor = rule
+                    .vendor
+                    .map_or(String::new(), |v| format!(" ({})", v.name()));
+                let (witness, kernel, strict) = match strict_witness(layout, rule) {
+                    Some((user, vendor)) => {
+                        let (k, s) = verdicts(layout, &user, vendor, Release::NEWEST);
+                        let argsz = if layout.sized {
+                            format!(
+                                "argsz {}",
+                                u32::from_ne_bytes([user[0], user[1], user[2], user[3]])
+                            )
+                        } else {
+                            "record".to_string()
+                        };
+                        (
+                            format!("{argsz}, {} bytes", user.len()),
+                            verdict_cell(&k),
+                            verdict_cell(&s),
+                        )
+                    }
+                    None => (
+                        "—".to_string(),
+                        "refuses it too".to_string(),
+                        "—".to_string(),
+                    ),
+                };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}`{vendor} | {witness} | {kernel} | {strict} | {} | {} |",
+                    layout.name,
+                    rule.name,
+                    cell(rule.kernel),
+                    cell(rule.why),
+                );
+            }
+        }
+        out
+    }
+
+    /// Every rule that depends on the kernel release: one row per struct and change
+    /// (struct arrival, size, flag bit, enumeration value, release-gated rule).
+    pub fn releases_table() -> String {
+        let mut out = String::from("| struct | what | since |\n|---|---|---|\n");
+        for layout in ALL_STRUCTS {
+            let mut row = |what: String, release: Release| {
+                let _ = writeln!(out, "| `{}` | {} | {} |", layout.name, cell(&what), release);
+            };
+            row("the struct (its ioctl)".into(), layout.since());
+            for (i, g) in layout.generations.iter().enumerate().skip(1) {
+                let r = layout.generation_release(i as u8);
+                if r > layout.since() && layout.generations[i - 1].size != g.size {
+                    row(format!("`sizeof` {}", g.size), r);
+                }
+            }
+            let vendor_checks = layout.vendor.map_or(&[][..], |v| v.checks);
+            for f in layout.fields.iter().chain(vendor_checks) {
+                if layout.generation_release(f.since) > layout.since() {
+                    row(
+                        format!("field `{}`", f.name),
+                        layout.generation_release(f.since),
+                    );
+                }
+                match f.check {
+                    Check::FlagsSince(list) => {
+                        for s in list.iter().filter(|s| s.release > layout.since()) {
+                            row(format!("`{}` bit {:#x}", f.name, s.value), s.release);
+                        }
+                    }
+                    Check::OneOfSince(list) => {
+                        for s in list.iter().filter(|s| s.release > layout.since()) {
+                            row(format!("`{}` value {}", f.name, s.value), s.release);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let late = layout.late.iter().filter_map(|l| match l {
+                vsva_uapi::Late::Rule(r) => Some(r),
+                vsva_uapi::Late::Field(_) => None,
+            });
+            for r in layout.rules.iter().chain(late) {
+                if let Rule::Since { release, rule } = r {
+                    row(format!("rule: {rule}"), *release);
+                }
+            }
         }
         out
     }
@@ -297,6 +538,31 @@ pub mod tables {
             out.push_str("\nRules:\n\n");
             for r in layout.rules {
                 let _ = writeln!(out, "- {}", r);
+            }
+        }
+
+        if !layout.late.is_empty() {
+            out.push_str("\nChecked after the rules, in this order (the kernel's order):\n\n");
+            for l in layout.late {
+                match l {
+                    vsva_uapi::Late::Field(name) => {
+                        let _ = writeln!(out, "- the check of `{name}`");
+                    }
+                    vsva_uapi::Late::Rule(r) => {
+                        let _ = writeln!(out, "- {r}");
+                    }
+                }
+            }
+        }
+
+        let strict: Vec<&StrictRule> = layout.strict_rules().collect();
+        if !strict.is_empty() {
+            out.push_str("\nvsva's strictness (not the kernel's; see `docs/errno.md`):\n\n");
+            for r in strict {
+                let vendor = r
+                    .vendor
+                    .map_or(String::new(), |v| format!(" ({})", v.name()));
+                let _ = writeln!(out, "- `{}`{vendor}", r.name);
             }
         }
 

@@ -153,3 +153,54 @@ fn viommu_errno_table_is_generated_from_its_catalogue() {
         assert!(kinds.iter().any(|k| k == kind), "no row for {kind}");
     }
 }
+
+/// The generated block `marker` of docs/errno.md is `want` (rewritten when blessing).
+fn check_block(marker: &str, want: &str) {
+    let _guard = PAGE_WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    let path = page_path();
+    let page = fs::read_to_string(&path).expect("docs/errno.md is readable");
+    if blessing() {
+        let new = tables::splice(&page, marker, want).expect("markers");
+        if new != page {
+            fs::write(&path, new).expect("docs/errno.md is writable");
+        }
+        return;
+    }
+    let have = tables::generated_block(&page, marker).expect("markers");
+    assert_eq!(
+        have, want,
+        "docs/errno.md's {marker} table is stale: regenerate it with `VSVA_BLESS=1 cargo test -p vsva-docs`"
+    );
+}
+
+#[test]
+fn strict_table_is_generated_from_the_rules() {
+    check_block(tables::STRICT_MARKER, &tables::strict_table());
+}
+
+#[test]
+fn releases_table_is_generated_from_the_declarations() {
+    check_block(tables::RELEASES_MARKER, &tables::releases_table());
+}
+
+/// Every rule of vsva's strictness has a witness the kernel accepts and vsva refuses,
+/// except the VT-d table's row that restates the generic layer (the PASID cache at
+/// address granularity, which iommu_check_cache_invl_data refuses already).
+#[test]
+fn every_strict_rule_has_a_witness_the_kernel_accepts() {
+    let mut without = Vec::new();
+    let mut with = 0;
+    for layout in vsva_uapi::ALL_STRUCTS {
+        for rule in layout.strict_rules() {
+            match tables::strict_witness(layout, rule) {
+                Some(_) => with += 1,
+                None => without.push((layout.name, rule.name)),
+            }
+        }
+    }
+    assert_eq!(
+        without,
+        [("iommu_cache_invalidate_info", "vtd-cache-granularity")]
+    );
+    assert!(with >= 8, "{with} witnesses");
+}

@@ -8,8 +8,74 @@ use core::ops::Range;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use crate::decl::{Check, Field, FieldKind, FieldRef, Layout, Policy, Rule, Variant, Vendor};
+use crate::decl::{
+    Check, Field, FieldKind, FieldRef, Late, Layout, Policy, Rule, StrictCheck, StrictRule,
+    Variant, Vendor,
+};
 use crate::error::UapiError;
+use crate::release::Release;
+
+/// Which rules a decode applies: a kernel release's, and whether vsva's own strictness
+/// ([`StrictRule`]) comes on top.
+///
+/// ```
+/// use vsva_uapi::{Errno, HwptAlloc, Policy, Release, Rules, UapiStruct};
+///
+/// // IOMMU_HWPT_ALLOC with FAULT_ID_VALID | NEST_PARENT and a 48-byte struct.
+/// let mut user = [0u8; 48];
+/// user[..4].copy_from_slice(&48u32.to_ne_bytes());
+/// user[4] = 0b101;
+/// let at = |release| {
+///     HwptAlloc::decode_with(&user, Policy::ZeroTail, None, Rules::kernel(release))
+///         .map(drop)
+///         .map_err(|e| e.errno())
+/// };
+/// assert_eq!(at(Release::new(6, 12)), Ok(()));
+/// assert_eq!(at(Release::V6_15), Err(Errno::EOPNOTSUPP));
+/// // Before 6.11 FAULT_ID_VALID is an unknown flag; before 6.6 there is no such ioctl.
+/// assert_eq!(at(Release::V6_7), Err(Errno::EOPNOTSUPP));
+/// assert_eq!(at(Release::V5_10), Err(Errno::ENOTTY));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rules {
+    /// The kernel release whose rules apply.
+    pub release: Release,
+    /// Whether vsva's strictness applies on top (vsva-viommu's rules).
+    pub strict: bool,
+}
+
+impl Rules {
+    /// What vsva-viommu applies: the newest kernel's rules and vsva's strictness.
+    pub const VSVA: Rules = Rules {
+        release: Release::NEWEST,
+        strict: true,
+    };
+
+    /// Exactly the rules of a kernel of `release`.
+    pub const fn kernel(release: Release) -> Rules {
+        Rules {
+            release,
+            strict: false,
+        }
+    }
+
+    /// The rules of a kernel of `release` and vsva's strictness on top.
+    pub const fn strict(release: Release) -> Rules {
+        Rules {
+            release,
+            strict: true,
+        }
+    }
+}
+
+/// A struct the kernel accepts but vsva's strictness refuses: the rule, and the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrictRefusal {
+    /// The rule that refused.
+    pub rule: &'static StrictRule,
+    /// The refusal, with the errno vsva-viommu answers.
+    pub error: UapiError,
+}
 
 /// What a successful decode found besides the value itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +114,8 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
     }
 
     /// Like [`from_user`](UapiStruct::from_user), with an optional vendor layer, and
-    /// returning what the decode found.
+    /// returning what the decode found. The rules are vsva-viommu's ([`Rules::VSVA`]:
+    /// the newest kernel's, and vsva's strictness).
     ///
     /// # Errors
     /// Any [`UapiError`].
@@ -56,6 +123,21 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
         user: &[u8],
         policy: Policy,
         vendor: Option<Vendor>,
+    ) -> Result<Decoded<Self>, UapiError> {
+        Self::decode_with(user, policy, vendor, Rules::VSVA)
+    }
+
+    /// Like [`decode`](UapiStruct::decode), under the `rules` of a kernel release (with
+    /// or without vsva's strictness).
+    ///
+    /// # Errors
+    /// Any [`UapiError`]; [`UapiError::NotInRelease`] for a struct the release does
+    /// not have.
+    fn decode_with(
+        user: &[u8],
+        policy: Policy,
+        vendor: Option<Vendor>,
+        rules: Rules,
     ) -> Result<Decoded<Self>, UapiError> {
         let mut value = Self::new_zeroed();
         let mut read = 0;
@@ -66,6 +148,7 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
             user,
             policy,
             vendor,
+            rules,
             value.as_mut_bytes(),
             &mut read,
         )?;
@@ -211,7 +294,8 @@ pub fn selected_variant(layout: &Layout, buf: &[u8]) -> Option<&'static Variant>
 /// first) under `policy`, then runs the content checks and, if `vendor` has rules for
 /// the struct, the vendor checks. `read` receives how far the policy read, also on error.
 ///
-/// This is the consumer role; [`UapiStruct::from_user`] is its typed front end.
+/// This is the consumer role; [`UapiStruct::from_user`] is its typed front end. The
+/// rules are vsva-viommu's ([`Rules::VSVA`]); see [`decode_into_with`].
 ///
 /// # Errors
 /// Any [`UapiError`], in the kernel's order: `EFAULT` for the mandatory copy, then the
@@ -224,7 +308,27 @@ pub fn decode_into(
     out: &mut [u8],
     read: &mut usize,
 ) -> Result<DecodeInfo, UapiError> {
-    decode_impl(layout, user, policy, vendor, out, read)
+    decode_impl(layout, user, policy, vendor, Rules::VSVA, out, read)
+}
+
+/// [`decode_into`] under the `rules` of a kernel release: with
+/// [`Rules::kernel`], the verdict is exactly that kernel's (its struct size, the flags
+/// and values it knows, its checks in its order); with [`Rules::strict`], vsva's
+/// strictness ([`strict_check`]) comes after the kernel's checks.
+///
+/// # Errors
+/// Any [`UapiError`]; [`UapiError::NotInRelease`] for a struct the release does not
+/// have.
+pub fn decode_into_with(
+    layout: &'static Layout,
+    user: &[u8],
+    policy: Policy,
+    vendor: Option<Vendor>,
+    rules: Rules,
+    out: &mut [u8],
+    read: &mut usize,
+) -> Result<DecodeInfo, UapiError> {
+    decode_impl(layout, user, policy, vendor, rules, out, read)
 }
 
 #[inline(always)]
@@ -233,30 +337,54 @@ fn decode_impl(
     user: &[u8],
     policy: Policy,
     vendor: Option<Vendor>,
+    rules: Rules,
     out: &mut [u8],
     read: &mut usize,
 ) -> Result<DecodeInfo, UapiError> {
     let strukt = layout.name;
-    let ksize = layout.size;
+    let release = rules.release;
     *read = 0;
-    let Some(out) = out.get_mut(..ksize) else {
+    let since = layout.since();
+    if release < since {
+        return Err(UapiError::NotInRelease {
+            strukt,
+            since,
+            release,
+        });
+    }
+    // The kernel's struct size at this release; the copy is `layout.size` bytes, zero
+    // past what that kernel knows.
+    let ksize = layout.size_at(release);
+    let Some(out) = out.get_mut(..layout.size) else {
         return Err(UapiError::OutputTooSmall {
             strukt,
-            need: ksize,
+            need: layout.size,
             have: out.len(),
         });
     };
     out.fill(0);
     let mut r = UserReader { strukt, user, read };
+    let ctx = Ctx {
+        strukt,
+        policy,
+        release,
+    };
 
-    // The size field. Records without one are exactly `ksize` bytes.
+    // The size field. Records without one are exactly `ksize` bytes; an in-kernel API
+    // that does not read it takes the whole struct.
     let argsz = if layout.sized {
         r.copy(0..4, out)?;
         read_int(out, 0, 4) as u32
     } else {
         ksize as u32
     };
-    let usize_ = argsz as usize;
+    // vsva's strictness reads it anyway (STRICT_ARGSZ_MINIMUM, at the kernel's place for
+    // the size check).
+    let usize_ = if layout.argsz_read || rules.strict {
+        argsz as usize
+    } else {
+        ksize
+    };
 
     // Under FlagsXend the base fields are checked before the flags select an `xend`
     // (vfio_df_ioctl_attach_pt: unknown flags are EINVAL before any further copy).
@@ -274,18 +402,18 @@ fn decode_impl(
                 });
             }
             if base_first {
-                check_fields(strukt, layout.fields, 0, out, policy, |f| {
-                    f.end() <= min_size
-                })?;
+                check_fields(ctx, layout, layout.fields, 0, out, |f| f.end() <= min_size)?;
             }
         }
         Policy::ZeroTail => {
-            if let Some(cap) = policy.argsz_cap() {
-                if usize_ > cap {
+            // No upper bound in the kernel: the page cap is vsva's (STRICT_ARGSZ_CAP),
+            // checked before anything is scanned.
+            if let (true, Some(limit)) = (rules.strict, policy.argsz_cap()) {
+                if usize_ > limit {
                     return Err(UapiError::ArgszTooLarge {
                         strukt,
                         argsz,
-                        limit: cap,
+                        limit,
                     });
                 }
             }
@@ -304,7 +432,8 @@ fn decode_impl(
     }
 
     // The ends the header selects: the union member, and every set extension flag.
-    let variant = selected_variant(layout, out);
+    let variant =
+        selected_variant(layout, out).filter(|v| layout.generation_release(v.since) <= release);
     if let (Some(u), Some(v)) = (layout.union, variant) {
         let required = u.enforce_end || policy == Policy::FlagsXend;
         if required && usize_ < v.end {
@@ -318,8 +447,13 @@ fn decode_impl(
     }
     let mut xend = layout.min_size.max(variant.map_or(0, |v| v.end));
     for x in layout.extensions {
+        if layout.generation_release(x.since) > release {
+            continue;
+        }
         if read_field(out, x.flags) & x.bit != 0 {
-            if usize_ < x.end {
+            // copy_struct_from_user zero-fills a field past `size`: only the 2020 core
+            // and VFIO refuse the flag (under zero-tail, STRICT_EXTENSION_END does).
+            if usize_ < x.end && (policy != Policy::ZeroTail || rules.strict) {
                 return Err(UapiError::ExtensionTruncated {
                     strukt,
                     flag: x.name,
@@ -339,9 +473,15 @@ fn decode_impl(
     }
     let bytes_read = *r.read;
 
-    // Content checks of the generic layer.
-    check_fields(strukt, layout.fields, 0, out, policy, |f| {
-        !base_first || f.end() > min_size
+    // Content checks of the generic layer, the late ones after the rules.
+    let is_late = |f: &Field| {
+        layout
+            .late
+            .iter()
+            .any(|l| matches!(l, Late::Field(name) if *name == f.name))
+    };
+    check_fields(ctx, layout, layout.fields, 0, out, |f| {
+        (!base_first || f.end() > min_size) && !is_late(f)
     })?;
     if let (
         Some(u),
@@ -350,43 +490,152 @@ fn decode_impl(
         }),
     ) = (layout.union, variant)
     {
-        check_fields(strukt, vl.fields, u.offset, out, policy, |_| true)?;
-        check_rules(strukt, vl.rules, u.offset, out)?;
+        check_fields(ctx, vl, vl.fields, u.offset, out, |_| true)?;
+        check_rules(ctx, vl.rules, u.offset, out)?;
     }
-    check_rules(strukt, layout.rules, 0, out)?;
+    check_rules(ctx, layout.rules, 0, out)?;
+    for step in layout.late {
+        match step {
+            Late::Field(name) => {
+                check_fields(ctx, layout, layout.fields, 0, out, |f| f.name == *name)?;
+            }
+            Late::Rule(rule) => check_rules(ctx, core::slice::from_ref(rule), 0, out)?,
+        }
+    }
 
     // The vendor layer.
-    if let (Some(want), Some(rules)) = (vendor, layout.vendor) {
-        if rules.vendor == want {
-            check_fields(strukt, rules.checks, 0, out, policy, |_| true)?;
-            if usize_ < rules.min_argsz {
+    if let (Some(want), Some(vendor_rules)) = (vendor, layout.vendor) {
+        if vendor_rules.vendor == want {
+            check_fields(ctx, layout, vendor_rules.checks, 0, out, |_| true)?;
+            if usize_ < vendor_rules.min_argsz {
                 return Err(UapiError::VendorTruncated {
                     strukt,
                     vendor: want,
                     argsz,
-                    need: rules.min_argsz,
+                    need: vendor_rules.min_argsz,
                 });
             }
-            check_rules(strukt, rules.rules, 0, out)?;
+            check_rules(ctx, vendor_rules.rules, 0, out)?;
         }
     }
 
-    Ok(DecodeInfo {
+    let info = DecodeInfo {
         argsz,
         bytes_read,
         variant,
-    })
+    };
+    if rules.strict {
+        strict_check(layout, out, &info, policy, vendor, release).map_err(|r| r.error)?;
+    }
+    Ok(info)
 }
 
+/// vsva's strictness over a struct the kernel's rules accepted: `kernel` is the
+/// decode's output and `info` what it found. Every rule of
+/// [`Layout::strict_rules`] that applies under `policy` and `vendor`, in order.
+///
+/// # Errors
+/// The first [`StrictRefusal`].
+pub fn strict_check(
+    layout: &'static Layout,
+    kernel: &[u8],
+    info: &DecodeInfo,
+    policy: Policy,
+    vendor: Option<Vendor>,
+    release: Release,
+) -> Result<(), StrictRefusal> {
+    let strukt = layout.name;
+    let ctx = Ctx {
+        strukt,
+        policy,
+        release,
+    };
+    let argsz = info.argsz;
+    for rule in layout.strict_rules() {
+        if rule.vendor.is_some() && rule.vendor != vendor {
+            continue;
+        }
+        let refuse = |error| Err(StrictRefusal { rule, error });
+        match rule.check {
+            StrictCheck::ArgszCap => {
+                if let Some(limit) = policy.argsz_cap() {
+                    if argsz as usize > limit {
+                        return refuse(UapiError::ArgszTooLarge {
+                            strukt,
+                            argsz,
+                            limit,
+                        });
+                    }
+                }
+            }
+            StrictCheck::ExtensionEnd => {
+                if policy != Policy::ZeroTail {
+                    continue;
+                }
+                for x in layout.extensions {
+                    let known = layout.generation_release(x.since) <= release;
+                    if known && read_field(kernel, x.flags) & x.bit != 0 && (argsz as usize) < x.end
+                    {
+                        return refuse(UapiError::ExtensionTruncated {
+                            strukt,
+                            flag: x.name,
+                            argsz,
+                            need: x.end,
+                        });
+                    }
+                }
+            }
+            StrictCheck::ArgszMinimum => {
+                if (argsz as usize) < layout.min_size {
+                    return refuse(UapiError::ArgszTooSmall {
+                        strukt,
+                        argsz,
+                        need: layout.min_size,
+                    });
+                }
+            }
+            StrictCheck::Field(f) => {
+                if let Err(e) =
+                    check_fields(ctx, layout, core::slice::from_ref(&f), 0, kernel, |_| true)
+                {
+                    return refuse(e);
+                }
+            }
+            StrictCheck::Rule(r) => {
+                if let Err(e) = check_rules(ctx, core::slice::from_ref(&r), 0, kernel) {
+                    return refuse(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What every check needs to know besides the bytes.
+#[derive(Clone, Copy)]
+struct Ctx {
+    strukt: &'static str,
+    policy: Policy,
+    release: Release,
+}
+
+/// The checks of `fields` (of the struct or member `owner`, at `base`), as a kernel of
+/// `ctx.release` makes them: a field newer than the release is reserved space there
+/// (must be zero) if that kernel's struct reaches it, else it is past its end.
 #[inline(always)]
 fn check_fields(
-    strukt: &'static str,
+    ctx: Ctx,
+    owner: &Layout,
     fields: &[Field],
     base: usize,
     buf: &[u8],
-    policy: Policy,
     select: impl Fn(&Field) -> bool,
 ) -> Result<(), UapiError> {
+    let Ctx {
+        strukt,
+        policy,
+        release,
+    } = ctx;
     for f in fields.iter().filter(|f| select(f)) {
         let offset = base + f.offset;
         let value = if f.kind == FieldKind::Int {
@@ -394,8 +643,27 @@ fn check_fields(
         } else {
             0
         };
-        match f.check {
+        let mut check = f.check.at(release);
+        if owner.generation_release(f.since) > release {
+            if f.offset >= owner.size_at(release) {
+                continue;
+            }
+            check = Check::Zero;
+        }
+        match check {
             Check::None | Check::Argsz | Check::Union => {}
+            Check::FlagsSince(_) => {}
+            Check::OneOfSince(_) => {
+                if !check.allows_value(value, release) {
+                    return Err(UapiError::UnsupportedValue {
+                        strukt,
+                        field: f.name,
+                        offset,
+                        have: value,
+                        policy,
+                    });
+                }
+            }
             Check::Version(need) => {
                 if value != need {
                     return Err(UapiError::BadVersion {
@@ -491,13 +759,17 @@ fn invalid(strukt: &'static str, f: &Field, offset: usize, have: u64) -> UapiErr
 }
 
 #[inline(always)]
-fn check_rules(
-    strukt: &'static str,
-    rules: &[Rule],
-    base: usize,
-    buf: &[u8],
-) -> Result<(), UapiError> {
+fn check_rules(ctx: Ctx, rules: &[Rule], base: usize, buf: &[u8]) -> Result<(), UapiError> {
     for rule in rules {
+        check_rule(ctx, rule, base, buf)?;
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn check_rule(ctx: Ctx, rule: &Rule, base: usize, buf: &[u8]) -> Result<(), UapiError> {
+    let strukt = ctx.strukt;
+    {
         match *rule {
             Rule::ForbidBits {
                 field,
@@ -551,6 +823,34 @@ fn check_rules(
                         low_value: lo,
                         high_value: hi,
                     });
+                }
+            }
+            Rule::NotTogether { field, bits } => {
+                let have = read_field(buf, field.at(base));
+                if have & bits == bits {
+                    return Err(UapiError::UnsupportedCombination {
+                        strukt,
+                        field: field.name,
+                        have,
+                        bits,
+                        policy: ctx.policy,
+                    });
+                }
+            }
+            Rule::AtMost { when, field, max } => {
+                let have = read_field(buf, field.at(base));
+                if read_field(buf, when.at(base)) != 0 && have > max {
+                    return Err(UapiError::InvalidValue {
+                        strukt,
+                        field: field.name,
+                        offset: base + field.offset,
+                        have,
+                    });
+                }
+            }
+            Rule::Since { release, rule } => {
+                if release <= ctx.release {
+                    check_rule(ctx, rule, base, buf)?;
                 }
             }
         }

@@ -17,6 +17,8 @@
 
 use core::fmt;
 
+use crate::release::Release;
+
 /// The size policy a consumer (kernel side) applies to an untrusted `argsz`.
 ///
 /// See `docs/extension-rules.md` and the reference §7 for the three side by side.
@@ -29,9 +31,9 @@ pub enum Policy {
     Linux510,
     /// `copy_struct_from_user` as its callers use it (iommufd, openat2, clone3): bytes
     /// past the kernel's size must be zero (else `E2BIG`), a shorter struct is
-    /// zero-filled, and — the callers' pattern from the kernel-doc, which vsva applies to
-    /// every struct under this policy — `argsz > PAGE_SIZE` is `E2BIG`.
-    /// Unknown flags and non-zero reserved fields are `EOPNOTSUPP`.
+    /// zero-filled. Unknown flags and non-zero reserved fields are `EOPNOTSUPP`. The
+    /// kernel has no upper bound; vsva's strictness ([`STRICT_ARGSZ_CAP`], the callers'
+    /// pattern from the kernel-doc) refuses `argsz > PAGE_SIZE` with `E2BIG`.
     ZeroTail,
     /// The VFIO cdev rule (`vfio_df_ioctl_attach_pt`): read the base struct, then only up
     /// to the end the set flags (and the union discriminator) select; bytes beyond that
@@ -110,6 +112,9 @@ pub enum Check {
     Version(u64),
     /// Only these bits may be set (unknown bits: `EINVAL`, or `EOPNOTSUPP` under zero-tail).
     Flags(u64),
+    /// Only these bits may be set, each from the release that introduced it: a kernel
+    /// knows the bits whose release is not newer than its own ([`Check::at`]).
+    FlagsSince(&'static [Since]),
     /// Padding or reserved bytes: must be zero.
     Zero,
     /// An enumeration: bits outside `mask` are unknown flags; `value & mask` must be `< below`.
@@ -121,6 +126,9 @@ pub enum Check {
     },
     /// An enumeration with sparse values: must be one of these.
     OneOf(&'static [u64]),
+    /// An enumeration whose values arrived release by release: must be one of those a
+    /// kernel of the release knows ([`Check::at`]).
+    OneOfSince(&'static [Since]),
     /// A value the kernel judges *wrong* (not merely unknown) unless it is one of these:
     /// `EINVAL` under every policy (iommufd fault.c's response code, an invalidation
     /// array of the wrong type).
@@ -136,6 +144,57 @@ pub enum Check {
     },
     /// The raw bytes of the variable-size union; its members are checked by [`Variant`].
     Union,
+}
+
+/// A flag bit or an enumeration value, and the kernel release that introduced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since {
+    /// The bit (for [`Check::FlagsSince`]) or the value (for [`Check::OneOfSince`]).
+    pub value: u64,
+    /// The release that introduced it.
+    pub release: Release,
+}
+
+/// `Since { value, release }`, for declarations.
+pub const fn since(value: u64, release: Release) -> Since {
+    Since { value, release }
+}
+
+/// The bits of `list` a kernel of `release` knows, ORed.
+pub const fn bits_at(list: &[Since], release: Release) -> u64 {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < list.len() {
+        if list[i].release.not_newer_than(release) {
+            bits |= list[i].value;
+        }
+        i += 1;
+    }
+    bits
+}
+
+impl Check {
+    /// The check a kernel of `release` makes: [`Check::FlagsSince`] becomes the
+    /// [`Check::Flags`] of the bits it knows; every other check is the same at every
+    /// release. [`Check::OneOfSince`] stays (see [`Check::allows_value`]).
+    pub const fn at(self, release: Release) -> Check {
+        match self {
+            Check::FlagsSince(list) => Check::Flags(bits_at(list, release)),
+            other => other,
+        }
+    }
+
+    /// For [`Check::OneOf`] and [`Check::OneOfSince`]: whether a kernel of `release`
+    /// knows `value`. `true` for every other check.
+    pub fn allows_value(self, value: u64, release: Release) -> bool {
+        match self {
+            Check::OneOf(values) => values.contains(&value),
+            Check::OneOfSince(list) => list
+                .iter()
+                .any(|s| s.value == value && s.release.not_newer_than(release)),
+            _ => true,
+        }
+    }
 }
 
 /// The human text of a field's check (`version == 1`, `flags ⊆ 0x7`), as the docs tables
@@ -163,12 +222,48 @@ impl fmt::Display for CheckText<'_> {
                 write!(f, "{name} & {mask:#x} < {below}, other bits zero")
             }
             Check::OneOf(values) => write!(f, "{name} ∈ {}", ValueSet(values)),
+            Check::FlagsSince(list) => {
+                write!(f, "{name} ⊆ {:#x}", bits_at(list, Release::NEWEST))?;
+                write_since(f, list, |f, v| write!(f, "{v:#x}"))
+            }
+            Check::OneOfSince(list) => {
+                f.write_str(name)?;
+                f.write_str(" ∈ {")?;
+                for (i, s) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", s.value)?;
+                }
+                f.write_str("}")?;
+                write_since(f, list, |f, v| write!(f, "{v}"))
+            }
             Check::Valid(values) => write!(f, "{name} ∈ {} (else EINVAL)", ValueSet(values)),
             Check::Aligned(a) => write!(f, "{name} aligned to {a:#x}"),
             Check::Range { min, below } => write!(f, "{min} ≤ {name} < {below}"),
             Check::Union => f.write_str("union storage (see the members)"),
         }
     }
+}
+
+/// ` (0x8 since 6.15, …)`: the values of `list` newer than the oldest one's release.
+fn write_since(
+    f: &mut fmt::Formatter<'_>,
+    list: &[Since],
+    value: impl Fn(&mut fmt::Formatter<'_>, u64) -> fmt::Result,
+) -> fmt::Result {
+    let first = list.iter().map(|s| s.release).min();
+    let mut open = false;
+    for s in list.iter().filter(|s| Some(s.release) != first) {
+        f.write_str(if open { ", " } else { " (" })?;
+        open = true;
+        value(f, s.value)?;
+        write!(f, " since {}", s.release)?;
+    }
+    if open {
+        f.write_str(")")?;
+    }
+    Ok(())
 }
 
 /// `{1, 2, 3}`: a set of values as the check texts print it.
@@ -212,6 +307,15 @@ impl fmt::Display for Rule {
                 when.name, field.name
             ),
             Rule::Ordered { low, high } => write!(f, "`{} <= {}`", low.name, high.name),
+            Rule::NotTogether { field, bits } => {
+                write!(f, "not all of `{} & {bits:#x}` together", field.name)
+            }
+            Rule::AtMost { when, field, max } => write!(
+                f,
+                "`{} != 0` requires `{} <= {max:#x}`",
+                when.name, field.name
+            ),
+            Rule::Since { release, rule } => write!(f, "{rule} (since {release})"),
         }
     }
 }
@@ -404,6 +508,30 @@ pub enum Rule {
         /// The upper bound field.
         high: FieldRef,
     },
+    /// Not all of `bits` may be set in `field` together (`EOPNOTSUPP` under zero-tail,
+    /// else `EINVAL`): each is known, the combination is not supported.
+    NotTogether {
+        /// The flags field.
+        field: FieldRef,
+        /// The bits that may not all be set.
+        bits: u64,
+    },
+    /// When `when` is non-zero, `field` must be at most `max` (`EINVAL`).
+    AtMost {
+        /// The field whose non-zero value creates the bound.
+        when: FieldRef,
+        /// The bounded field.
+        field: FieldRef,
+        /// The largest valid value.
+        max: u64,
+    },
+    /// `rule` holds from kernel `release` on; older kernels do not check it.
+    Since {
+        /// The release that introduced the check.
+        release: Release,
+        /// The check.
+        rule: &'static Rule,
+    },
 }
 
 /// One header generation of a struct: a name and `sizeof` in that header.
@@ -414,6 +542,90 @@ pub struct Generation {
     /// `sizeof(struct)` in that header.
     pub size: usize,
 }
+
+impl Generation {
+    /// The kernel release the generation's name gives (`v6.7` → 6.7); `None` for names
+    /// that are not a release (`caps`, out-of-tree series): such a generation is in
+    /// every release vsva models.
+    pub fn release(&self) -> Option<Release> {
+        Release::parse_version(self.name).ok()
+    }
+}
+
+/// A check the kernel's handler makes after the cross-field rules, in the order listed
+/// in [`Layout::late`] (`iommufd_hwpt_alloc` checks `data_type` against `data_len`
+/// before its flags and the driver's data type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Late {
+    /// The check of the named field ([`Field::check`]), moved after the rules.
+    Field(&'static str),
+    /// A cross-field rule the handler makes at that point.
+    Rule(Rule),
+}
+
+/// What a rule of vsva's deliberate strictness checks (see [`StrictRule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictCheck {
+    /// Under [`Policy::ZeroTail`], `argsz` at most [`PAGE_SIZE`] (`E2BIG`).
+    ArgszCap,
+    /// Under [`Policy::ZeroTail`], a set extension flag needs `argsz` past the field
+    /// it makes valid (`EINVAL`).
+    ExtensionEnd,
+    /// For a struct whose `argsz` the kernel does not read ([`Layout::argsz_read`]),
+    /// `argsz` at least [`Layout::min_size`] (`EINVAL`).
+    ArgszMinimum,
+    /// A field check (offset from the start of the struct).
+    Field(Field),
+    /// A cross-field rule.
+    Rule(Rule),
+}
+
+/// One rule of vsva's own strictness: a refusal the kernel does not make, which
+/// vsva-viommu applies on top of the kernel's rules (and `vsva explain` reports as a
+/// note). Each is stricter than the kernel, never looser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrictRule {
+    /// The rule's name (`vtd-cache-granularity`).
+    pub name: &'static str,
+    /// What the kernel does instead.
+    pub kernel: &'static str,
+    /// Why vsva refuses.
+    pub why: &'static str,
+    /// The vendor layer the rule belongs to, if any.
+    pub vendor: Option<Vendor>,
+    /// What it checks.
+    pub check: StrictCheck,
+}
+
+/// vsva's strictness for every struct under [`Policy::ZeroTail`]: the page cap.
+pub const STRICT_ARGSZ_CAP: StrictRule = StrictRule {
+    name: "zero-tail-page-cap",
+    kernel:
+        "iommufd's dispatch has no size > PAGE_SIZE check: any size with a zero tail is accepted",
+    why: "the caller pattern the copy_struct_from_user kernel-doc prescribes (openat2, clone3); \
+          it bounds how far a hostile size makes the consumer scan",
+    vendor: None,
+    check: StrictCheck::ArgszCap,
+};
+
+/// vsva's strictness for every struct under [`Policy::ZeroTail`]: a set extension flag
+/// whose field lies past `argsz`.
+pub const STRICT_EXTENSION_END: StrictRule = StrictRule {
+    name: "extension-needs-size",
+    kernel: "zero-fills the field past size; the handler fails later (fault_id lookup: ENOENT)",
+    why: "a flag whose field lies past argsz is inconsistent input, refused before anything runs",
+    vendor: None,
+    check: StrictCheck::ExtensionEnd,
+};
+
+/// vsva's strictness for structs whose `argsz` the kernel does not read.
+pub const STRICT_ARGSZ_MINIMUM: StrictRule = StrictRule {
+    name: "argsz-minimum",
+    kernel: "an in-kernel API: argsz is not checked",
+    why: "a struct from an untrusted guest needs the same size check as every other 2020 struct",
+    vendor: None,
+    check: StrictCheck::ArgszMinimum,
+};
 
 /// Checks a vendor driver adds on top of the generic layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,9 +668,84 @@ pub struct Layout {
     pub generations: &'static [Generation],
     /// Vendor rules, if any vendor has them for this struct.
     pub vendor: Option<&'static VendorRules>,
+    /// Checks the kernel makes after the cross-field rules, in this order (their fields'
+    /// checks are skipped in the field pass). Empty: fields, then rules.
+    pub late: &'static [Late],
+    /// vsva's own strictness for this struct, beyond the kernel's rules (the global
+    /// ones, [`STRICT_ARGSZ_CAP`] and so on, apply too: see [`Layout::strict_rules`]).
+    pub strict: &'static [StrictRule],
+    /// Whether the kernel reads `argsz` (`false`: an in-kernel API such as v5.10's
+    /// `iommu_page_response`, which takes the whole struct).
+    pub argsz_read: bool,
 }
 
+/// The defaults of the [`Layout`] fields a declaration may leave out (`late`, `strict`,
+/// `argsz_read`); [`uapi_struct!`](crate::uapi_struct) fills them in.
+pub const LAYOUT_DEFAULTS: Layout = Layout {
+    name: "",
+    size: 0,
+    align: 1,
+    sized: false,
+    min_size: 0,
+    default_policy: Policy::ZeroTail,
+    fields: &[],
+    union: None,
+    extensions: &[],
+    rules: &[],
+    generations: &[],
+    vendor: None,
+    late: &[],
+    strict: &[],
+    argsz_read: true,
+};
+
 impl Layout {
+    /// The release that introduced the struct: its first generation's, no older than
+    /// [`Release::OLDEST`].
+    pub fn since(&self) -> Release {
+        self.generations
+            .first()
+            .and_then(Generation::release)
+            .map_or(Release::OLDEST, |r| r.max(Release::OLDEST))
+    }
+
+    /// The release that introduced generation `index` (see [`Layout::since`]).
+    pub fn generation_release(&self, index: u8) -> Release {
+        self.generations
+            .get(usize::from(index))
+            .and_then(Generation::release)
+            .map_or(Release::OLDEST, |r| r.max(Release::OLDEST))
+    }
+
+    /// `sizeof` the struct in a kernel of `release`: the newest generation not newer
+    /// than it (the first one for a release older than the struct).
+    pub fn size_at(&self, release: Release) -> usize {
+        let mut size = self.generations.first().map_or(self.size, |g| g.size);
+        for (i, g) in self.generations.iter().enumerate() {
+            if self.generation_release(i as u8) <= release {
+                size = g.size;
+            }
+        }
+        size
+    }
+
+    /// Every rule of vsva's strictness that can apply to this struct: the global ones
+    /// its policy and shape make relevant, then its own.
+    pub fn strict_rules(&self) -> impl Iterator<Item = &'static StrictRule> + '_ {
+        let zero_tail = self.sized && self.default_policy == Policy::ZeroTail;
+        let global = [
+            (zero_tail, &STRICT_ARGSZ_CAP),
+            (
+                zero_tail && self.extensions.iter().any(|x| x.end > self.min_size),
+                &STRICT_EXTENSION_END,
+            ),
+            (self.sized && !self.argsz_read, &STRICT_ARGSZ_MINIMUM),
+        ];
+        global
+            .into_iter()
+            .filter_map(|(applies, rule)| applies.then_some(rule))
+            .chain(self.strict.iter())
+    }
     /// The index of the newest generation.
     pub const fn latest(&self) -> u8 {
         (self.generations.len() - 1) as u8
@@ -678,6 +965,7 @@ macro_rules! uapi_struct {
                     align: $align,
                     fields: $fields,
                     $($layout)*
+                    ..$crate::decl::LAYOUT_DEFAULTS
                 }
             };
         }

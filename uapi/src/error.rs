@@ -4,6 +4,7 @@
 
 use crate::decl::{Policy, Vendor};
 use crate::errno::Errno;
+use crate::release::Release;
 
 /// Declares an error enum one row per variant, and derives from the rows everything else
 /// a vsva error type has: `errno()` (what the kernel returns), `kind()` (the variant's
@@ -394,6 +395,44 @@ error_catalogue! {
                 },
             ],
         },
+        /// Flags that are each known but that the kernel refuses together
+        /// (`IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_NEST_PARENT` since 6.15).
+        /// `EINVAL`; `EOPNOTSUPP` under zero-tail.
+        UnsupportedCombination {
+            /// The struct.
+            strukt: &'static str,
+            /// The flags field.
+            field: &'static str,
+            /// The value given.
+            have: u64,
+            /// The bits that may not all be set.
+            bits: u64,
+            /// The policy whose errno convention applies.
+            policy: Policy,
+        } => {
+            errno: content_errno(policy),
+            source: "iommufd hw_pagetable.c iommufd_hwpt_paging_alloc: FAULT_ID_VALID with NEST_PARENT (6.15)",
+            display: ("{strukt}.{field} = {have:#x}: the bits {bits:#x} are not supported together"),
+            examples: [
+                { strukt: "iommu_hwpt_alloc", field: "flags", have: 5, bits: 5, policy: Policy::Linux510 },
+                { strukt: "iommu_hwpt_alloc", field: "flags", have: 5, bits: 5, policy: Policy::ZeroTail },
+                { strukt: "iommu_hwpt_alloc", field: "flags", have: 5, bits: 5, policy: Policy::FlagsXend },
+            ],
+        },
+        /// The struct's ioctl does not exist in the kernel release asked for. `ENOTTY`.
+        NotInRelease {
+            /// The struct.
+            strukt: &'static str,
+            /// The release that introduced it.
+            since: Release,
+            /// The release asked for.
+            release: Release,
+        } => {
+            errno: Errno::ENOTTY,
+            source: "the ioctl's number is unknown to that kernel: -ENOTTY (iommufd main.c, vfio)",
+            display: ("{strukt}: its ioctl arrived in kernel {since}; kernel {release} does not have it"),
+            examples: [{ strukt: "iommu_hwpt_alloc", since: Release::V6_6, release: Release::V5_10 }],
+        },
         /// A value the kernel judges wrong (misaligned, out of range, an array of the wrong
         /// type, an unknown response code). `EINVAL` under every policy.
         InvalidValue {
@@ -560,7 +599,8 @@ impl UapiError {
         match self {
             UapiError::UnknownFlags { policy, .. }
             | UapiError::NonZeroReserved { policy, .. }
-            | UapiError::UnsupportedValue { policy, .. } => Some(*policy),
+            | UapiError::UnsupportedValue { policy, .. }
+            | UapiError::UnsupportedCombination { policy, .. } => Some(*policy),
             _ => None,
         }
     }
@@ -595,8 +635,10 @@ mod tests {
             UapiError::NoDevice { .. } => 17,
             UapiError::InvalidValue { .. } => 18,
             UapiError::MissingField { .. } => 19,
+            UapiError::UnsupportedCombination { .. } => 20,
+            UapiError::NotInRelease { .. } => 21,
         };
-        let mut seen = [false; 20];
+        let mut seen = [false; 22];
         for e in UapiError::CATALOGUE {
             seen[index(e)] = true;
         }
@@ -608,7 +650,8 @@ mod tests {
         for e in UapiError::CATALOGUE {
             if let UapiError::UnknownFlags { policy, .. }
             | UapiError::NonZeroReserved { policy, .. }
-            | UapiError::UnsupportedValue { policy, .. } = e
+            | UapiError::UnsupportedValue { policy, .. }
+            | UapiError::UnsupportedCombination { policy, .. } = e
             {
                 let want = if *policy == Policy::ZeroTail {
                     Errno::EOPNOTSUPP

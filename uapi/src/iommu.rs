@@ -11,7 +11,11 @@ use crate::consts::{
     CacheInvType, FaultType, InvGranularity, VtdGpasidFlags, IOMMU_INV_GRANU_NR,
     IOMMU_PASID_FORMAT_LAST, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX,
 };
-use crate::decl::{Check, FieldRef, Generation, Policy, Rule, Union, Variant, Vendor, VendorRules};
+use crate::decl::{
+    since, Check, FieldRef, Generation, Policy, Rule, StrictCheck, StrictRule, Union, Variant,
+    Vendor, VendorRules,
+};
+use crate::release::Release;
 use crate::{uapi_struct, UapiStruct};
 
 /// The single v5.10 generation of a struct of `size` bytes.
@@ -130,7 +134,9 @@ impl Fault {
 }
 
 uapi_struct! {
-    /// A page response (`iommu_page_response`, v5.10: `argsz` first).
+    /// A page response (`iommu_page_response`, v5.10: `argsz` first). The v5.10 kernel
+    /// takes it through an in-kernel API that reads neither `argsz` nor `code`; vsva
+    /// checks both (strict rules `argsz-minimum` and `page-response-code`).
     pub struct PageResponse = "iommu_page_response", size 24, align 4 {
         /// Size of the user's struct.
         argsz: u32, at 0 => Check::Argsz, since 0;
@@ -142,13 +148,23 @@ uapi_struct! {
         pasid: u32, at 12 => Check::None, since 0;
         /// The group index of the page request answered.
         grpid: u32, at 16 => Check::None, since 0;
-        /// `enum iommu_page_response_code`.
-        code: u32, at 20 => Check::Within { mask: 0xffff_ffff, below: 3 }, since 0;
+        /// `enum iommu_page_response_code` (not checked by the kernel).
+        code: u32, at 20 => Check::None, since 0;
     }
     layout |FIELDS| {
         sized: true, min_size: 24,
         default_policy: Policy::Linux510, union: None, extensions: &[],
         rules: &[], generations: &v510(24), vendor: None,
+        argsz_read: false,
+        strict: &[StrictRule {
+            name: "page-response-code",
+            kernel: "iommu_page_response does not check code",
+            why: "a response from an untrusted guest gets the same checks as every other 2020 struct",
+            vendor: None,
+            check: StrictCheck::Field(crate::Field { name: "code", offset: 20, size: 4,
+                kind: crate::FieldKind::Int,
+                check: Check::Within { mask: 0xffff_ffff, below: 3 }, since: 0 }),
+        }],
     }
 }
 
@@ -259,18 +275,32 @@ uapi_struct! {
         ],
         generations: &v510(56),
         vendor: Some(&VendorRules {
-            vendor: Vendor::Vtd, min_argsz: 16, checks: &[],
-            // intel/iommu.c inv_type_granu_table: IOTLB at PASID or ADDR granularity,
-            // device IOTLB at ADDR granularity only, never the PASID cache.
-            rules: &[
-                Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"), bits: 0b111,
-                    when: FieldRef::named(FIELDS, "granularity"), equals: 0 },
-                Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"), bits: 0b110,
-                    when: FieldRef::named(FIELDS, "granularity"), equals: 1 },
-                Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"), bits: 0b100,
-                    when: FieldRef::named(FIELDS, "granularity"), equals: 2 },
-            ],
+            vendor: Vendor::Vtd, min_argsz: 16, checks: &[], rules: &[],
         }),
+        // intel/iommu.c inv_type_granu_table: IOTLB at PASID or ADDR granularity, device
+        // IOTLB at ADDR granularity only, never the PASID cache. The kernel logs another
+        // combination and returns 0; vsva refuses it.
+        strict: &[
+            vtd_cache_granu(Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"),
+                bits: 0b111, when: FieldRef::named(FIELDS, "granularity"), equals: 0 }),
+            vtd_cache_granu(Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"),
+                bits: 0b110, when: FieldRef::named(FIELDS, "granularity"), equals: 1 }),
+            vtd_cache_granu(Rule::ForbidBits { field: FieldRef::named(FIELDS, "cache"),
+                bits: 0b100, when: FieldRef::named(FIELDS, "granularity"), equals: 2 }),
+        ],
+    }
+}
+
+/// One row of the VT-d cache-type × granularity table, as a rule of vsva's strictness.
+const fn vtd_cache_granu(rule: Rule) -> StrictRule {
+    StrictRule {
+        name: "vtd-cache-granularity",
+        kernel: "intel_iommu_sva_invalidate logs \"Invalid cache type and granu combination\" \
+                 and returns 0",
+        why: "a silently dropped invalidation leaves stale translations in a guest that \
+              believes they are gone",
+        vendor: Some(Vendor::Vtd),
+        check: StrictCheck::Rule(rule),
     }
 }
 
@@ -388,13 +418,16 @@ uapi_struct! {
                     check: Check::OneOf(&[1]), since: 0 },
                 crate::Field { name: "hpasid", offset: 32, size: 8, kind: crate::FieldKind::Int,
                     check: Check::Range { min: 1, below: PASID_MAX as u64 }, since: 0 },
-                // flags & ~(IOMMU_SVA_VTD_GPASID_LAST - 1) is EINVAL (LAST = 1 << 7 once WPE
-                // exists), and so is any memory-type flag (MTS_MASK: "no memory type
-                // support"), which leaves SRE, EAFE and WPE.
+                // flags & ~(IOMMU_SVA_VTD_GPASID_LAST - 1) is EINVAL (LAST is 1 << 6 in
+                // v5.10, 1 << 7 once WPE arrived in v5.13), and so is any memory-type flag
+                // (MTS_MASK: "no memory type support"), which leaves SRE, EAFE and WPE.
                 crate::Field { name: "vendor.vtd.flags", offset: 56, size: 8,
                     kind: crate::FieldKind::Int,
-                    check: Check::Flags(VtdGpasidFlags::SRE.bits() | VtdGpasidFlags::EAFE.bits()
-                        | VtdGpasidFlags::WPE.bits()), since: 0 },
+                    check: Check::FlagsSince(&[
+                        since(VtdGpasidFlags::SRE.bits(), Release::V5_10),
+                        since(VtdGpasidFlags::EAFE.bits(), Release::V5_10),
+                        since(VtdGpasidFlags::WPE.bits(), Release::V5_13),
+                    ]), since: 0 },
             ],
             rules: &[],
         }),

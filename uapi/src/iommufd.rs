@@ -7,7 +7,8 @@
 //! `sized: false`: they are versioned by the enclosing `data_len` / `entry_len` or not at all.
 
 use crate::consts::HwptAllocFlags;
-use crate::decl::{Check, Extension, FieldRef, Generation, Policy, Rule};
+use crate::decl::{since, Check, Extension, FieldRef, Generation, Late, Policy, Rule};
+use crate::release::Release;
 use crate::uapi_struct;
 
 uapi_struct! {
@@ -15,8 +16,8 @@ uapi_struct! {
     pub struct HwInfo = "iommu_hw_info", size 40, align 8 {
         /// Size of the user's struct.
         size: u32, at 0 => Check::Argsz, since 0;
-        /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE`.
-        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE` (6.17).
+        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
         /// The device (iommufd object id).
         dev_id: u32, at 8 => Check::None, since 0;
         /// In: user buffer length; out: the driver data's length.
@@ -36,11 +37,12 @@ uapi_struct! {
         sized: true, min_size: 32,
         default_policy: Policy::ZeroTail, union: None,
         extensions: &[Extension { name: "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 28, since: 2 }],
+            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 28, since: 3 }],
         rules: &[],
         generations: &[
             Generation { name: "v6.6", size: 32 },
             Generation { name: "v6.7", size: 40 },
+            Generation { name: "v6.15", size: 40 },
             Generation { name: "v6.17", size: 40 },
         ],
         vendor: None,
@@ -83,7 +85,7 @@ uapi_struct! {
     layout |FIELDS| {
         sized: false, min_size: 40,
         default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.12", size: 40 }], vendor: None,
+        rules: &[], generations: &[Generation { name: "v6.13", size: 40 }], vendor: None,
     }
 }
 
@@ -92,8 +94,14 @@ uapi_struct! {
     pub struct HwptAlloc = "iommu_hwpt_alloc", size 48, align 8 {
         /// Size of the user's struct.
         size: u32, at 0 => Check::Argsz, since 0;
-        /// `IOMMU_HWPT_ALLOC_*`, `IOMMU_HWPT_FAULT_ID_VALID`.
-        flags: u32, at 4 => Check::Flags(HwptAllocFlags::all().bits() as u64), since 0;
+        /// `IOMMU_HWPT_ALLOC_*` (NEST_PARENT, DIRTY_TRACKING 6.7; PASID 6.15),
+        /// `IOMMU_HWPT_FAULT_ID_VALID` (6.11).
+        flags: u32, at 4 => Check::FlagsSince(&[
+            since(HwptAllocFlags::NEST_PARENT.bits() as u64, Release::V6_7),
+            since(HwptAllocFlags::DIRTY_TRACKING.bits() as u64, Release::V6_7),
+            since(HwptAllocFlags::FAULT_ID_VALID.bits() as u64, Release::V6_11),
+            since(HwptAllocFlags::PASID.bits() as u64, Release::V6_15),
+        ]), since 0;
         /// The device.
         dev_id: u32, at 8 => Check::None, since 0;
         /// IOAS, parent HWPT or vIOMMU.
@@ -102,16 +110,19 @@ uapi_struct! {
         out_hwpt_id: u32, at 16 => Check::None, since 0;
         /// Must be zero.
         __reserved: u32, at 20 => Check::Zero, since 0;
-        /// `enum iommu_hwpt_data_type`.
-        data_type: u32, at 24 => Check::OneOf(&[0, 1, 2]), since 1;
+        /// `enum iommu_hwpt_data_type`: NONE, VTD_S1 (6.7), ARM_SMMUV3 (6.13), AMD_GUEST (7.0).
+        data_type: u32, at 24 => Check::OneOfSince(&[
+            since(0, Release::V6_7), since(1, Release::V6_7),
+            since(2, Release::V6_13), since(3, Release::V7_0),
+        ]), since 1;
         /// Length of the driver data.
         data_len: u32, at 28 => Check::None, since 1;
         /// User pointer to the driver data.
         data_uptr: u64, at 32 => Check::None, since 1;
         /// The fault queue, if `FAULT_ID_VALID`.
         fault_id: u32, at 40 => Check::None, since 2;
-        /// Must be zero.
-        __reserved2: u32, at 44 => Check::Zero, since 2;
+        /// Reserved; the kernel never reads it (only the zero-tail rule past `size` covers it).
+        __reserved2: u32, at 44 => Check::None, since 2;
     }
     layout |FIELDS| {
         sized: true, min_size: 24,
@@ -119,7 +130,10 @@ uapi_struct! {
         extensions: &[Extension { name: "IOMMU_HWPT_FAULT_ID_VALID",
             flags: FieldRef::named(FIELDS, "flags"), bit: HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
             end: 44, since: 2 }],
-        // iommufd_hwpt_alloc: a data type needs data, and data needs a type.
+        // iommufd_hwpt_alloc: __reserved (the field pass), then a data type needs data and
+        // data needs a type (EINVAL), then (after the object lookups) the paging
+        // allocation's flags, FAULT_ID_VALID with NEST_PARENT (6.15), and the driver's
+        // data type.
         rules: &[
             Rule::Requires { when: FieldRef::named(FIELDS, "data_type"),
                 field: FieldRef::named(FIELDS, "data_len"), mask: u64::MAX },
@@ -132,6 +146,14 @@ uapi_struct! {
             Generation { name: "v6.11", size: 48 },
         ],
         vendor: None,
+        late: &[
+            Late::Field("flags"),
+            Late::Rule(Rule::Since { release: Release::V6_15, rule: &Rule::NotTogether {
+                field: FieldRef::named(FIELDS, "flags"),
+                bits: (HwptAllocFlags::FAULT_ID_VALID.bits()
+                    | HwptAllocFlags::NEST_PARENT.bits()) as u64 } }),
+            Late::Field("data_type"),
+        ],
     }
 }
 
@@ -163,8 +185,9 @@ uapi_struct! {
         hwpt_id: u32, at 4 => Check::None, since 0;
         /// User pointer to the entry array.
         data_uptr: u64, at 8 => Check::None, since 0;
-        /// `enum iommu_hwpt_invalidate_data_type`; a type the HWPT does not take is `EINVAL`.
-        data_type: u32, at 16 => Check::Valid(&[0, 1]), since 0;
+        /// `enum iommu_hwpt_invalidate_data_type`; the driver checks it (a type the HWPT
+        /// does not take is `EINVAL` there), after the object lookup.
+        data_type: u32, at 16 => Check::None, since 0;
         /// Bytes per entry, chosen by the user.
         entry_len: u32, at 20 => Check::None, since 0;
         /// In: entries; out: entries handled.
@@ -175,12 +198,20 @@ uapi_struct! {
     layout |FIELDS| {
         sized: true, min_size: 32,
         default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        // entry_num != 0 needs an array: data_uptr and entry_len (hw_pagetable.c).
+        // iommufd_hwpt_invalidate: __reserved first (EOPNOTSUPP), then entry_num != 0 needs
+        // an array: data_uptr and entry_len, and since 7.2 entry_len <= PAGE_SIZE and
+        // entry_num <= 2^19 (EINVAL).
         rules: &[
             Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
                 field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX },
             Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
                 field: FieldRef::named(FIELDS, "entry_len"), mask: u64::MAX },
+            Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                when: FieldRef::named(FIELDS, "entry_num"),
+                field: FieldRef::named(FIELDS, "entry_len"), max: crate::PAGE_SIZE as u64 } },
+            Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                when: FieldRef::named(FIELDS, "entry_num"),
+                field: FieldRef::named(FIELDS, "entry_num"), max: 1 << 19 } },
         ],
         generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
     }
@@ -202,9 +233,11 @@ uapi_struct! {
         sized: false, min_size: 24,
         default_policy: Policy::ZeroTail, union: None, extensions: &[],
         // intel/nested.c: "everything" is addr 0 with npages U64_MAX, nothing else.
+        // Its flags and __reserved (EOPNOTSUPP) are checked before the address (EINVAL).
         rules: &[Rule::ForbidBits { field: FieldRef::named(FIELDS, "addr"), bits: u64::MAX,
             when: FieldRef::named(FIELDS, "npages"), equals: u64::MAX }],
         generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
+        late: &[Late::Field("addr")],
     }
 }
 
@@ -276,8 +309,8 @@ uapi_struct! {
     pub struct VfioDeviceAttachIommufdPt = "vfio_device_attach_iommufd_pt", size 16, align 4 {
         /// Size of the user's struct.
         argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_ATTACH_PASID`.
-        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// `VFIO_DEVICE_ATTACH_PASID` (6.15).
+        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
         /// In: IOAS or HWPT; out: the attached HWPT.
         pt_id: u32, at 8 => Check::None, since 0;
         /// The PASID, if `VFIO_DEVICE_ATTACH_PASID`.
@@ -289,7 +322,7 @@ uapi_struct! {
         extensions: &[Extension { name: "VFIO_DEVICE_ATTACH_PASID",
             flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 16, since: 1 }],
         rules: &[],
-        generations: &[Generation { name: "v6.6", size: 12 }, Generation { name: "v6.13", size: 16 }],
+        generations: &[Generation { name: "v6.6", size: 12 }, Generation { name: "v6.15", size: 16 }],
         vendor: None,
     }
 }
@@ -299,8 +332,8 @@ uapi_struct! {
     pub struct VfioDeviceDetachIommufdPt = "vfio_device_detach_iommufd_pt", size 12, align 4 {
         /// Size of the user's struct.
         argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_DETACH_PASID`.
-        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// `VFIO_DEVICE_DETACH_PASID` (6.15).
+        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
         /// The PASID, if `VFIO_DEVICE_DETACH_PASID`.
         pasid: u32, at 8 => Check::None, since 1;
     }
@@ -310,7 +343,7 @@ uapi_struct! {
         extensions: &[Extension { name: "VFIO_DEVICE_DETACH_PASID",
             flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 12, since: 1 }],
         rules: &[],
-        generations: &[Generation { name: "v6.6", size: 8 }, Generation { name: "v6.13", size: 12 }],
+        generations: &[Generation { name: "v6.6", size: 8 }, Generation { name: "v6.15", size: 12 }],
         vendor: None,
     }
 }
@@ -437,8 +470,8 @@ uapi_struct! {
     pub struct VfioDeviceBindIommufd = "vfio_device_bind_iommufd", size 24, align 8 {
         /// Size of the user's struct.
         argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_BIND_FLAG_TOKEN`.
-        flags: u32, at 4 => Check::Flags(1), since 0;
+        /// `VFIO_DEVICE_BIND_FLAG_TOKEN` (6.17).
+        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
         /// The iommufd (`__s32`).
         iommufd: u32, at 8 => Check::None, since 0;
         /// Out: the device's iommufd object id.
@@ -452,7 +485,7 @@ uapi_struct! {
         extensions: &[Extension { name: "VFIO_DEVICE_BIND_FLAG_TOKEN",
             flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 24, since: 1 }],
         rules: &[],
-        generations: &[Generation { name: "v6.6", size: 16 }, Generation { name: "vf-token", size: 24 }],
+        generations: &[Generation { name: "v6.6", size: 16 }, Generation { name: "v6.17", size: 24 }],
         vendor: None,
     }
 }

@@ -81,12 +81,13 @@ pub mod vfio_core;
 pub mod vfio_nesting;
 
 pub use codec::{
-    decode_into, encode_for, field_entries, min_encoded_len, read_field, DecodeInfo, Decoded,
-    FieldEntry, FieldValue, UapiStruct,
+    decode_into, decode_into_with, encode_for, field_entries, min_encoded_len, read_field,
+    strict_check, DecodeInfo, Decoded, FieldEntry, FieldValue, Rules, StrictRefusal, UapiStruct,
 };
 pub use decl::{
-    Check, Extension, Field, FieldKind, FieldRef, Generation, Layout, Policy, Rule, Union, Variant,
-    Vendor, VendorRules, PAGE_SIZE,
+    Check, Extension, Field, FieldKind, FieldRef, Generation, Late, Layout, Policy, Rule, Since,
+    StrictCheck, StrictRule, Union, Variant, Vendor, VendorRules, PAGE_SIZE, STRICT_ARGSZ_CAP,
+    STRICT_ARGSZ_MINIMUM, STRICT_EXTENSION_END,
 };
 pub use errno::Errno;
 pub use error::UapiError;

@@ -152,6 +152,19 @@ impl Release {
     /// (decimal, at most 5 digits each); [`ReleaseError::TooOld`] before
     /// [`Release::OLDEST`].
     pub fn parse(s: &str) -> Result<Release, ReleaseError> {
+        let release = Release::parse_version(s)?;
+        if release.try_rules().is_none() {
+            return Err(ReleaseError::TooOld(release));
+        }
+        Ok(release)
+    }
+
+    /// Parses `major.minor[…]` like [`Release::parse`], whatever the version (a header
+    /// generation's `v5.3` names a release older than vsva's rules).
+    ///
+    /// # Errors
+    /// [`ReleaseError::Malformed`].
+    pub fn parse_version(s: &str) -> Result<Release, ReleaseError> {
         let s = s.trim();
         let s = s.strip_prefix('v').unwrap_or(s);
         let (major, rest) = leading_number(s).ok_or(ReleaseError::Malformed)?;
@@ -161,11 +174,7 @@ impl Release {
             None | Some(b'.' | b'-' | b'+' | b'_') => {}
             Some(_) => return Err(ReleaseError::Malformed),
         }
-        let release = Release::new(major, minor);
-        if release.try_rules().is_none() {
-            return Err(ReleaseError::TooOld(release));
-        }
-        Ok(release)
+        Ok(Release::new(major, minor))
     }
 }
 

@@ -44,7 +44,13 @@ fn bad_values(f: &Field) -> Vec<Bad> {
             what,
         })
     };
-    match f.check {
+    // The newest kernel's reading (the default rules).
+    match f.check.at(vsva_uapi::Release::NEWEST) {
+        Check::OneOfSince(list) => {
+            let max = list.iter().map(|s| s.value).max().unwrap_or(0);
+            push(max + 1, false, format!("value {} (not listed)", max + 1));
+            push(w, false, "all-ones".into());
+        }
         Check::Version(n) => {
             push(n + 1, true, format!("version {}", n + 1));
             push(0, true, "version 0".into());
@@ -91,7 +97,7 @@ fn bad_values(f: &Field) -> Vec<Bad> {
             push(a / 2, true, format!("value {:#x} (misaligned)", a / 2));
             push(1, true, "value 1 (misaligned)".into());
         }
-        Check::None | Check::Argsz | Check::Union | Check::Zero => {}
+        Check::None | Check::Argsz | Check::Union | Check::Zero | Check::FlagsSince(_) => {}
     }
     v
 }
@@ -165,6 +171,14 @@ fn every_declared_check_refuses_bad_content_under_every_policy() {
             for m in &ms {
                 let mut user = valid.clone();
                 user[m.offset..m.offset + m.bytes.len()].copy_from_slice(&m.bytes);
+                // A field the kernel checks after the cross-field rules is only reached
+                // when they hold (iommufd_hwpt_alloc: data_type needs data_len first).
+                if l.late
+                    .iter()
+                    .any(|s| matches!(s, vsva_uapi::Late::Field(n) if *n == m.field))
+                {
+                    common::apply_rules(&mut user, 0, l.rules);
+                }
                 for policy in Policy::ALL {
                     let limit = if policy == Policy::FlagsXend {
                         case.xend(l)
@@ -645,8 +659,20 @@ fn iommufd_unknown_flags_and_reserved_are_eopnotsupp() {
     }
     let x = HwptAlloc { __reserved: 1, ..a };
     assert_eq!(e(&x), Some(Errno::EOPNOTSUPP), "hwpt_alloc __reserved");
-    let x = HwptAlloc { data_type: 3, ..a };
-    assert_eq!(e(&x), Some(Errno::EOPNOTSUPP), "hwpt_alloc data_type 3");
+    // An unknown data type with data: EOPNOTSUPP; without data_len the handler's
+    // agreement check comes first: EINVAL (iommufd_hwpt_alloc's order).
+    let x = HwptAlloc {
+        data_type: 9,
+        data_len: 8,
+        ..a
+    };
+    assert_eq!(e(&x), Some(Errno::EOPNOTSUPP), "hwpt_alloc data_type 9");
+    let x = HwptAlloc { data_type: 9, ..a };
+    assert_eq!(
+        e(&x),
+        Some(Errno::EINVAL),
+        "hwpt_alloc data_type 9 without data_len"
+    );
 
     let mut h = HwInfo::new_zeroed();
     h.size = 40;
@@ -694,8 +720,9 @@ fn iommufd_unknown_flags_and_reserved_are_eopnotsupp() {
 #[test]
 fn hwpt_alloc_fault_id_needs_its_bytes() {
     // FAULT_ID_VALID makes fault_id (offsetofend 44) mandatory.
+    // (NEST_PARENT with FAULT_ID_VALID is refused since 6.15: DIRTY_TRACKING instead.)
     let mut a = HwptAlloc::new_zeroed();
-    a.flags = (HwptAllocFlags::NEST_PARENT | HwptAllocFlags::FAULT_ID_VALID).bits();
+    a.flags = (HwptAllocFlags::DIRTY_TRACKING | HwptAllocFlags::FAULT_ID_VALID).bits();
     a.fault_id = 7;
     for (argsz, ok) in [
         (24u32, false),

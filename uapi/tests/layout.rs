@@ -203,7 +203,8 @@ const REFERENCE: &[Ref] = &[
         variants: &[],
         // IOMMU_HW_INFO_FLAG_INPUT_TYPE validates in_data_type (offsetofend = 28).
         exts: &[(1, 28)],
-        generations: &[32, 40, 40],
+        // 6.6, 6.7 (out_capabilities), 6.15 (out_max_pasid_log2), 6.17 (INPUT_TYPE).
+        generations: &[32, 40, 40, 40],
         policy: ZT,
     },
     // §5.2: size 48 (24 in v6.6, 40 in v6.7), min_size 24.

@@ -218,6 +218,11 @@ pub fn check_accepts(check: Check, value: u64) -> bool {
         Check::OneOf(vals) | Check::Valid(vals) => vals.contains(&value),
         Check::Aligned(a) => value.is_multiple_of(a),
         Check::Range { min, below } => min <= value && value < below,
+        // The newest kernel's reading (the default rules).
+        Check::FlagsSince(list) => {
+            value & !vsva_uapi::decl::bits_at(list, vsva_uapi::Release::NEWEST) == 0
+        }
+        Check::OneOfSince(list) => list.iter().any(|s| s.value == value),
     }
 }
 
@@ -234,6 +239,8 @@ pub fn valid_for(check: Check) -> Option<u64> {
         Check::OneOf(vals) | Check::Valid(vals) => Some(vals[0]),
         Check::Aligned(_) => Some(0),
         Check::Range { min, .. } => Some(min),
+        Check::FlagsSince(_) => Some(0),
+        Check::OneOfSince(list) => Some(list[0].value),
     }
 }
 
@@ -269,6 +276,21 @@ pub fn fill_fields(buf: &mut [u8], base: usize, fields: &[Field]) {
 pub fn apply_rules(buf: &mut [u8], base: usize, rules: &[Rule]) {
     for rule in rules {
         match *rule {
+            Rule::NotTogether { field, bits } => {
+                let v = get(buf, base + field.offset, field.size);
+                if v & bits == bits {
+                    let highest = 1u64 << (63 - bits.leading_zeros());
+                    put(buf, base + field.offset, field.size, v & !highest);
+                }
+            }
+            Rule::AtMost { when, field, max } => {
+                if get(buf, base + when.offset, when.size) != 0
+                    && get(buf, base + field.offset, field.size) > max
+                {
+                    put(buf, base + field.offset, field.size, max);
+                }
+            }
+            Rule::Since { rule, .. } => apply_rules(buf, base, core::slice::from_ref(rule)),
             Rule::ForbidBits {
                 field,
                 bits,
@@ -405,6 +427,25 @@ pub fn build(l: &'static Layout, case: &Case) -> Vec<u8> {
     for x in &case.exts {
         let v = get(&b, x.flags.offset, x.flags.size) | x.bit;
         put(&mut b, x.flags.offset, x.flags.size, v);
+    }
+    for step in l.late {
+        if let vsva_uapi::Late::Rule(rule) = step {
+            apply_rules(&mut b, 0, core::slice::from_ref(rule));
+        }
+    }
+    // vsva's strictness too: `from_user` applies it.
+    for strict in l.strict {
+        match strict.check {
+            vsva_uapi::StrictCheck::Field(f) => {
+                if let Some(v) = valid_for(f.check) {
+                    put(&mut b, f.offset, f.size, v);
+                }
+            }
+            vsva_uapi::StrictCheck::Rule(rule) => {
+                apply_rules(&mut b, 0, core::slice::from_ref(&rule))
+            }
+            _ => {}
+        }
     }
     if l.sized {
         put_argsz(&mut b, l.size as u32);
