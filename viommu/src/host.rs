@@ -2,10 +2,10 @@
 //! is told, derived from it (never configured separately, so they cannot disagree).
 
 use vsva_uapi::consts::{NestingFeatures, PasidFormat, IOMMU_PASID_FORMAT_SMMUV3, PASID_MAX};
-use vsva_uapi::hw::smmuv3::{Idr0, Idr1, Idr5};
+use vsva_uapi::hw::smmuv3::{Idr0, Idr0Flags, Idr1, Idr5};
 use vsva_uapi::hw::vtd::{Cap, Ecap};
 use vsva_uapi::{NestingInfo, NestingInfoVtd, UapiStruct, Vendor};
-use vsva_vfio::features::iommufd_backend;
+use vsva_vfio::features::iommufd_backend::BackendOffer;
 use vsva_vfio::smmuv3::Smmuv3Capabilities;
 use vsva_vfio::vtd::VtdCapabilities;
 use zerocopy::FromZeros;
@@ -112,15 +112,73 @@ impl HostIommu {
         }
     }
 
-    /// The nesting features this host really supports: the rule of
-    /// [`vsva_vfio::features::iommufd_backend::vtd_offer`] /
-    /// [`smmuv3_offer`](vsva_vfio::features::iommufd_backend::smmuv3_offer), kept in one
-    /// place so `vsva features` reports exactly what a guest is offered.
-    pub fn features(&self) -> NestingFeatures {
-        match self {
-            HostIommu::Vtd(c) => iommufd_backend::vtd_offer(c),
-            HostIommu::Smmuv3(c) => iommufd_backend::smmuv3_offer(c),
+    /// The host as the iommufd backend sees it after a probe: the registers of `offer`
+    /// (nesting masked off unless the kernel allocated a nest parent); `None` for an
+    /// IOMMU type vsva does not decode.
+    pub fn from_offer(offer: &BackendOffer) -> Option<HostIommu> {
+        match (offer.vtd, offer.smmuv3) {
+            (Some(v), _) => Some(HostIommu::Vtd(v)),
+            (None, Some(s)) => Some(HostIommu::Smmuv3(s)),
+            (None, None) => None,
         }
+    }
+
+    /// The nesting features this host really supports, the one rule from registers to
+    /// `IOMMU_NESTING_FEAT_*` (what a guest is told, and what `vsva features` reports as
+    /// the iommufd backend's offer, through [`offer`]):
+    ///
+    /// | feature | offered when |
+    /// |---|---|
+    /// | `SYSWIDE_PASID` | PASID bits > 0 (VT-d `ECAP.PASID`+`PSS`, SMMUv3 `IDR1.SSIDSIZE`) |
+    /// | `BIND_PGTBL` + `CACHE_INVLD` | VT-d: scalable mode, nesting, first-level and queued invalidation |
+    /// | `BIND_PASID_TABLE` + `CACHE_INVLD` | SMMUv3: `IDR0.S1P` and `IDR0.S2P` |
+    /// | `PAGE_REQUEST` | with a bind: VT-d `ECAP.PRS`; SMMUv3 `IDR0.PRI` or a stall model other than terminate-only |
+    ///
+    /// ```
+    /// use vsva_uapi::consts::NestingFeatures;
+    /// use vsva_uapi::hw::vtd::{Ecap, EcapFlags};
+    /// use vsva_vfio::vtd::VtdCapabilities;
+    /// use vsva_viommu::HostIommu;
+    ///
+    /// let ecap = Ecap { qi: true, nest: true, prs: true, pss: 19, pasid: true, smts: true,
+    ///     fsts: true, ..Ecap::default() }.raw();
+    /// let host = HostIommu::Vtd(VtdCapabilities::decode(0, ecap));
+    /// assert_eq!(host.features(), NestingFeatures::all() - NestingFeatures::BIND_PASID_TABLE);
+    /// let no_nest = HostIommu::Vtd(VtdCapabilities::decode(0, ecap & !EcapFlags::NEST.bits()));
+    /// assert_eq!(no_nest.features(), NestingFeatures::SYSWIDE_PASID);
+    /// ```
+    pub fn features(&self) -> NestingFeatures {
+        let (pasid, bind, page_requests) = match self {
+            HostIommu::Vtd(c) => (
+                c.pasid_bits > 0,
+                (c.scalable_mode && c.nesting && c.first_level && c.queued_invalidation)
+                    .then_some(NestingFeatures::BIND_PGTBL),
+                c.page_requests,
+            ),
+            HostIommu::Smmuv3(c) => {
+                let idr0 = Idr0Flags::from_bits_truncate(u64::from(c.idr[0]));
+                // IDR0.STALL_MODEL 1: terminate only, no stall to report.
+                let stall = Idr0::decode_raw(u64::from(c.idr[0])).stall_model != 1;
+                (
+                    c.substream_id_bits > 0,
+                    idr0.contains(Idr0Flags::S1P | Idr0Flags::S2P)
+                        .then_some(NestingFeatures::BIND_PASID_TABLE),
+                    idr0.contains(Idr0Flags::PRI) || stall,
+                )
+            }
+        };
+        let mut f = NestingFeatures::empty();
+        if !pasid {
+            return f;
+        }
+        f |= NestingFeatures::SYSWIDE_PASID;
+        if let Some(bind) = bind {
+            f |= bind | NestingFeatures::CACHE_INVLD;
+            if page_requests {
+                f |= NestingFeatures::PAGE_REQUEST;
+            }
+        }
+        f
     }
 
     /// The `iommu_nesting_info` a VM is given: `features`, the address and PASID widths,
@@ -144,4 +202,11 @@ impl HostIommu {
         }
         info
     }
+}
+
+/// The iommufd backend's offer for a probed host ([`HostIommu::features`] of
+/// [`HostIommu::from_offer`]; nothing for an IOMMU vsva does not decode): the
+/// [`OfferRule`](vsva_vfio::features::iommufd_backend::OfferRule) `vsva features` is given.
+pub fn offer(probed: &BackendOffer) -> NestingFeatures {
+    HostIommu::from_offer(probed).map_or(NestingFeatures::empty(), |h| h.features())
 }

@@ -1,29 +1,20 @@
 //! `vsva features` reports what this backend offers: `probe_host` and
-//! `vsva_vfio::features::iommufd_backend::probe` agree on nesting and on the features of
-//! every host the fake iommufd models, and `HostIommu::features` is the shared rule on a
-//! table of register values.
+//! `vsva_vfio::features::iommufd_backend::probe` with the vIOMMU's rule
+//! (`vsva_viommu::host::offer`) agree on nesting and on the features of every host the
+//! fake iommufd models, and `HostIommu::features` is that rule on a table of register
+//! values.
 
 use vsva_uapi::consts::NestingFeatures;
 use vsva_uapi::Errno;
 use vsva_vfio::cdev::CdevDevice;
-use vsva_vfio::features::iommufd_backend::{self as shared, smmuv3_offer, vtd_offer};
+use vsva_vfio::features::iommufd_backend as shared;
 use vsva_vfio::iommufd::{Iommufd, IOMMU_HWPT_ALLOC};
 use vsva_vfio::smmuv3::Smmuv3Capabilities;
 use vsva_vfio::vtd::VtdCapabilities;
+use vsva_viommu::host;
 use vsva_viommu::iommufd::fake::FakeIommufd;
 use vsva_viommu::iommufd::{probe_host, NestingSupport};
 use vsva_viommu::HostIommu;
-
-fn same(a: NestingSupport, b: shared::NestingSupport) -> bool {
-    matches!(
-        (a, b),
-        (NestingSupport::Supported, shared::NestingSupport::Supported)
-            | (
-                NestingSupport::NotInHardware,
-                shared::NestingSupport::NotInHardware
-            )
-    ) || matches!((a, b), (NestingSupport::RefusedByKernel(x), shared::NestingSupport::RefusedByKernel(y)) if x == y)
-}
 
 #[test]
 fn probe_host_and_vsva_features_agree_on_every_fake_host() {
@@ -47,7 +38,7 @@ fn probe_host_and_vsva_features_agree_on_every_fake_host() {
         if let Some(e) = refusal {
             fake.fail(IOMMU_HWPT_ALLOC, 0, e);
         }
-        let offer = shared::probe(&iommufd, dev, &hw).unwrap();
+        let offer = shared::probe(&iommufd, dev, &hw, host::offer).unwrap();
         assert_eq!(
             fake.objects(),
             before,
@@ -67,7 +58,7 @@ fn probe_host_and_vsva_features_agree_on_every_fake_host() {
         );
 
         let at = format!("nesting {nesting}, refusal {refusal:?}");
-        assert!(same(p.nesting, offer.nesting), "{at}: {p} vs {offer}");
+        assert_eq!(p.nesting, offer.nesting, "{at}: {p} vs {offer}");
         assert_eq!(p.host.unwrap().features(), offer.features, "{at}");
         assert_eq!(
             p.host,
@@ -90,10 +81,10 @@ fn probe_host_and_vsva_features_agree_on_every_fake_host() {
         .unwrap();
     let hw = iommufd.hw_info(dev).unwrap();
     fake.fail(IOMMU_HWPT_ALLOC, 0, Errno::EINVAL);
-    let offer = shared::probe(&iommufd, dev, &hw).unwrap();
+    let offer = shared::probe(&iommufd, dev, &hw, host::offer).unwrap();
     assert_eq!(
         offer.nesting,
-        shared::NestingSupport::RefusedByKernel(Errno::EINVAL)
+        NestingSupport::RefusedByKernel(Errno::EINVAL)
     );
     let ioas = iommufd.ioas_alloc().unwrap();
     fake.fail(IOMMU_HWPT_ALLOC, 0, Errno::EINVAL);
@@ -138,7 +129,6 @@ fn host_features_are_the_shared_rule_on_a_table_of_registers() {
     ] {
         let c = VtdCapabilities::decode(0, ecap);
         assert_eq!(HostIommu::Vtd(c).features().bits(), want, "ecap {ecap:#x}");
-        assert_eq!(vtd_offer(&c).bits(), want, "ecap {ecap:#x}");
     }
     // SMMUv3 IDR0: S2P 0, S1P 1, PRI 16, STALL_MODEL 24..25; IDR1.SSIDSIZE 6..10.
     let ssid = 20 << 6;
@@ -157,13 +147,14 @@ fn host_features_are_the_shared_rule_on_a_table_of_registers() {
     ] {
         let c = Smmuv3Capabilities::decode(&[idr0, idr1, 0, 0, 0, 5]);
         assert_eq!(HostIommu::Smmuv3(c).features().bits(), want, "{idr0:#x}");
-        assert_eq!(smmuv3_offer(&c).bits(), want, "{idr0:#x}");
     }
-    for host in [HostIommu::vtd_default(), HostIommu::smmuv3_default()] {
-        let want = match host {
-            HostIommu::Vtd(c) => vtd_offer(&c),
-            HostIommu::Smmuv3(c) => smmuv3_offer(&c),
-        };
-        assert_eq!(host.features(), want);
-    }
+    // The default hosts: everything their kind of IOMMU can offer.
+    assert_eq!(
+        HostIommu::vtd_default().features(),
+        NestingFeatures::all() - NestingFeatures::BIND_PASID_TABLE
+    );
+    assert_eq!(
+        HostIommu::smmuv3_default().features(),
+        NestingFeatures::all() - NestingFeatures::BIND_PGTBL
+    );
 }

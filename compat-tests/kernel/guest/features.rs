@@ -304,7 +304,7 @@ fn check_backend_offer(d: &Value, config: IommuConfig) {
     assert_eq!(b["hardware_missing"], serde_json::json!(missing), "{at}");
     // The rule, from the registers: no nesting leaves only SYSWIDE_PASID, with PASID bits.
     assert!(!vtd.nesting && !vtd.first_level, "{at}");
-    let offer = vsva_vfio::features::iommufd_backend::vtd_offer(&vtd);
+    let offer = vsva_viommu::HostIommu::Vtd(vtd).features();
     let (names, mask) = match config {
         IommuConfig::Default => {
             assert_eq!(vtd.pasid_bits, 0);

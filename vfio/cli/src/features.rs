@@ -392,7 +392,11 @@ mod tests {
     fn backend_offer_json_names_the_kernel_errno_and_the_offer() {
         // ECAP: PASID, PSS=19, SMTS; no NEST, no FLTS.
         let ecap = (1 << 40) | (19 << 35) | (1 << 43);
-        let offer = BackendOffer::new(&vtd_hw(ecap), Err(Errno::EOPNOTSUPP));
+        let offer = BackendOffer::new(
+            &vtd_hw(ecap),
+            Err(Errno::EOPNOTSUPP),
+            vsva_viommu::host::offer,
+        );
         let j = serde_json::to_value(BackendOfferJson::new(&offer)).unwrap();
         assert_eq!(
             j,
@@ -405,7 +409,7 @@ mod tests {
             })
         );
         // Allocated: errno null.
-        let offer = BackendOffer::new(&vtd_hw(ecap), Ok(()));
+        let offer = BackendOffer::new(&vtd_hw(ecap), Ok(()), vsva_viommu::host::offer);
         let j = serde_json::to_value(BackendOfferJson::new(&offer)).unwrap();
         assert!(j["errno"].is_null());
     }

@@ -9,6 +9,7 @@ use crate::iommufd::HwInfo;
 
 use crate::sys::{Host, Kernel};
 
+use super::iommufd_backend::{self, OfferRule};
 use super::probes::{iommufd_checks, query_iommufd, vfio_checks};
 
 use super::report::{Check, Report, Status, VtdUnit};
@@ -27,6 +28,10 @@ pub struct Options {
     /// The kernel for the VFIO ioctls, or `None` to skip them (a recorded `/dev` root,
     /// whose nodes are plain files).
     pub kernel: Option<Arc<dyn Kernel>>,
+    /// The vIOMMU's rule for the iommufd backend's offer ([`iommufd_backend::no_offer`]
+    /// unless set: vsva-vfio holds no policy; `vsva features` sets
+    /// `vsva_viommu::host::offer`).
+    pub offer_rule: OfferRule,
 }
 
 impl Options {
@@ -37,6 +42,7 @@ impl Options {
             dev_root: "/dev".into(),
             proc_root: "/proc".into(),
             kernel: Some(Arc::new(Host)),
+            offer_rule: iommufd_backend::no_offer,
         }
     }
 
@@ -59,6 +65,7 @@ impl Options {
                 host.kernel
             },
             dev_root: dev_root.unwrap_or(host.dev_root),
+            offer_rule: host.offer_rule,
         }
     }
 }
@@ -150,15 +157,16 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
                     dev.iommufd_backend = Err("recorded /dev root: no ioctls".into())
                 }
                 (Some(kernel), Some(cdev), true) => {
-                    let (hw, offer) = match query_iommufd(kernel, &opts.dev_root, cdev) {
-                        Ok((hw, offer)) => {
-                            (Ok(hw), offer.map_err(|e| format!("probe failed: {e}")))
-                        }
-                        Err(e) => (
-                            Err(e.to_string()),
-                            Err(format!("IOMMU_GET_HW_INFO failed: {e}")),
-                        ),
-                    };
+                    let (hw, offer) =
+                        match query_iommufd(kernel, &opts.dev_root, cdev, opts.offer_rule) {
+                            Ok((hw, offer)) => {
+                                (Ok(hw), offer.map_err(|e| format!("probe failed: {e}")))
+                            }
+                            Err(e) => (
+                                Err(e.to_string()),
+                                Err(format!("IOMMU_GET_HW_INFO failed: {e}")),
+                            ),
+                        };
                     dev.hw_info = Some(hw);
                     dev.iommufd_backend = offer;
                 }

@@ -1,10 +1,10 @@
 //! What `vsva-viommu`'s iommufd backend would offer a guest on this host: the
-//! transport-level nest-parent probe and the one rule from IOMMU registers to
-//! `IOMMU_NESTING_FEAT_*`.
+//! transport-level nest-parent probe, and the registers as the backend would see them.
 //!
-//! `vsva-viommu` depends on this crate, so the rule lives here and both sides use it:
-//! `vsva_viommu::host::HostIommu::features` calls [`vtd_offer`] / [`smmuv3_offer`], and
-//! `vsva_viommu::iommufd::probe_host` calls [`probe_on`]; `vsva features` calls
+//! The rule from those registers to `IOMMU_NESTING_FEAT_*` is vIOMMU policy and lives in
+//! `vsva-viommu` (`HostIommu::features`); the probe takes it as an [`OfferRule`]
+//! (`vsva_viommu::host::offer`, which `vsva features` passes; [`no_offer`] offers
+//! nothing). `vsva_viommu::iommufd::probe_host` calls [`probe_on`]; `vsva features` calls
 //! [`probe`] for every cdev device whose `IOMMU_GET_HW_INFO` worked.
 //!
 //! The probe: on an IOAS (a fresh one for [`probe`], the caller's for [`probe_on`]),
@@ -21,28 +21,37 @@
 //! | anything else (including an IOMMU type vsva does not decode) | either | `NotInHardware` |
 //!
 //! The offer is the rule applied to the registers **as the backend sees them**: with
-//! `ECAP.NEST` (VT-d) or `IDR0.S2P` (SMMUv3) cleared unless nesting is `Supported`:
-//!
-//! | feature | offered when |
-//! |---|---|
-//! | `SYSWIDE_PASID` | PASID bits > 0 (VT-d `ECAP.PASID`+`PSS`, SMMUv3 `IDR1.SSIDSIZE`) |
-//! | `BIND_PGTBL` + `CACHE_INVLD` | VT-d: scalable mode, nesting, first-level and queued invalidation |
-//! | `BIND_PASID_TABLE` + `CACHE_INVLD` | SMMUv3: both stages |
-//! | `PAGE_REQUEST` | with a bind: VT-d `ECAP.PRS`; SMMUv3 PRI or stall |
-//!
+//! `ECAP.NEST` (VT-d) or `IDR0.S2P` (SMMUv3) cleared unless nesting is `Supported`.
 //! Unlike the per-device verdicts of [`super::derive_features`], the offer is a property
 //! of the host IOMMU (what `iommu_nesting_info.features` tells the guest), not of the
 //! device's own PASID / PRI capabilities.
 //!
 //! ```
 //! use vsva_uapi::consts::NestingFeatures;
-//! use vsva_vfio::features::iommufd_backend::vtd_offer;
-//! use vsva_vfio::vtd::VtdCapabilities;
 //! use vsva_uapi::hw::vtd::{Ecap, EcapFlags};
-//! let ecap = Ecap { qi: true, nest: true, prs: true, pss: 19, pasid: true, smts: true, fsts: true, ..Ecap::default() }.raw();
-//! assert_eq!(vtd_offer(&VtdCapabilities::decode(0, ecap)), NestingFeatures::all() - NestingFeatures::BIND_PASID_TABLE);
-//! let no_nest = ecap & !EcapFlags::NEST.bits();
-//! assert_eq!(vtd_offer(&VtdCapabilities::decode(0, no_nest)), NestingFeatures::SYSWIDE_PASID);
+//! use vsva_uapi::Errno;
+//! use vsva_vfio::features::iommufd_backend::{BackendOffer, NestingSupport};
+//! use vsva_vfio::iommufd::{HwInfo, HW_INFO_TYPE_INTEL_VTD};
+//! use vsva_vfio::vtd::VtdCapabilities;
+//!
+//! let ecap = Ecap { nest: true, pss: 19, pasid: true, smts: true, fsts: true, ..Ecap::default() }.raw();
+//! let hw = HwInfo {
+//!     data_type: HW_INFO_TYPE_INTEL_VTD,
+//!     capabilities: vsva_uapi::consts::HwCapabilities::empty(),
+//!     max_pasid_log2: 20,
+//!     vtd: Some(VtdCapabilities::decode(0, ecap)),
+//!     vtd_flags: Some(0),
+//!     smmuv3_idr: None,
+//!     smmuv3: None,
+//!     data: Vec::new(),
+//! };
+//! // The registers nest, the kernel refuses: the backend sees no ECAP.NEST.
+//! let offer = BackendOffer::new(&hw, Err(Errno::EOPNOTSUPP), |o| {
+//!     if o.vtd.is_some_and(|v| v.nesting) { NestingFeatures::BIND_PGTBL } else { NestingFeatures::empty() }
+//! });
+//! assert_eq!(offer.nesting, NestingSupport::RefusedByKernel(Errno::EOPNOTSUPP));
+//! assert_eq!(offer.vtd.unwrap().ecap_reg & EcapFlags::NEST.bits(), 0);
+//! assert!(offer.features.is_empty());
 //! ```
 
 use std::fmt;
@@ -57,10 +66,14 @@ use crate::smmuv3::Smmuv3Capabilities;
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
 
-/// VT-d `ECAP.NEST` (declared in [`vsva_uapi::hw::vtd::Ecap`]).
-pub const ECAP_NEST: u64 = EcapFlags::NEST.bits();
-/// SMMUv3 `IDR0.S2P` (declared in [`vsva_uapi::hw::smmuv3::Idr0`]).
-pub const IDR0_S2P: u32 = Idr0Flags::S2P.bits() as u32;
+/// The vIOMMU's rule from the probed registers ([`BackendOffer::vtd`],
+/// [`BackendOffer::smmuv3`]) to the features a guest is offered: `vsva_viommu::host::offer`.
+pub type OfferRule = fn(&BackendOffer) -> NestingFeatures;
+
+/// The [`OfferRule`] of a caller without vIOMMU policy: nothing is offered.
+pub fn no_offer(_: &BackendOffer) -> NestingFeatures {
+    NestingFeatures::empty()
+}
 
 /// Whether the host nests, and if not, who said no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,42 +107,6 @@ impl NestingSupport {
             NestingSupport::RefusedByKernel(_) => "refused_by_kernel",
         }
     }
-}
-
-/// The features a guest is offered on a VT-d unit with these registers: `SYSWIDE_PASID`
-/// with PASID bits; `BIND_PGTBL` + `CACHE_INVLD` with scalable mode, nesting, first-level
-/// tables and queued invalidation; `PAGE_REQUEST` with those and `ECAP.PRS`.
-pub fn vtd_offer(c: &VtdCapabilities) -> NestingFeatures {
-    let mut f = NestingFeatures::empty();
-    if c.pasid_bits == 0 {
-        return f;
-    }
-    f |= NestingFeatures::SYSWIDE_PASID;
-    if c.scalable_mode && c.nesting && c.first_level && c.queued_invalidation {
-        f |= NestingFeatures::BIND_PGTBL | NestingFeatures::CACHE_INVLD;
-        if c.page_requests {
-            f |= NestingFeatures::PAGE_REQUEST;
-        }
-    }
-    f
-}
-
-/// The features a guest is offered on an SMMUv3 with these ID registers:
-/// `SYSWIDE_PASID` with substream ids; `BIND_PASID_TABLE` + `CACHE_INVLD` with both
-/// stages; `PAGE_REQUEST` with those and PRI or stall.
-pub fn smmuv3_offer(c: &Smmuv3Capabilities) -> NestingFeatures {
-    let mut f = NestingFeatures::empty();
-    if c.substream_id_bits == 0 {
-        return f;
-    }
-    f |= NestingFeatures::SYSWIDE_PASID;
-    if c.nesting() {
-        f |= NestingFeatures::BIND_PASID_TABLE | NestingFeatures::CACHE_INVLD;
-        if c.pri || c.stall_model != 1 {
-            f |= NestingFeatures::PAGE_REQUEST;
-        }
-    }
-    f
 }
 
 /// What nested translation lacks according to `IOMMU_GET_HW_INFO`: empty when the
@@ -172,14 +149,18 @@ pub struct BackendOffer {
     /// The SMMUv3 registers as the backend sees them (`IDR0.S2P` cleared unless
     /// [`NestingSupport::Supported`]), if SMMUv3 (and not VT-d).
     pub smmuv3: Option<Smmuv3Capabilities>,
-    /// The offer: [`vtd_offer`] / [`smmuv3_offer`] of those registers (empty for an IOMMU
-    /// vsva does not decode).
+    /// The offer: the [`OfferRule`]'s features for those registers.
     pub features: NestingFeatures,
 }
 
 impl BackendOffer {
-    /// The offer for `hw` given the kernel's answer to a nest parent.
-    pub fn new(hw: &HwInfo, nest_parent: std::result::Result<(), Errno>) -> BackendOffer {
+    /// The offer for `hw` given the kernel's answer to a nest parent, its features by
+    /// `rule`.
+    pub fn new(
+        hw: &HwInfo,
+        nest_parent: std::result::Result<(), Errno>,
+        rule: OfferRule,
+    ) -> BackendOffer {
         let missing = hardware_missing(hw);
         let nesting = NestingSupport::classify(missing.is_empty(), nest_parent);
         let nests = nesting == NestingSupport::Supported;
@@ -187,32 +168,29 @@ impl BackendOffer {
             if nests {
                 v
             } else {
-                VtdCapabilities::decode(v.cap_reg, v.ecap_reg & !ECAP_NEST)
+                VtdCapabilities::decode(v.cap_reg, v.ecap_reg & !EcapFlags::NEST.bits())
             }
         });
         let smmuv3 = match (vtd, hw.smmuv3_idr) {
             (None, Some(mut idr)) => {
                 if !nests {
-                    idr[0] &= !IDR0_S2P;
+                    idr[0] &= !(Idr0Flags::S2P.bits() as u32);
                 }
                 Some(Smmuv3Capabilities::decode(&idr))
             }
             _ => None,
         };
-        let features = match (&vtd, &smmuv3) {
-            (Some(v), _) => vtd_offer(v),
-            (None, Some(s)) => smmuv3_offer(s),
-            (None, None) => NestingFeatures::empty(),
-        };
-        BackendOffer {
+        let mut offer = BackendOffer {
             data_type: hw.data_type,
             nesting,
             nest_parent,
             hardware_missing: missing,
             vtd,
             smmuv3,
-            features,
-        }
+            features: NestingFeatures::empty(),
+        };
+        offer.features = rule(&offer);
+        offer
     }
 
     /// The offered features' names (without `IOMMU_NESTING_FEAT_`), in bit order.
@@ -275,24 +253,34 @@ pub fn try_nest_parent(
     }
 }
 
-/// The offer for `dev` (whose `IOMMU_GET_HW_INFO` is `hw`), probing a nest parent on the
-/// caller's `ioas` ([`try_nest_parent`]). Leaves nothing behind.
+/// The offer for `dev` (whose `IOMMU_GET_HW_INFO` is `hw`) by `rule`, probing a nest
+/// parent on the caller's `ioas` ([`try_nest_parent`]). Leaves nothing behind.
 ///
 /// # Errors
 /// As [`try_nest_parent`].
-pub fn probe_on(iommufd: &Iommufd, dev: DevId, ioas: IoasId, hw: &HwInfo) -> Result<BackendOffer> {
-    Ok(BackendOffer::new(hw, try_nest_parent(iommufd, dev, ioas)?))
+pub fn probe_on(
+    iommufd: &Iommufd,
+    dev: DevId,
+    ioas: IoasId,
+    hw: &HwInfo,
+    rule: OfferRule,
+) -> Result<BackendOffer> {
+    Ok(BackendOffer::new(
+        hw,
+        try_nest_parent(iommufd, dev, ioas)?,
+        rule,
+    ))
 }
 
-/// The offer for `dev` (whose `IOMMU_GET_HW_INFO` is `hw`), probing a nest parent on an
-/// IOAS of its own: `IOMMU_IOAS_ALLOC`, [`probe_on`], `IOMMU_DESTROY` of the IOAS (also
+/// The offer for `dev` (whose `IOMMU_GET_HW_INFO` is `hw`) by `rule`, probing a nest
+/// parent on an IOAS of its own: `IOMMU_IOAS_ALLOC`, [`probe_on`], `IOMMU_DESTROY` of the IOAS (also
 /// when the probe failed). Leaves nothing behind.
 ///
 /// # Errors
 /// `IOMMU_IOAS_ALLOC`'s error; [`probe_on`]'s; the IOAS's `IOMMU_DESTROY` failing.
-pub fn probe(iommufd: &Iommufd, dev: DevId, hw: &HwInfo) -> Result<BackendOffer> {
+pub fn probe(iommufd: &Iommufd, dev: DevId, hw: &HwInfo, rule: OfferRule) -> Result<BackendOffer> {
     let ioas = iommufd.ioas_alloc()?;
-    let probed = probe_on(iommufd, dev, ioas, hw);
+    let probed = probe_on(iommufd, dev, ioas, hw, rule);
     let destroyed = iommufd.destroy(ioas);
     let offer = probed?;
     destroyed?;
@@ -306,6 +294,7 @@ mod tests {
     use crate::scripted::{Call, Reply, ScriptedKernel};
     use std::collections::BTreeSet;
     use std::sync::{Arc, Mutex};
+    use vsva_uapi::hw::vtd::EcapFlags;
 
     /// ECAP: QI, NEST, PRS, PSS=19, PASID, SMTS, FLTS.
     const FULL_ECAP: u64 = vsva_uapi::hw::vtd::Ecap {
@@ -332,6 +321,25 @@ mod tests {
             smmuv3: None,
             data: Vec::new(),
         }
+    }
+
+    /// A rule that offers one feature per nesting-relevant register it is shown, so the
+    /// tests see which registers the probe handed it.
+    fn seen(o: &BackendOffer) -> NestingFeatures {
+        let mut f = NestingFeatures::empty();
+        f.set(
+            NestingFeatures::BIND_PGTBL,
+            o.vtd.is_some_and(|v| v.nesting),
+        );
+        f.set(
+            NestingFeatures::BIND_PASID_TABLE,
+            o.smmuv3.is_some_and(|s| s.stage2),
+        );
+        f.set(
+            NestingFeatures::SYSWIDE_PASID,
+            o.vtd.is_some() || o.smmuv3.is_some(),
+        );
+        f
     }
 
     fn smmu_hw(idr: [u32; 6]) -> HwInfo {
@@ -422,15 +430,12 @@ mod tests {
     #[test]
     fn supported_registers_and_kernel_offer_everything_and_leave_nothing() {
         let fake = Fake::new(Ok(()), Ok(()), None);
-        let o = probe(&fake.iommufd(), DevId(7), &vtd_hw(FULL_ECAP)).unwrap();
+        let o = probe(&fake.iommufd(), DevId(7), &vtd_hw(FULL_ECAP), seen).unwrap();
         assert_eq!(o.nesting, NestingSupport::Supported);
         assert_eq!(o.nest_parent, Ok(()));
         assert!(o.hardware_missing.is_empty());
-        assert_eq!(
-            o.feature_names(),
-            ["SYSWIDE_PASID", "BIND_PGTBL", "CACHE_INVLD", "PAGE_REQUEST"]
-        );
-        assert_eq!(o.features.bits(), 0b11011);
+        assert_eq!(o.feature_names(), ["SYSWIDE_PASID", "BIND_PGTBL"]);
+        assert_eq!(o.features.bits(), 0b11);
         assert_eq!(o.nesting.as_str(), "supported");
         assert!(o.vtd.unwrap().nesting);
         assert_eq!(
@@ -452,7 +457,8 @@ mod tests {
         let o = probe(
             &fake.iommufd(),
             DevId(7),
-            &vtd_hw(FULL_ECAP & !ECAP_NEST & !(1 << 47)),
+            &vtd_hw(FULL_ECAP & !(EcapFlags::NEST | EcapFlags::FSTS).bits()),
+            seen,
         )
         .unwrap();
         assert_eq!(o.nesting, NestingSupport::NotInHardware);
@@ -469,16 +475,16 @@ mod tests {
         );
 
         // No PASID either: nothing offered.
-        let o = BackendOffer::new(&vtd_hw(0), Err(Errno::EOPNOTSUPP));
+        let o = BackendOffer::new(&vtd_hw(0), Err(Errno::EOPNOTSUPP), no_offer);
         assert_eq!(o.to_string().split(' ').next(), Some("none"));
         assert!(o.features.is_empty());
 
         // An IOMMU vsva does not decode: not in hardware, whatever the kernel says.
         let mut other = vtd_hw(0);
         (other.data_type, other.vtd) = (0xffff, None);
-        let o = BackendOffer::new(&other, Ok(()));
+        let o = BackendOffer::new(&other, Ok(()), seen);
         assert_eq!(o.nesting, NestingSupport::NotInHardware);
-        assert!(o.features.is_empty());
+        assert!(o.features.is_empty(), "no registers reach the rule");
         assert!(o
             .to_string()
             .ends_with("the kernel accepted a nest parent)"));
@@ -488,7 +494,7 @@ mod tests {
     fn a_kernel_refusal_masks_nesting_off() {
         for errno in [Errno::EOPNOTSUPP, Errno::EINVAL, Errno::ENOTTY] {
             let fake = Fake::new(Ok(()), Err(errno), None);
-            let o = probe(&fake.iommufd(), DevId(7), &vtd_hw(FULL_ECAP)).unwrap();
+            let o = probe(&fake.iommufd(), DevId(7), &vtd_hw(FULL_ECAP), seen).unwrap();
             assert_eq!(o.nesting, NestingSupport::RefusedByKernel(errno));
             assert_eq!(o.features, NestingFeatures::SYSWIDE_PASID, "{errno}");
             assert!(!o.vtd.unwrap().nesting);
@@ -497,20 +503,12 @@ mod tests {
         }
         // SMMUv3 both stages, PRI, 20-bit SSIDs: BIND_PASID_TABLE until the kernel says no.
         let idr = [0b11 | (1 << 16), 20 << 6, 0, 0, 0, 5];
-        let o = BackendOffer::new(&smmu_hw(idr), Ok(()));
-        assert_eq!(
-            o.feature_names(),
-            [
-                "SYSWIDE_PASID",
-                "BIND_PASID_TABLE",
-                "CACHE_INVLD",
-                "PAGE_REQUEST"
-            ]
-        );
-        let o = BackendOffer::new(&smmu_hw(idr), Err(Errno::EOPNOTSUPP));
+        let o = BackendOffer::new(&smmu_hw(idr), Ok(()), seen);
+        assert_eq!(o.feature_names(), ["SYSWIDE_PASID", "BIND_PASID_TABLE"]);
+        let o = BackendOffer::new(&smmu_hw(idr), Err(Errno::EOPNOTSUPP), seen);
         assert_eq!(o.features, NestingFeatures::SYSWIDE_PASID);
         assert!(!o.smmuv3.unwrap().stage2);
-        let o = BackendOffer::new(&smmu_hw([0b10, 20 << 6, 0, 0, 0, 5]), Ok(()));
+        let o = BackendOffer::new(&smmu_hw([0b10, 20 << 6, 0, 0, 0, 5]), Ok(()), seen);
         assert_eq!(
             (o.nesting, o.hardware_missing.as_slice()),
             (NestingSupport::NotInHardware, ["IDR0.S2P"].as_slice())
@@ -522,12 +520,12 @@ mod tests {
         let hw = vtd_hw(FULL_ECAP);
         // The IOAS allocation fails: nothing created, nothing to destroy.
         let fake = Fake::new(Err(Errno::ENOMEM), Ok(()), None);
-        let e = probe(&fake.iommufd(), DevId(7), &hw).unwrap_err();
+        let e = probe(&fake.iommufd(), DevId(7), &hw, no_offer).unwrap_err();
         assert_eq!(e.errno(), Errno::ENOMEM);
         assert_eq!(fake.requests(), [IOMMU_IOAS_ALLOC]);
         // The parent's destroy fails: an error, and the IOAS is destroyed anyway.
         let fake = Fake::new(Ok(()), Ok(()), Some(3));
-        let e = probe(&fake.iommufd(), DevId(7), &hw).unwrap_err();
+        let e = probe(&fake.iommufd(), DevId(7), &hw, no_offer).unwrap_err();
         assert_eq!(e.errno(), Errno::EBUSY);
         assert_eq!(
             fake.requests(),
@@ -541,14 +539,14 @@ mod tests {
         assert_eq!(fake.live(), [3], "only the parent the kernel kept");
         // The IOAS's destroy fails: an error even though the probe itself worked.
         let fake = Fake::new(Ok(()), Ok(()), Some(2));
-        let e = probe(&fake.iommufd(), DevId(7), &hw).unwrap_err();
+        let e = probe(&fake.iommufd(), DevId(7), &hw, no_offer).unwrap_err();
         assert_eq!(e.errno(), Errno::EBUSY);
         assert_eq!(fake.live(), [2]);
         // On the caller's IOAS: only the parent is created and destroyed.
         let fake = Fake::new(Ok(()), Ok(()), None);
         let fd = fake.iommufd();
         let ioas = fd.ioas_alloc().unwrap();
-        let o = probe_on(&fd, DevId(7), ioas, &hw).unwrap();
+        let o = probe_on(&fd, DevId(7), ioas, &hw, no_offer).unwrap();
         assert_eq!(o.nesting, NestingSupport::Supported);
         assert_eq!(fake.live(), [2], "the caller's IOAS stays");
         drop(fd);

@@ -12,7 +12,7 @@ use crate::iommufd::{DevId, HwInfo, Iommufd};
 use crate::sys::Kernel;
 use crate::sys::KernelFd;
 
-use super::iommufd_backend::{self, BackendOffer};
+use super::iommufd_backend::{self, BackendOffer, OfferRule};
 
 use super::collect::Options;
 
@@ -58,8 +58,8 @@ pub fn query_hw_info(
 }
 
 /// [`query_hw_info`] and, in the same session, what the iommufd backend would offer a
-/// guest ([`iommufd_backend::probe`]: a nest parent on an IOAS of its own, both
-/// destroyed before the session closes).
+/// guest by `rule` ([`iommufd_backend::probe`]: a nest parent on an IOAS of its own,
+/// both destroyed before the session closes).
 ///
 /// # Errors
 /// The outer error: [`query_hw_info`]'s. The inner one: the probe's.
@@ -67,10 +67,11 @@ pub fn query_iommufd(
     kernel: &Arc<dyn Kernel>,
     dev_root: &Path,
     cdev: &str,
+    rule: OfferRule,
 ) -> crate::Result<(HwInfo, crate::Result<BackendOffer>)> {
     let (iommufd, _device, dev_id) = iommufd_session(kernel, dev_root, cdev)?;
     let hw = iommufd.hw_info(dev_id)?;
-    let offer = iommufd_backend::probe(&iommufd, dev_id, &hw);
+    let offer = iommufd_backend::probe(&iommufd, dev_id, &hw, rule);
     Ok((hw, offer))
 }
 

@@ -325,6 +325,12 @@ fn hw_info_is_queried_for_cdev_devices_and_wins_over_sysfs() {
         dev_root,
         proc_root: root.join("proc"),
         kernel: Some(Arc::new(k.clone())),
+        // A rule that offers SYSWIDE_PASID when the registers it is shown have PASIDs:
+        // what reaches the report is the rule's answer on this session's registers.
+        offer_rule: |o| match o.vtd {
+            Some(v) if v.pasid_bits > 0 => NestingFeatures::SYSWIDE_PASID,
+            _ => NestingFeatures::empty(),
+        },
     };
     let report = collect(&opts).unwrap();
     let dev = report.devices.iter().find(|d| d.is_vfio()).unwrap();

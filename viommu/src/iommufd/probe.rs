@@ -7,18 +7,7 @@ use vsva_vfio::iommufd::{DevId, HwInfo, IoasId, Iommufd};
 
 use crate::host::HostIommu;
 
-/// Whether the host nests, and if not, who said no.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NestingSupport {
-    /// The hardware nests and the kernel allocated a nest parent.
-    Supported,
-    /// The capability registers say no (VT-d `ECAP.NEST`/`FLTS`/`SMTS`, SMMUv3 `S1P`+`S2P`),
-    /// or the IOMMU is of a type vsva does not decode.
-    NotInHardware,
-    /// The registers say yes but the kernel refused a nest-parent HWPT with this errno
-    /// (`EOPNOTSUPP`: a driver without nesting).
-    RefusedByKernel(Errno),
-}
+pub use vsva_vfio::features::iommufd_backend::NestingSupport;
 
 /// What [`probe_host`](crate::iommufd::probe_host) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,25 +68,16 @@ pub fn probe_host(iommufd: &Iommufd, dev: DevId, ioas: IoasId) -> vsva_vfio::Res
     // The probe and the register masking live in vsva-vfio, shared with `vsva features`.
     use vsva_vfio::features::iommufd_backend as shared;
     let hw_info = iommufd.hw_info(dev)?;
-    let offer = shared::probe_on(iommufd, dev, ioas, &hw_info)?;
+    let offer = shared::probe_on(iommufd, dev, ioas, &hw_info, crate::host::offer)?;
     if let Err(e) = offer.nest_parent {
         if e != Errno::EOPNOTSUPP {
             return Err(vsva_vfio::Error::ioctl("IOMMU_HWPT_ALLOC", e));
         }
     }
-    let nesting = match offer.nesting {
-        shared::NestingSupport::Supported => NestingSupport::Supported,
-        shared::NestingSupport::NotInHardware => NestingSupport::NotInHardware,
-        shared::NestingSupport::RefusedByKernel(e) => NestingSupport::RefusedByKernel(e),
-    };
-    let host = match (offer.vtd, offer.smmuv3) {
-        (Some(v), _) => Some(HostIommu::Vtd(v)),
-        (None, Some(s)) => Some(HostIommu::Smmuv3(s)),
-        (None, None) => None,
-    };
+    let host = HostIommu::from_offer(&offer);
     Ok(HostProbe {
         hw_info,
-        nesting,
+        nesting: offer.nesting,
         host,
     })
 }

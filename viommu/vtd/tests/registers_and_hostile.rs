@@ -11,7 +11,7 @@ use common::linux_guest::{pc_psi, LinuxGuest, CONTEXT, IQ, PRQ, SVA_DID};
 use proptest::prelude::*;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use vsva_uapi::consts::FaultPerm;
-use vsva_uapi::hw::vtd::{Cap, ContextEntry, Ecap, GcmdFlags};
+use vsva_uapi::hw::vtd::{Cap, ContextEntry, Ecap, EcapFlags, GcmdFlags};
 use vsva_viommu::soft::SoftwareIommu;
 use vsva_viommu::{DeviceId, HostIommu, PageRequest, Viommu, VmConfig};
 use vsva_vtd::{MmioHandler, Msi, VtdConfig, VtdEvent, VtdUnit, MMIO_SIZE};
@@ -99,7 +99,7 @@ fn capabilities_follow_the_host() {
     // A host without page requests: no PRS/PDS, and PQ registers are reserved.
     let base = HostIommu::vtd_default();
     let HostIommu::Vtd(c) = base else { panic!() };
-    let ecap = c.ecap_reg & !(1 << 29);
+    let ecap = c.ecap_reg & !EcapFlags::PRS.bits();
     let host = HostIommu::Vtd(vsva_vfio::vtd::VtdCapabilities::decode(c.cap_reg, ecap));
     let viommu = Viommu::new(SoftwareIommu::new(host));
     let u = make(&viommu, ram(), 0x300, Arc::default());
@@ -107,7 +107,7 @@ fn capabilities_follow_the_host() {
     w64(&u, 0xd0, PRQ | 4);
     assert_eq!(r64(&u, 0xd0), 0);
     // A host without nesting: no unit at all.
-    let ecap = c.ecap_reg & !(1 << 26);
+    let ecap = c.ecap_reg & !EcapFlags::NEST.bits();
     let host = HostIommu::Vtd(vsva_vfio::vtd::VtdCapabilities::decode(c.cap_reg, ecap));
     let viommu = Viommu::new(SoftwareIommu::new(host));
     let vm = Arc::new(viommu.create_vm(VmConfig::default()));

@@ -141,6 +141,11 @@ fn run_features(args: FeaturesArgs) -> ExitCode {
         (Some(sysfs), dev) => Options::recorded(sysfs, dev),
         (None, Some(dev)) => Options::recorded("/sys", Some(dev)),
     };
+    // The offer is the vIOMMU's policy: the rule a guest of vsva-viommu is told.
+    let opts = Options {
+        offer_rule: vsva_viommu::host::offer,
+        ..opts
+    };
     let report = match features::collect(&opts) {
         Ok(report) => report,
         Err(e) => {
