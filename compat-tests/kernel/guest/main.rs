@@ -56,6 +56,9 @@ suites! {
     /// vsva's emulated VT-d driven by a scripted Linux guest over vsva-viommu's iommufd
     /// backend on the mock IOMMU.
     vtd_mock needs [Mock];
+    /// vsva on a VMM's fds: rust-vmm's vfio-ioctls opens the iommufd, the IOAS and (VT-d
+    /// boots) the device; vsva maps guest memory, DMAs, binds and invalidates on them.
+    vfio_ioctls needs [Config("CONFIG_IOMMUFD")];
 }
 
 mod guest;

@@ -1,13 +1,18 @@
 //! The guest tests' only `unsafe` code: a page-aligned DMA buffer, the DMA mappings that
 //! own it (vsva-vfio's `unsafe fn` [`Container::map_dma`] and [`Iommufd::ioas_map`]), and
-//! the raw size-first ioctls the policy tests send ([`raw_sized`], [`raw_sized_data`]).
+//! the raw size-first ioctls the policy tests send ([`raw_sized`], [`raw_sized_data`]), and
+//! the `BorrowedFd`s of a rust-vmm VMM's fds ([`vmm_iommufd_fd`], [`vmm_device_fd`]).
 //!
 //! The mappings are sound by construction: a mapping owns its buffer, so the memory the
 //! device may reach stays mapped for as long as the IOMMU maps it. Unmapping hands the
 //! buffer back; when an unmap fails the buffer is leaked (never unmapped from this
 //! process) rather than freed under a live mapping.
 
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
+
+use iommufd_ioctls::IommuFd;
+use vfio_ioctls::VfioDevice;
 
 use vsva_uapi::consts::{
     IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
@@ -64,6 +69,22 @@ fn check_raw(request: u32, arg: &[u8]) {
             "IOMMU_TEST_CMD op {op:?} is not a pointer-free one"
         );
     }
+}
+
+/// The fd of a VMM's iommufd (rust-vmm's `IommuFd`, which exposes `AsRawFd` only),
+/// borrowed for as long as `fd` is.
+pub fn vmm_iommufd_fd(fd: &IommuFd) -> BorrowedFd<'_> {
+    // SAFETY: an `IommuFd` owns its `/dev/iommu` `File` from construction to drop and
+    // closes it only then; the `BorrowedFd` borrows the `IommuFd`, so it ends first.
+    unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) }
+}
+
+/// The cdev fd of a VMM's device (rust-vmm's `VfioDevice`, `AsRawFd` only), borrowed for
+/// as long as `device` is.
+pub fn vmm_device_fd(device: &VfioDevice) -> BorrowedFd<'_> {
+    // SAFETY: a `VfioDevice` holds its device `File` open until its `Drop` (which closes
+    // it); the `BorrowedFd` borrows the `VfioDevice`, so it ends first.
+    unsafe { BorrowedFd::borrow_raw(device.as_raw_fd()) }
 }
 
 /// `ioctl(fd, request, arg)` for one of [`RAW_SIZED`], `arg` as given (sizes included).

@@ -86,11 +86,11 @@ use crate::mock_nesting::{
 };
 
 /// The PASID width the backend is told for a mock device (the mock reports 0).
-const PASID_WIDTH: u8 = 20;
+pub(crate) const PASID_WIDTH: u8 = 20;
 /// `IOMMU_HW_INFO_TYPE_SELFTEST`.
 const HW_INFO_TYPE_SELFTEST: u32 = 0xfeed_beef;
 /// A mock IOTLB, one value per entry.
-type Iotlb = [u32; MOCK_IOTLB_NUM];
+pub(crate) type Iotlb = [u32; MOCK_IOTLB_NUM];
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -342,7 +342,7 @@ fn check_iotlb(iommufd: &Iommufd, hwpt: u32, id: u32, value: u32) -> KResult<()>
 
 /// Whether the kernel's mock IOTLB of `hwpt` is exactly `want` (each entry equal, and one
 /// bit off refused, so the check does compare).
-fn iotlb_is(iommufd: &Iommufd, hwpt: u32, want: &Iotlb) -> Result<(), String> {
+pub(crate) fn iotlb_is(iommufd: &Iommufd, hwpt: u32, want: &Iotlb) -> Result<(), String> {
     for (i, w) in (0u32..).zip(want) {
         let eq = check_iotlb(iommufd, hwpt, i, *w);
         let off = check_iotlb(iommufd, hwpt, i, *w ^ 1);
