@@ -154,7 +154,7 @@ pub struct Iommufd {
 
 /// What `IOMMU_GET_HW_INFO` reports for the IOMMU behind a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HwInfo {
+pub struct DecodedHwInfo {
     /// `out_data_type`: `enum iommu_hw_info_type` (1 VT-d, 2 SMMUv3, ...).
     pub data_type: u32,
     /// `out_capabilities` (`IOMMU_HW_CAP_*`; zero on a v6.6 kernel, which lacks the field).
@@ -610,7 +610,7 @@ impl Iommufd {
     /// # References
     /// `struct iommu_hw_info`, `iommu_hw_info_vtd`, `iommu_hw_info_arm_smmuv3` in
     /// `iommufd.h`; Intel VT-d spec §11.4.2–3.
-    pub fn hw_info(&self, dev: DevId) -> Result<HwInfo> {
+    pub fn hw_info(&self, dev: DevId) -> Result<DecodedHwInfo> {
         const OP: &str = "IOMMU_GET_HW_INFO";
         let mut cap = 64usize;
         for _ in 0..MAX_RETRIES {
@@ -828,8 +828,8 @@ impl Iommufd {
 
 const IOVA_RANGE: usize = core::mem::size_of::<uapi::IovaRange>();
 
-fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result<HwInfo> {
-    let mut info = HwInfo {
+fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result<DecodedHwInfo> {
+    let mut info = DecodedHwInfo {
         data_type: reply.data_type,
         capabilities: HwCapabilities::from_bits_retain(reply.out_capabilities),
         max_pasid_log2: reply.out_max_pasid_log2,

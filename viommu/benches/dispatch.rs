@@ -20,8 +20,8 @@ use vsva_uapi::{
 use vsva_vfio::nesting::dispatch;
 use vsva_viommu::soft::SoftwareIommu;
 use vsva_viommu::{
-    Backend, GpasidBind, HostIommu, Invalidation, PageResponse, PasidTableBind, Viommu, VmConfig,
-    VmId,
+    Backend, GpasidBind, HostIommu, HostPageResponse, Invalidation, PasidTableBind, Viommu,
+    VmConfig, VmId,
 };
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -47,7 +47,7 @@ impl Backend for NullBackend {
     fn invalidate(&self, _: VmId, inv: &Invalidation) {
         black_box(inv);
     }
-    fn page_response(&self, _: VmId, response: &PageResponse) {
+    fn page_response(&self, _: VmId, response: &HostPageResponse) {
         black_box(response);
     }
 }

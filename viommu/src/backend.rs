@@ -102,7 +102,7 @@ pub struct Invalidation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     /// The backend's handle on this request (iommufd: the kernel's cookie), returned
-    /// unchanged in its [`PageResponse`]: a response names exactly the request it
+    /// unchanged in its [`HostPageResponse`]: a response names exactly the request it
     /// answers, however many outstanding requests share the device, group and PASID.
     /// A backend that needs no handle passes 0.
     pub id: u64,
@@ -126,7 +126,7 @@ pub struct PageRequest {
 
 /// The answer to a page request, for the hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageResponse {
+pub struct HostPageResponse {
     /// The answered request's [`PageRequest::id`].
     pub id: u64,
     /// The device the request came from.
@@ -171,7 +171,7 @@ pub trait Backend: Send + Sync {
     fn invalidate(&self, vm: VmId, inv: &Invalidation);
 
     /// Answers a page request (reported earlier for a device of `vm`).
-    fn page_response(&self, vm: VmId, response: &PageResponse);
+    fn page_response(&self, vm: VmId, response: &HostPageResponse);
 
     /// Sends whatever the backend has queued for `vm` (batched invalidations) to the
     /// hardware now: the guest reached a synchronisation point (a VT-d invalidation wait,
@@ -201,7 +201,7 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     fn invalidate(&self, vm: VmId, inv: &Invalidation) {
         (**self).invalidate(vm, inv)
     }
-    fn page_response(&self, vm: VmId, response: &PageResponse) {
+    fn page_response(&self, vm: VmId, response: &HostPageResponse) {
         (**self).page_response(vm, response)
     }
     fn flush(&self, vm: VmId) {

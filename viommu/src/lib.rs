@@ -81,7 +81,7 @@ pub mod soft;
 mod vm;
 
 pub use backend::{
-    Backend, DeviceId, GpasidBind, Invalidation, InvalidationScope, PageRequest, PageResponse,
+    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, InvalidationScope, PageRequest,
     PasidTableBind, VmId,
 };
 pub use error::{Result, ViommuError};

@@ -26,7 +26,8 @@ use vsva_uapi::consts::PageResponseCode;
 use vsva_uapi::Errno;
 
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, Invalidation, PageRequest, PageResponse, PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, PageRequest, PasidTableBind,
+    VmId,
 };
 use crate::host::HostIommu;
 use crate::Viommu;
@@ -51,7 +52,7 @@ pub enum Event {
     /// [`Backend::invalidate`].
     Invalidate(Invalidation),
     /// [`Backend::page_response`].
-    PageResponse(PageResponse),
+    PageResponse(HostPageResponse),
 }
 
 /// The model's state for one VM: what the hardware would hold, plus its recent calls.
@@ -274,7 +275,7 @@ impl Backend for SoftwareIommu {
         lock(self.shard(vm)).vms.entry(vm).or_default().flushes += 1;
     }
 
-    fn page_response(&self, vm: VmId, response: &PageResponse) {
+    fn page_response(&self, vm: VmId, response: &HostPageResponse) {
         self.with_vm(vm, Event::PageResponse(*response), |s| s.responses += 1);
         debug_assert!(PageResponseCode::from_raw(response.code.raw()).is_some());
         self.answer_outstanding((response.device, response.grpid));

@@ -189,7 +189,7 @@ impl Backend for Gated {
     fn invalidate(&self, vm: vsva_viommu::VmId, inv: &vsva_viommu::Invalidation) {
         self.model.invalidate(vm, inv)
     }
-    fn page_response(&self, vm: vsva_viommu::VmId, response: &vsva_viommu::PageResponse) {
+    fn page_response(&self, vm: vsva_viommu::VmId, response: &vsva_viommu::HostPageResponse) {
         self.model.page_response(vm, response)
     }
     fn flush(&self, vm: vsva_viommu::VmId) {

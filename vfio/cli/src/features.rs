@@ -5,7 +5,7 @@
 //! else writes it. [`ReportJson`] is the top-level object:
 //!
 //! ```text
-//! {"schema_version", "kernel", "checks": [CheckJson], "vtd_units": [VtdUnitJson],
+//! {"schema_version", "kernel", "checks": [HostCheckJson], "vtd_units": [VtdUnitJson],
 //!  "devices": [DeviceJson], "usable", "exit_code"}
 //! ```
 //!
@@ -30,8 +30,8 @@
 use serde::{Serialize, Serializer};
 use vsva_uapi::Errno;
 use vsva_vfio::features::iommufd_backend::BackendOffer;
-use vsva_vfio::features::{Check, DeviceReport, Report, Status, VtdUnit};
-use vsva_vfio::iommufd::HwInfo;
+use vsva_vfio::features::{DeviceReport, HostCheck, Report, Status, VtdUnit};
+use vsva_vfio::iommufd::DecodedHwInfo;
 
 /// The version of the schema below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -62,7 +62,7 @@ pub struct ReportJson<'a> {
     /// The kernel release (`/proc/sys/kernel/osrelease`), when readable.
     pub kernel: Option<&'a str>,
     /// The host checks, in output order.
-    pub checks: Vec<CheckJson<'a>>,
+    pub checks: Vec<HostCheckJson<'a>>,
     /// The Intel VT-d units.
     pub vtd_units: Vec<VtdUnitJson<'a>>,
     /// Every device of every IOMMU group.
@@ -79,7 +79,7 @@ impl<'a> ReportJson<'a> {
         ReportJson {
             schema_version: SCHEMA_VERSION,
             kernel: report.kernel.as_deref(),
-            checks: report.checks.iter().map(CheckJson::new).collect(),
+            checks: report.checks.iter().map(HostCheckJson::new).collect(),
             vtd_units: report.vtd_units.iter().map(VtdUnitJson::new).collect(),
             devices: report.devices.iter().map(DeviceJson::new).collect(),
             usable: report.usable(),
@@ -90,7 +90,7 @@ impl<'a> ReportJson<'a> {
 
 /// One host check: `{"id", "label", "status", "detail", "hint"}`.
 #[derive(Debug, Serialize)]
-pub struct CheckJson<'a> {
+pub struct HostCheckJson<'a> {
     /// A stable identifier: `kernel`, `dev_vfio`, `vfio_api`, `vfio_type1v2`,
     /// `vfio_noiommu`, `dev_iommu`, `vfio_cdev`, `iommu_groups`, `vtd:<unit>` (or `vtd`),
     /// `vfio_devices`, `pci_config:<bdf>`.
@@ -105,9 +105,9 @@ pub struct CheckJson<'a> {
     pub hint: Option<&'a str>,
 }
 
-impl<'a> CheckJson<'a> {
-    fn new(c: &'a Check) -> CheckJson<'a> {
-        CheckJson {
+impl<'a> HostCheckJson<'a> {
+    fn new(c: &'a HostCheck) -> HostCheckJson<'a> {
+        HostCheckJson {
             id: &c.id,
             label: &c.label,
             status: status_str(c.status),
@@ -220,7 +220,7 @@ pub struct HwVtdJson {
 }
 
 impl<'a> HwInfoJson<'a> {
-    fn new(r: &'a Result<HwInfo, String>) -> HwInfoJson<'a> {
+    fn new(r: &'a Result<DecodedHwInfo, String>) -> HwInfoJson<'a> {
         match r {
             Err(error) => HwInfoJson::Failed { error },
             Ok(h) => HwInfoJson::Info {
@@ -375,8 +375,8 @@ mod tests {
     use vsva_uapi::consts::HwCapabilities;
     use vsva_vfio::vtd::VtdCapabilities;
 
-    fn vtd_hw(ecap: u64) -> HwInfo {
-        HwInfo {
+    fn vtd_hw(ecap: u64) -> DecodedHwInfo {
+        DecodedHwInfo {
             data_type: 1,
             capabilities: HwCapabilities::empty(),
             max_pasid_log2: 20,

@@ -5,14 +5,14 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::iommufd::HwInfo;
+use crate::iommufd::DecodedHwInfo;
 
 use crate::sys::{Host, Kernel};
 
 use super::iommufd_backend::{self, OfferRule};
 use super::probes::{iommufd_checks, query_iommufd, vfio_checks};
 
-use super::report::{Check, Report, Status, VtdUnit};
+use super::report::{HostCheck, Report, Status, VtdUnit};
 use super::rules::{derive_features, vtd_check};
 use super::sysfs::{read_device, read_trimmed, read_vtd_units, sorted_names};
 
@@ -100,8 +100,8 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
 
     let kernel = read_trimmed(&opts.proc_root.join("sys/kernel/osrelease"), &mut warnings);
     checks.push(match &kernel {
-        Some(k) => Check::new("kernel", "Kernel release", Status::Pass, k.clone()),
-        None => Check::new(
+        Some(k) => HostCheck::new("kernel", "Kernel release", Status::Pass, k.clone()),
+        None => HostCheck::new(
             "kernel",
             "Kernel release",
             Status::Warn,
@@ -121,7 +121,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         .collect();
     groups.sort();
     checks.push(if groups.is_empty() {
-        Check::new(
+        HostCheck::new(
             "iommu_groups",
             "IOMMU groups",
             Status::Fail,
@@ -129,7 +129,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         )
         .hint("enable the IOMMU: add intel_iommu=on (or amd_iommu=on) to the kernel command line")
     } else {
-        Check::new(
+        HostCheck::new(
             "iommu_groups",
             "IOMMU groups",
             Status::Pass,
@@ -140,7 +140,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
     let (vtd_units, bad_units) = read_vtd_units(sysfs, &mut warnings);
     if vtd_units.is_empty() && bad_units == 0 {
         checks.push(
-            Check::new("vtd", "Intel VT-d", Status::Warn, "no VT-d unit in sysfs")
+            HostCheck::new("vtd", "Intel VT-d", Status::Warn, "no VT-d unit in sysfs")
                 .hint("only Intel VT-d is decoded; boot with intel_iommu=on on Intel hosts"),
         );
     }
@@ -173,7 +173,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
             }
             // GET_HW_INFO describes the IOMMU behind this very device: it wins over sysfs.
             let from_hw_info = match &dev.hw_info {
-                Some(Ok(HwInfo {
+                Some(Ok(DecodedHwInfo {
                     vtd: Some(caps), ..
                 })) => Some(VtdUnit {
                     name: "IOMMU_GET_HW_INFO".into(),
@@ -198,7 +198,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         .map(|d| d.bdf.as_str())
         .collect();
     checks.push(if vfio.is_empty() {
-        Check::new(
+        HostCheck::new(
             "vfio_devices",
             "Devices bound to vfio-pci",
             Status::Warn,
@@ -206,7 +206,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
         )
         .hint("bind one: driverctl set-override <BDF> vfio-pci")
     } else {
-        Check::new(
+        HostCheck::new(
             "vfio_devices",
             "Devices bound to vfio-pci",
             Status::Pass,
@@ -215,7 +215,7 @@ pub fn collect(opts: &Options) -> Result<Report, FeaturesError> {
     });
     for d in &devices {
         if let Some(problem) = d.config_problem() {
-            checks.push(Check::new(
+            checks.push(HostCheck::new(
                 format!("pci_config:{}", d.bdf),
                 format!("{} config space", d.bdf),
                 Status::Warn,

@@ -31,11 +31,11 @@
 //! use vsva_uapi::hw::vtd::{Ecap, EcapFlags};
 //! use vsva_uapi::Errno;
 //! use vsva_vfio::features::iommufd_backend::{BackendOffer, NestingSupport};
-//! use vsva_vfio::iommufd::{HwInfo, HW_INFO_TYPE_INTEL_VTD};
+//! use vsva_vfio::iommufd::{DecodedHwInfo, HW_INFO_TYPE_INTEL_VTD};
 //! use vsva_vfio::vtd::VtdCapabilities;
 //!
 //! let ecap = Ecap { nest: true, pss: 19, pasid: true, smts: true, fsts: true, ..Ecap::default() }.raw();
-//! let hw = HwInfo {
+//! let hw = DecodedHwInfo {
 //!     data_type: HW_INFO_TYPE_INTEL_VTD,
 //!     capabilities: vsva_uapi::consts::HwCapabilities::empty(),
 //!     max_pasid_log2: 20,
@@ -61,7 +61,7 @@ use vsva_uapi::hw::smmuv3::Idr0Flags;
 use vsva_uapi::hw::vtd::EcapFlags;
 use vsva_uapi::Errno;
 
-use crate::iommufd::{DevId, HwInfo, HwptAllocRequest, IoasId, Iommufd};
+use crate::iommufd::{DecodedHwInfo, DevId, HwptAllocRequest, IoasId, Iommufd};
 use crate::smmuv3::Smmuv3Capabilities;
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
@@ -111,7 +111,7 @@ impl NestingSupport {
 
 /// What nested translation lacks according to `IOMMU_GET_HW_INFO`: empty when the
 /// registers nest (VT-d scalable mode + nesting + first-level; SMMUv3 both stages).
-pub fn hardware_missing(hw: &HwInfo) -> Vec<&'static str> {
+pub fn hardware_missing(hw: &DecodedHwInfo) -> Vec<&'static str> {
     let pick = |l: &[(bool, &'static str)]| -> Vec<&'static str> {
         l.iter().filter(|(ok, _)| !ok).map(|(_, n)| *n).collect()
     };
@@ -127,7 +127,7 @@ pub fn hardware_missing(hw: &HwInfo) -> Vec<&'static str> {
 }
 
 /// Whether the registers of `hw` nest ([`hardware_missing`] is empty).
-pub fn hardware_nests(hw: &HwInfo) -> bool {
+pub fn hardware_nests(hw: &DecodedHwInfo) -> bool {
     hardware_missing(hw).is_empty()
 }
 
@@ -157,7 +157,7 @@ impl BackendOffer {
     /// The offer for `hw` given the kernel's answer to a nest parent, its features by
     /// `rule`.
     pub fn new(
-        hw: &HwInfo,
+        hw: &DecodedHwInfo,
         nest_parent: std::result::Result<(), Errno>,
         rule: OfferRule,
     ) -> BackendOffer {
@@ -262,7 +262,7 @@ pub fn probe_on(
     iommufd: &Iommufd,
     dev: DevId,
     ioas: IoasId,
-    hw: &HwInfo,
+    hw: &DecodedHwInfo,
     rule: OfferRule,
 ) -> Result<BackendOffer> {
     Ok(BackendOffer::new(
@@ -278,7 +278,12 @@ pub fn probe_on(
 ///
 /// # Errors
 /// `IOMMU_IOAS_ALLOC`'s error; [`probe_on`]'s; the IOAS's `IOMMU_DESTROY` failing.
-pub fn probe(iommufd: &Iommufd, dev: DevId, hw: &HwInfo, rule: OfferRule) -> Result<BackendOffer> {
+pub fn probe(
+    iommufd: &Iommufd,
+    dev: DevId,
+    hw: &DecodedHwInfo,
+    rule: OfferRule,
+) -> Result<BackendOffer> {
     let ioas = iommufd.ioas_alloc()?;
     let probed = probe_on(iommufd, dev, ioas, hw, rule);
     let destroyed = iommufd.destroy(ioas);
@@ -310,8 +315,8 @@ mod tests {
     .raw();
     const EMPTY_ECAP: vsva_uapi::hw::vtd::Ecap = vsva_uapi::hw::vtd::Ecap::decode_raw(0);
 
-    fn vtd_hw(ecap: u64) -> HwInfo {
-        HwInfo {
+    fn vtd_hw(ecap: u64) -> DecodedHwInfo {
+        DecodedHwInfo {
             data_type: crate::iommufd::HW_INFO_TYPE_INTEL_VTD,
             capabilities: vsva_uapi::consts::HwCapabilities::empty(),
             max_pasid_log2: 20,
@@ -342,8 +347,8 @@ mod tests {
         f
     }
 
-    fn smmu_hw(idr: [u32; 6]) -> HwInfo {
-        HwInfo {
+    fn smmu_hw(idr: [u32; 6]) -> DecodedHwInfo {
+        DecodedHwInfo {
             data_type: crate::iommufd::HW_INFO_TYPE_ARM_SMMUV3,
             capabilities: vsva_uapi::consts::HwCapabilities::empty(),
             max_pasid_log2: 20,

@@ -2,7 +2,7 @@
 //!
 //! [`collect`] reads the host (or a recorded copy of it) and returns a [`Report`]:
 //!
-//! - host checks ([`Check`]): the kernel release; `/dev/vfio/vfio`, `/dev/iommu` and
+//! - host checks ([`HostCheck`]): the kernel release; `/dev/vfio/vfio`, `/dev/iommu` and
 //!   `/dev/vfio/devices/`; the VFIO API version and the TYPE1v2 / NOIOMMU extensions
 //!   (through the [`Kernel`](crate::sys::Kernel) seam); the IOMMU groups; each Intel VT-d unit
 //!   (`<sysfs>/class/iommu/*/intel-iommu/{cap,ecap}`, decoded by [`VtdCapabilities`](crate::vtd::VtdCapabilities));
@@ -49,7 +49,7 @@
 //! The JSON form (`vsva features --json`) and its schema are the CLI's:
 //! `vsva_cli::features` in `vfio/cli/`.
 //!
-//! Check ids: `kernel`, `dev_vfio`, `vfio_api`, `vfio_type1v2`, `vfio_noiommu`,
+//! HostCheck ids: `kernel`, `dev_vfio`, `vfio_api`, `vfio_type1v2`, `vfio_noiommu`,
 //! `dev_iommu`, `vfio_cdev`, `iommu_groups`, `vtd:<unit>` (or `vtd` when there is none),
 //! `vfio_devices`, `pci_config:<bdf>`.
 //!
@@ -84,5 +84,5 @@ mod tests;
 
 pub use collect::{collect, FeaturesError, Options};
 pub use probes::{query_hw_info, query_iommufd};
-pub use report::{Check, DeviceReport, FeatureVerdict, Report, Status, VtdUnit};
+pub use report::{DeviceReport, FeatureVerdict, HostCheck, Report, Status, VtdUnit};
 pub use rules::derive_features;

@@ -8,7 +8,7 @@ use vsva_uapi::Errno;
 
 use crate::cdev::CdevDevice;
 use crate::container::Container;
-use crate::iommufd::{DevId, HwInfo, Iommufd};
+use crate::iommufd::{DecodedHwInfo, DevId, Iommufd};
 use crate::sys::Kernel;
 use crate::sys::KernelFd;
 
@@ -16,7 +16,7 @@ use super::iommufd_backend::{self, BackendOffer, OfferRule};
 
 use super::collect::Options;
 
-use super::report::{Check, Status};
+use super::report::{HostCheck, Status};
 
 use super::sysfs::sorted_names;
 
@@ -52,7 +52,7 @@ pub fn query_hw_info(
     kernel: &Arc<dyn Kernel>,
     dev_root: &Path,
     cdev: &str,
-) -> crate::Result<HwInfo> {
+) -> crate::Result<DecodedHwInfo> {
     let (iommufd, _device, dev_id) = iommufd_session(kernel, dev_root, cdev)?;
     iommufd.hw_info(dev_id)
 }
@@ -68,7 +68,7 @@ pub fn query_iommufd(
     dev_root: &Path,
     cdev: &str,
     rule: OfferRule,
-) -> crate::Result<(HwInfo, crate::Result<BackendOffer>)> {
+) -> crate::Result<(DecodedHwInfo, crate::Result<BackendOffer>)> {
     let (iommufd, _device, dev_id) = iommufd_session(kernel, dev_root, cdev)?;
     let hw = iommufd.hw_info(dev_id)?;
     let offer = iommufd_backend::probe(&iommufd, dev_id, &hw, rule);
@@ -97,11 +97,11 @@ pub(super) fn probe_extension(
         .map_err(|e| e.errno())
 }
 
-pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
+pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<HostCheck>) {
     let node = opts.dev_root.join("vfio/vfio");
     let present = node.exists();
     if present {
-        checks.push(Check::new(
+        checks.push(HostCheck::new(
             "dev_vfio",
             "/dev/vfio/vfio",
             Status::Pass,
@@ -109,7 +109,7 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         ));
     } else {
         checks.push(
-            Check::new(
+            HostCheck::new(
                 "dev_vfio",
                 "/dev/vfio/vfio",
                 Status::Fail,
@@ -127,7 +127,7 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         (Some(k), true) => k,
         (None, true) => {
             for (id, label) in ids {
-                checks.push(Check::new(
+                checks.push(HostCheck::new(
                     id,
                     label,
                     Status::NotApplicable,
@@ -138,7 +138,7 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         }
         (_, false) => {
             for (id, label) in ids {
-                checks.push(Check::new(
+                checks.push(HostCheck::new(
                     id,
                     label,
                     Status::NotApplicable,
@@ -149,14 +149,14 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         }
     };
     checks.push(match probe_api_version(kernel, &node) {
-        Ok(0) => Check::new(ids[0].0, ids[0].1, Status::Pass, "VFIO_API_VERSION 0"),
-        Ok(v) => Check::new(
+        Ok(0) => HostCheck::new(ids[0].0, ids[0].1, Status::Pass, "VFIO_API_VERSION 0"),
+        Ok(v) => HostCheck::new(
             ids[0].0,
             ids[0].1,
             Status::Fail,
             format!("unknown VFIO API version {v} (expected 0)"),
         ),
-        Err(e) => Check::new(
+        Err(e) => HostCheck::new(
             ids[0].0,
             ids[0].1,
             Status::Fail,
@@ -165,10 +165,10 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         .hint("run as root, or give this user access to /dev/vfio/vfio"),
     });
     checks.push(match probe_extension(kernel, &node, VFIO_TYPE1V2_IOMMU) {
-        Ok(true) => Check::new(ids[1].0, ids[1].1, Status::Pass, "supported"),
-        Ok(false) => Check::new(ids[1].0, ids[1].1, Status::Fail, "not supported")
+        Ok(true) => HostCheck::new(ids[1].0, ids[1].1, Status::Pass, "supported"),
+        Ok(false) => HostCheck::new(ids[1].0, ids[1].1, Status::Fail, "not supported")
             .hint("load vfio_iommu_type1 (modprobe vfio_iommu_type1)"),
-        Err(e) => Check::new(
+        Err(e) => HostCheck::new(
             ids[1].0,
             ids[1].1,
             Status::Fail,
@@ -176,15 +176,15 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
         ),
     });
     checks.push(match probe_extension(kernel, &node, VFIO_NOIOMMU_IOMMU) {
-        Ok(false) => Check::new(ids[2].0, ids[2].1, Status::Pass, "off"),
-        Ok(true) => Check::new(
+        Ok(false) => HostCheck::new(ids[2].0, ids[2].1, Status::Pass, "off"),
+        Ok(true) => HostCheck::new(
             ids[2].0,
             ids[2].1,
             Status::Warn,
             "enabled: devices may be used without DMA isolation",
         )
         .hint("unset vfio.enable_unsafe_noiommu_mode"),
-        Err(e) => Check::new(
+        Err(e) => HostCheck::new(
             ids[2].0,
             ids[2].1,
             Status::Warn,
@@ -193,11 +193,11 @@ pub(super) fn vfio_checks(opts: &Options, checks: &mut Vec<Check>) {
     });
 }
 
-pub(super) fn iommufd_checks(opts: &Options, checks: &mut Vec<Check>) {
+pub(super) fn iommufd_checks(opts: &Options, checks: &mut Vec<HostCheck>) {
     checks.push(if opts.dev_root.join("iommu").exists() {
-        Check::new("dev_iommu", "/dev/iommu", Status::Pass, "present")
+        HostCheck::new("dev_iommu", "/dev/iommu", Status::Pass, "present")
     } else {
-        Check::new(
+        HostCheck::new(
             "dev_iommu",
             "/dev/iommu",
             Status::Warn,
@@ -208,14 +208,14 @@ pub(super) fn iommufd_checks(opts: &Options, checks: &mut Vec<Check>) {
     let devices = opts.dev_root.join("vfio/devices");
     checks.push(if devices.is_dir() {
         let n = sorted_names(&devices).len();
-        Check::new(
+        HostCheck::new(
             "vfio_cdev",
             "/dev/vfio/devices",
             Status::Pass,
             format!("{n} VFIO cdev(s)"),
         )
     } else {
-        Check::new(
+        HostCheck::new(
             "vfio_cdev",
             "/dev/vfio/devices",
             Status::Warn,

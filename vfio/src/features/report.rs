@@ -4,7 +4,7 @@ use std::fmt;
 
 use vsva_uapi::consts::NestingFeatures;
 
-use crate::iommufd::HwInfo;
+use crate::iommufd::DecodedHwInfo;
 
 use crate::vtd::VtdCapabilities;
 
@@ -44,7 +44,7 @@ impl fmt::Display for Status {
 
 /// One host check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub struct HostCheck {
     /// A stable identifier (`dev_vfio`, `vtd:dmar0`, …).
     pub id: String,
     /// What the human output calls it.
@@ -57,14 +57,14 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
-impl Check {
+impl HostCheck {
     pub(super) fn new(
         id: impl Into<String>,
         label: impl Into<String>,
         status: Status,
         detail: impl Into<String>,
-    ) -> Check {
-        Check {
+    ) -> HostCheck {
+        HostCheck {
             id: id.into(),
             label: label.into(),
             status,
@@ -73,7 +73,7 @@ impl Check {
         }
     }
 
-    pub(super) fn hint(mut self, hint: impl Into<String>) -> Check {
+    pub(super) fn hint(mut self, hint: impl Into<String>) -> HostCheck {
         self.hint = Some(hint.into());
         self
     }
@@ -152,7 +152,7 @@ pub struct DeviceReport {
     /// What `IOMMU_GET_HW_INFO` reported for it (vfio-pci devices with a VFIO cdev, on
     /// a host with `/dev/iommu`): the IOMMU data or why the query failed; `None` when
     /// not asked.
-    pub hw_info: Option<std::result::Result<HwInfo, String>>,
+    pub hw_info: Option<std::result::Result<DecodedHwInfo, String>>,
     /// What `vsva-viommu`'s iommufd backend would offer a guest behind this device
     /// ([`iommufd_backend::probe`](super::iommufd_backend::probe), in the session that asked `IOMMU_GET_HW_INFO`), or
     /// why it was not probed (not on `vfio-pci`, no VFIO cdev, a recorded `/dev` root,
@@ -195,7 +195,7 @@ pub struct Report {
     /// The kernel release, when readable.
     pub kernel: Option<String>,
     /// The host checks, in output order.
-    pub checks: Vec<Check>,
+    pub checks: Vec<HostCheck>,
     /// The Intel VT-d units.
     pub vtd_units: Vec<VtdUnit>,
     /// Every device of every IOMMU group, by group then address.
@@ -204,7 +204,7 @@ pub struct Report {
 
 impl Report {
     /// The check with this id.
-    pub fn check(&self, id: &str) -> Option<&Check> {
+    pub fn check(&self, id: &str) -> Option<&HostCheck> {
         self.checks.iter().find(|c| c.id == id)
     }
 

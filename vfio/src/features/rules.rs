@@ -3,9 +3,9 @@
 use vsva_uapi::consts::NestingFeatures;
 
 use super::render::yes_no;
-use super::report::{Check, DeviceReport, FeatureVerdict, Status, VtdUnit};
+use super::report::{DeviceReport, FeatureVerdict, HostCheck, Status, VtdUnit};
 
-pub(super) fn vtd_check(unit: &VtdUnit) -> Check {
+pub(super) fn vtd_check(unit: &VtdUnit) -> HostCheck {
     let c = &unit.caps;
     let detail = format!(
         "scalable{} nesting{} first-level{} PASID{} ({} bits) PRS{} QI{}",
@@ -21,14 +21,14 @@ pub(super) fn vtd_check(unit: &VtdUnit) -> Check {
     let label = format!("VT-d {}", unit.name);
     let missing = unit.nesting_missing();
     if missing.is_empty() {
-        Check::new(id, label, Status::Pass, detail)
+        HostCheck::new(id, label, Status::Pass, detail)
     } else {
         let hint = if c.scalable_mode {
             "this IOMMU cannot nest guest page tables".to_owned()
         } else {
             "needs scalable-mode hardware; boot with intel_iommu=on,sm_on".to_owned()
         };
-        Check::new(
+        HostCheck::new(
             id,
             label,
             Status::Warn,

@@ -11,14 +11,14 @@ use crate::vtd::VtdCapabilities;
 
 use super::pci::{self, parse_ext_caps, ExtCaps};
 
-use super::report::{Check, DeviceReport, Status, VtdUnit};
+use super::report::{DeviceReport, HostCheck, Status, VtdUnit};
 
 /// The most a one-line sysfs attribute (`cap`, `vendor`, `osrelease`…) may hold.
 pub(super) const ATTR_MAX: usize = 4096;
 
 /// A WARN naming a file that is there but was refused (not a regular file, too long).
-pub(super) fn file_warning(path: &Path, why: impl fmt::Display) -> Check {
-    Check::new(
+pub(super) fn file_warning(path: &Path, why: impl fmt::Display) -> HostCheck {
+    HostCheck::new(
         format!("file:{}", path.display()),
         path.display().to_string(),
         Status::Warn,
@@ -30,7 +30,7 @@ pub(super) fn file_warning(path: &Path, why: impl fmt::Display) -> Check {
 /// A one-line attribute, trimmed: at most [`ATTR_MAX`] bytes are read, without blocking.
 /// A missing or empty file is `None`; one that is there but not a regular file, longer
 /// than a line of [`ATTR_MAX`] bytes or not UTF-8 is `None` plus a WARN in `warnings`.
-pub(super) fn read_trimmed(path: &Path, warnings: &mut Vec<Check>) -> Option<String> {
+pub(super) fn read_trimmed(path: &Path, warnings: &mut Vec<HostCheck>) -> Option<String> {
     let (bytes, more) = match bounded::read_prefix(path, ATTR_MAX) {
         Ok(r) => r,
         Err(e) if e.is_not_found() => return None,
@@ -89,7 +89,7 @@ pub(super) fn sorted_names(dir: &Path) -> Vec<String> {
 
 /// The VT-d units of `<sysfs>/class/iommu`. A unit whose `cap` or `ecap` is there but
 /// does not parse is left out with a `vtd:<unit>` WARN in `warnings` (returned count).
-pub(super) fn read_vtd_units(sysfs: &Path, warnings: &mut Vec<Check>) -> (Vec<VtdUnit>, usize) {
+pub(super) fn read_vtd_units(sysfs: &Path, warnings: &mut Vec<HostCheck>) -> (Vec<VtdUnit>, usize) {
     let class = sysfs.join("class/iommu");
     let mut units = Vec::new();
     let mut bad = 0;
@@ -119,7 +119,7 @@ pub(super) fn read_vtd_units(sysfs: &Path, warnings: &mut Vec<Check>) -> (Vec<Vt
             (Err(e), _) | (_, Err(e)) => {
                 bad += 1;
                 warnings.push(
-                    Check::new(
+                    HostCheck::new(
                         format!("vtd:{name}"),
                         format!("VT-d {name}"),
                         Status::Warn,
@@ -133,7 +133,7 @@ pub(super) fn read_vtd_units(sysfs: &Path, warnings: &mut Vec<Check>) -> (Vec<Vt
     (units, bad)
 }
 
-pub(super) fn read_u16_hex(path: &Path, warnings: &mut Vec<Check>) -> Option<u16> {
+pub(super) fn read_u16_hex(path: &Path, warnings: &mut Vec<HostCheck>) -> Option<u16> {
     u16::try_from(parse_hex_u64(&read_trimmed(path, warnings)?)?).ok()
 }
 
@@ -141,7 +141,7 @@ pub(super) fn read_device(
     sysfs: &Path,
     bdf: &str,
     group: u32,
-    warnings: &mut Vec<Check>,
+    warnings: &mut Vec<HostCheck>,
 ) -> DeviceReport {
     let dir = sysfs.join("bus/pci/devices").join(bdf);
     let cdev = sorted_names(&dir.join("vfio-dev")).into_iter().next();

@@ -12,7 +12,7 @@ use super::config::{Diagnostic, IommufdConfig, IommufdDevice, IommufdStats, DIAG
 use super::format::StageOneFormat;
 use super::hwpt::Undo;
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, Invalidation, PageResponse, PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, PasidTableBind, VmId,
 };
 use crate::host::HostIommu;
 
@@ -390,7 +390,7 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
         }
     }
 
-    fn page_response(&self, vm: VmId, response: &PageResponse) {
+    fn page_response(&self, vm: VmId, response: &HostPageResponse) {
         self.flush(vm);
         match self.take_cookie(response.id, response.device) {
             Some(cookie) => self.respond(cookie, response.code),

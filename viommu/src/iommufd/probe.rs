@@ -3,7 +3,7 @@
 use std::fmt;
 
 use vsva_uapi::Errno;
-use vsva_vfio::iommufd::{DevId, HwInfo, IoasId, Iommufd};
+use vsva_vfio::iommufd::{DecodedHwInfo, DevId, IoasId, Iommufd};
 
 use crate::host::HostIommu;
 
@@ -13,7 +13,7 @@ pub use vsva_vfio::features::iommufd_backend::NestingSupport;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostProbe {
     /// `IOMMU_GET_HW_INFO` for the probing device.
-    pub hw_info: HwInfo,
+    pub hw_info: DecodedHwInfo,
     /// Nesting, as the hardware and the kernel agree on it.
     pub nesting: NestingSupport,
     /// The host as the vIOMMU layer should see it (its features follow from it), with

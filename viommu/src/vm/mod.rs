@@ -22,7 +22,7 @@ use vsva_uapi::{Errno, Fault, FaultPageRequest, NestingInfo, Policy};
 use vsva_vfio::nesting::NestingHandler;
 
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, PageRequest, PageResponse, PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, HostPageResponse, PageRequest, PasidTableBind, VmId,
 };
 use crate::error::{Result, ViommuError};
 use crate::host::HostIommu;
@@ -333,8 +333,8 @@ fn random_start(lo: u32, hi: u32) -> Result<u32> {
     Ok(lo + ((u64::from(r) * span) >> 32) as u32)
 }
 
-fn response_to(request: &PageRequest, code: PageResponseCode) -> PageResponse {
-    PageResponse {
+fn response_to(request: &PageRequest, code: PageResponseCode) -> HostPageResponse {
+    HostPageResponse {
         id: request.id,
         device: request.device,
         pasid: request.pasid,

@@ -13,8 +13,8 @@ use vsva_uapi::consts::{CacheInvType, FaultPerm, PageResponseCode, VtdGpasidFlag
 use vsva_uapi::{Errno, GpasidBindData, GpasidBindDataVtd};
 use vsva_viommu::soft::{Event, SoftwareIommu};
 use vsva_viommu::{
-    DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, PageRequest, PageResponse,
-    Viommu,
+    DeviceId, GpasidBind, HostIommu, HostPageResponse, Invalidation, InvalidationScope,
+    PageRequest, Viommu,
 };
 use vsva_vmm::{inject_on_ready, GuestSpec, Op, RunReport, StartRegs, Vmm, BOOT_INFO_GPA};
 use zerocopy::{FromZeros, IntoBytes};
@@ -103,7 +103,7 @@ fn normalized(log: &[Event], a: u32, b: u32) -> Vec<Event> {
                 scope: scope(inv.scope),
                 ..inv
             }),
-            Event::PageResponse(r) => Event::PageResponse(PageResponse {
+            Event::PageResponse(r) => Event::PageResponse(HostPageResponse {
                 device: DeviceId(0),
                 pasid: r.pasid.map(p),
                 ..r
@@ -161,7 +161,7 @@ fn expected_effects() -> Vec<Event> {
     // The hook tags the requests with B (bound with guest PASID 0x42); the guest answers
     // each with the PASID it was shown, the backend gets host PASID B.
     for grpid in 1..=INJECT {
-        v.push(Event::PageResponse(PageResponse {
+        v.push(Event::PageResponse(HostPageResponse {
             id: 0,
             device: DeviceId(0),
             pasid: Some(2),

@@ -14,8 +14,8 @@ use vsva_uapi::consts::{CacheInvType, FaultPerm, PageResponseCode, VtdGpasidFlag
 use vsva_uapi::hw::vtd::PageReqDesc;
 use vsva_viommu::soft::{Event, SoftwareIommu};
 use vsva_viommu::{
-    DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, PageRequest, PageResponse,
-    Viommu,
+    DeviceId, GpasidBind, HostIommu, HostPageResponse, Invalidation, InvalidationScope,
+    PageRequest, Viommu,
 };
 use vsva_vmm::{Guest, GuestSpec, Vmm};
 use vsva_vtd::VtdStats;
@@ -194,7 +194,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
         [
             Event::Bind(*bind),
             at_pasid,
-            Event::PageResponse(PageResponse {
+            Event::PageResponse(HostPageResponse {
                 id: 0,
                 device: dev,
                 pasid: Some(h),
