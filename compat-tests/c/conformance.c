@@ -20,7 +20,12 @@
  *     single `data_type` (two C entries, one path);
  *   - vfio_iommu_type1_pasid_request's `struct { min; max } range` is vsva's flat
  *     `min` / `max`.
- * vfio_iommu_type1_nesting_op's flexible `data[]` has no size and no table entry.
+ *   - a VFIO capability record's `struct vfio_info_cap_header header` is vsva's flat
+ *     `id` / `version` / `next`;
+ *   - vfio_iommu_type1_info_cap_migration's implicit padding after `flags` is vsva's
+ *     `__pad` (an entry measured between `flags` and `pgsize_bitmap`).
+ * The flexible arrays (vfio_iommu_type1_nesting_op's `data[]`, DMA unmap's `data[]`,
+ * the IOVA range capability's `iova_ranges[]`) have no size and no table entry.
  *
  * Only the functions declared in the "Exported API" section are visible to Rust; the
  * Rust declarations are in compat-tests/src/sys.rs and must match them.
@@ -119,6 +124,25 @@ static const struct vsva_c_struct_info structs[] = {
 	STRUCT(iommu_hwpt_vtd_s1_invalidate),
 	STRUCT(iommu_hwpt_pgfault),
 	STRUCT(iommu_hwpt_page_response),
+	STRUCT(iommu_destroy),
+	STRUCT(iommu_ioas_alloc),
+	STRUCT(iommu_ioas_map),
+	STRUCT(iommu_ioas_unmap),
+	STRUCT(iommu_ioas_iova_ranges),
+	STRUCT(vfio_device_bind_iommufd),
+	STRUCT(vfio_group_status),
+	STRUCT(vfio_device_info),
+	STRUCT(vfio_region_info),
+	STRUCT(vfio_irq_info),
+	STRUCT(vfio_iommu_type1_info),
+	STRUCT(vfio_iommu_type1_dma_map),
+	STRUCT(vfio_iommu_type1_dma_unmap),
+	STRUCT(iommu_iova_range),
+	STRUCT(vfio_info_cap_header),
+	STRUCT(vfio_iommu_type1_info_cap_iova_range),
+	STRUCT(vfio_iova_range),
+	STRUCT(vfio_iommu_type1_info_cap_migration),
+	STRUCT(vfio_iommu_type1_info_dma_avail),
 };
 
 #define MEMBER_SIZE(s, m) sizeof(((struct s *)0)->m)
@@ -135,6 +159,11 @@ static const struct vsva_c_struct_info structs[] = {
 /* iommu_fault's anonymous union, which vsva calls `data`: member `mem`, field `f`. */
 #define FAULT_FLD(mem, f) \
 	FLD_AS(iommu_fault, "data." #mem "." #f, mem.f)
+
+/* The vfio_info_cap_header a capability record starts with: vsva flattens it. */
+#define CAP_HEADER(s) \
+	FLD_AS(s, "id", header.id), FLD_AS(s, "version", header.version), \
+	FLD_AS(s, "next", header.next)
 
 static const struct vsva_c_field_info fields[] = {
 	/* iommu_cache_invalidate_info */
@@ -369,6 +398,126 @@ static const struct vsva_c_field_info fields[] = {
 	/* iommu_hwpt_page_response */
 	FLD(iommu_hwpt_page_response, cookie),
 	FLD(iommu_hwpt_page_response, code),
+
+	/* iommu_destroy */
+	FLD(iommu_destroy, size),
+	FLD(iommu_destroy, id),
+
+	/* iommu_ioas_alloc */
+	FLD(iommu_ioas_alloc, size),
+	FLD(iommu_ioas_alloc, flags),
+	FLD(iommu_ioas_alloc, out_ioas_id),
+
+	/* iommu_ioas_map */
+	FLD(iommu_ioas_map, size),
+	FLD(iommu_ioas_map, flags),
+	FLD(iommu_ioas_map, ioas_id),
+	FLD(iommu_ioas_map, __reserved),
+	FLD(iommu_ioas_map, user_va),
+	FLD(iommu_ioas_map, length),
+	FLD(iommu_ioas_map, iova),
+
+	/* iommu_ioas_unmap */
+	FLD(iommu_ioas_unmap, size),
+	FLD(iommu_ioas_unmap, ioas_id),
+	FLD(iommu_ioas_unmap, iova),
+	FLD(iommu_ioas_unmap, length),
+
+	/* iommu_ioas_iova_ranges */
+	FLD(iommu_ioas_iova_ranges, size),
+	FLD(iommu_ioas_iova_ranges, ioas_id),
+	FLD(iommu_ioas_iova_ranges, num_iovas),
+	FLD(iommu_ioas_iova_ranges, __reserved),
+	FLD(iommu_ioas_iova_ranges, allowed_iovas),
+	FLD(iommu_ioas_iova_ranges, out_iova_alignment),
+
+	/* vfio_device_bind_iommufd */
+	FLD(vfio_device_bind_iommufd, argsz),
+	FLD(vfio_device_bind_iommufd, flags),
+	FLD(vfio_device_bind_iommufd, iommufd),
+	FLD(vfio_device_bind_iommufd, out_devid),
+	FLD(vfio_device_bind_iommufd, token_uuid_ptr),
+
+	/* vfio_group_status */
+	FLD(vfio_group_status, argsz),
+	FLD(vfio_group_status, flags),
+
+	/* vfio_device_info */
+	FLD(vfio_device_info, argsz),
+	FLD(vfio_device_info, flags),
+	FLD(vfio_device_info, num_regions),
+	FLD(vfio_device_info, num_irqs),
+	FLD(vfio_device_info, cap_offset),
+	FLD(vfio_device_info, pad),
+
+	/* vfio_region_info */
+	FLD(vfio_region_info, argsz),
+	FLD(vfio_region_info, flags),
+	FLD(vfio_region_info, index),
+	FLD(vfio_region_info, cap_offset),
+	FLD(vfio_region_info, size),
+	FLD(vfio_region_info, offset),
+
+	/* vfio_irq_info */
+	FLD(vfio_irq_info, argsz),
+	FLD(vfio_irq_info, flags),
+	FLD(vfio_irq_info, index),
+	FLD(vfio_irq_info, count),
+
+	/* vfio_iommu_type1_info */
+	FLD(vfio_iommu_type1_info, argsz),
+	FLD(vfio_iommu_type1_info, flags),
+	FLD(vfio_iommu_type1_info, iova_pgsizes),
+	FLD(vfio_iommu_type1_info, cap_offset),
+	FLD(vfio_iommu_type1_info, pad),
+
+	/* vfio_iommu_type1_dma_map */
+	FLD(vfio_iommu_type1_dma_map, argsz),
+	FLD(vfio_iommu_type1_dma_map, flags),
+	FLD(vfio_iommu_type1_dma_map, vaddr),
+	FLD(vfio_iommu_type1_dma_map, iova),
+	FLD(vfio_iommu_type1_dma_map, size),
+
+	/* vfio_iommu_type1_dma_unmap (data[] is a flexible array: no entry) */
+	FLD(vfio_iommu_type1_dma_unmap, argsz),
+	FLD(vfio_iommu_type1_dma_unmap, flags),
+	FLD(vfio_iommu_type1_dma_unmap, iova),
+	FLD(vfio_iommu_type1_dma_unmap, size),
+
+	/* iommu_iova_range */
+	FLD(iommu_iova_range, start),
+	FLD(iommu_iova_range, last),
+
+	/* vfio_info_cap_header */
+	FLD(vfio_info_cap_header, id),
+	FLD(vfio_info_cap_header, version),
+	FLD(vfio_info_cap_header, next),
+
+	/* vfio_iommu_type1_info_cap_iova_range (iova_ranges[] is a flexible array: no entry) */
+	CAP_HEADER(vfio_iommu_type1_info_cap_iova_range),
+	FLD(vfio_iommu_type1_info_cap_iova_range, nr_iovas),
+	FLD(vfio_iommu_type1_info_cap_iova_range, reserved),
+
+	/* vfio_iova_range */
+	FLD(vfio_iova_range, start),
+	FLD(vfio_iova_range, end),
+
+	/* vfio_iommu_type1_info_cap_migration */
+	CAP_HEADER(vfio_iommu_type1_info_cap_migration),
+	FLD(vfio_iommu_type1_info_cap_migration, flags),
+	{ "vfio_iommu_type1_info_cap_migration", "__pad", "(padding after flags)",
+	  offsetof(struct vfio_iommu_type1_info_cap_migration, flags) +
+		  MEMBER_SIZE(vfio_iommu_type1_info_cap_migration, flags),
+	  offsetof(struct vfio_iommu_type1_info_cap_migration, pgsize_bitmap) -
+		  offsetof(struct vfio_iommu_type1_info_cap_migration, flags) -
+		  MEMBER_SIZE(vfio_iommu_type1_info_cap_migration, flags),
+	  VSVA_C_ROLE_FIELD },
+	FLD(vfio_iommu_type1_info_cap_migration, pgsize_bitmap),
+	FLD(vfio_iommu_type1_info_cap_migration, max_dirty_bitmap_size),
+
+	/* vfio_iommu_type1_info_dma_avail */
+	CAP_HEADER(vfio_iommu_type1_info_dma_avail),
+	FLD(vfio_iommu_type1_info_dma_avail, avail),
 };
 
 #define CONST(c) { #c, (uint64_t)(c) }
@@ -877,6 +1026,248 @@ static int cmp_detach(const struct vfio_device_detach_iommufd_pt *got,
 	return 0;
 }
 
+static void known_destroy(struct iommu_destroy *s)
+{
+	s->size = sizeof(*s);
+	s->id = 9;
+}
+
+static int cmp_destroy(const struct iommu_destroy *got,
+                       const struct iommu_destroy *want, int idx, const char **field)
+{
+	CMP(size);
+	CMP(id);
+	return 0;
+}
+
+static void known_ioas_alloc(struct iommu_ioas_alloc *s)
+{
+	s->size = sizeof(*s);
+	s->out_ioas_id = 2;
+}
+
+static int cmp_ioas_alloc(const struct iommu_ioas_alloc *got,
+                          const struct iommu_ioas_alloc *want, int idx, const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(out_ioas_id);
+	return 0;
+}
+
+static void known_ioas_map(struct iommu_ioas_map *s)
+{
+	s->size = sizeof(*s);
+	s->flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+	s->ioas_id = 2;
+	s->user_va = 0x7f0000000000ULL;
+	s->length = 0x200000;
+	s->iova = 0x100000;
+}
+
+static int cmp_ioas_map(const struct iommu_ioas_map *got,
+                        const struct iommu_ioas_map *want, int idx, const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(ioas_id);
+	CMP(__reserved);
+	CMP(user_va);
+	CMP(length);
+	CMP(iova);
+	return 0;
+}
+
+static void known_ioas_unmap(struct iommu_ioas_unmap *s)
+{
+	s->size = sizeof(*s);
+	s->ioas_id = 2;
+	s->iova = 0x100000;
+	s->length = 0x200000;
+}
+
+static int cmp_ioas_unmap(const struct iommu_ioas_unmap *got,
+                          const struct iommu_ioas_unmap *want, int idx, const char **field)
+{
+	CMP(size);
+	CMP(ioas_id);
+	CMP(iova);
+	CMP(length);
+	return 0;
+}
+
+static void known_ioas_iova_ranges(struct iommu_ioas_iova_ranges *s)
+{
+	s->size = sizeof(*s);
+	s->ioas_id = 2;
+	s->num_iovas = 4;
+	s->allowed_iovas = 0x5000;
+	s->out_iova_alignment = 4096;
+}
+
+static int cmp_ioas_iova_ranges(const struct iommu_ioas_iova_ranges *got,
+                                const struct iommu_ioas_iova_ranges *want, int idx, const char **field)
+{
+	CMP(size);
+	CMP(ioas_id);
+	CMP(num_iovas);
+	CMP(__reserved);
+	CMP(allowed_iovas);
+	CMP(out_iova_alignment);
+	return 0;
+}
+
+static void known_bind_iommufd(struct vfio_device_bind_iommufd *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_DEVICE_BIND_FLAG_TOKEN;
+	s->iommufd = 3;
+	s->out_devid = 7;
+	s->token_uuid_ptr = 0x1000;
+}
+
+static int cmp_bind_iommufd(const struct vfio_device_bind_iommufd *got,
+                            const struct vfio_device_bind_iommufd *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(iommufd);
+	CMP(out_devid);
+	CMP(token_uuid_ptr);
+	return 0;
+}
+
+static void known_group_status(struct vfio_group_status *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET;
+}
+
+static int cmp_group_status(const struct vfio_group_status *got,
+                            const struct vfio_group_status *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	return 0;
+}
+
+static void known_device_info(struct vfio_device_info *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_CAPS;
+	s->num_regions = 9;
+	s->num_irqs = 5;
+	s->cap_offset = 24;
+}
+
+static int cmp_device_info(const struct vfio_device_info *got,
+                           const struct vfio_device_info *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(num_regions);
+	CMP(num_irqs);
+	CMP(cap_offset);
+	CMP(pad);
+	return 0;
+}
+
+static void known_region_info(struct vfio_region_info *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+	s->index = 2;
+	s->cap_offset = 32;
+	s->size = 0x1000;
+	s->offset = 0x20000000000ULL;
+}
+
+static int cmp_region_info(const struct vfio_region_info *got,
+                           const struct vfio_region_info *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(index);
+	CMP(cap_offset);
+	CMP(size);
+	CMP(offset);
+	return 0;
+}
+
+static void known_irq_info(struct vfio_irq_info *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = 0x7;
+	s->index = 2;
+	s->count = 8;
+}
+
+static int cmp_irq_info(const struct vfio_irq_info *got,
+                        const struct vfio_irq_info *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(index);
+	CMP(count);
+	return 0;
+}
+
+static void known_type1_info(struct vfio_iommu_type1_info *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+	s->iova_pgsizes = 0x40201000;
+	s->cap_offset = 24;
+}
+
+static int cmp_type1_info(const struct vfio_iommu_type1_info *got,
+                          const struct vfio_iommu_type1_info *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(iova_pgsizes);
+	CMP(cap_offset);
+	CMP(pad);
+	return 0;
+}
+
+static void known_dma_map(struct vfio_iommu_type1_dma_map *s)
+{
+	s->argsz = sizeof(*s);
+	s->flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	s->vaddr = 0x7f0000000000ULL;
+	s->iova = 0x100000;
+	s->size = 0x200000;
+}
+
+static int cmp_dma_map(const struct vfio_iommu_type1_dma_map *got,
+                       const struct vfio_iommu_type1_dma_map *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(vaddr);
+	CMP(iova);
+	CMP(size);
+	return 0;
+}
+
+static void known_dma_unmap(struct vfio_iommu_type1_dma_unmap *s)
+{
+	s->argsz = sizeof(*s);
+	s->iova = 0x100000;
+	s->size = 0x200000;
+}
+
+static int cmp_dma_unmap(const struct vfio_iommu_type1_dma_unmap *got,
+                         const struct vfio_iommu_type1_dma_unmap *want, int idx, const char **field)
+{
+	CMP(argsz);
+	CMP(flags);
+	CMP(iova);
+	CMP(size);
+	return 0;
+}
+
 static void known_fault_prm(struct iommu_fault *s)
 {
 	s->type = IOMMU_FAULT_PAGE_REQ;
@@ -1098,6 +1489,19 @@ SAMPLE(vtd_s1_invalidate, iommu_hwpt_vtd_s1_invalidate, known_vtd_s1_invalidate,
 SAMPLE(pgfault, iommu_hwpt_pgfault, known_pgfault, cmp_pgfault)
 SAMPLE(hwpt_page_response, iommu_hwpt_page_response, known_hwpt_page_response,
        cmp_hwpt_page_response)
+SAMPLE(destroy, iommu_destroy, known_destroy, cmp_destroy)
+SAMPLE(ioas_alloc, iommu_ioas_alloc, known_ioas_alloc, cmp_ioas_alloc)
+SAMPLE(ioas_map, iommu_ioas_map, known_ioas_map, cmp_ioas_map)
+SAMPLE(ioas_unmap, iommu_ioas_unmap, known_ioas_unmap, cmp_ioas_unmap)
+SAMPLE(ioas_iova_ranges, iommu_ioas_iova_ranges, known_ioas_iova_ranges, cmp_ioas_iova_ranges)
+SAMPLE(bind_iommufd, vfio_device_bind_iommufd, known_bind_iommufd, cmp_bind_iommufd)
+SAMPLE(group_status, vfio_group_status, known_group_status, cmp_group_status)
+SAMPLE(device_info, vfio_device_info, known_device_info, cmp_device_info)
+SAMPLE(region_info, vfio_region_info, known_region_info, cmp_region_info)
+SAMPLE(irq_info, vfio_irq_info, known_irq_info, cmp_irq_info)
+SAMPLE(type1_info, vfio_iommu_type1_info, known_type1_info, cmp_type1_info)
+SAMPLE(dma_map, vfio_iommu_type1_dma_map, known_dma_map, cmp_dma_map)
+SAMPLE(dma_unmap, vfio_iommu_type1_dma_unmap, known_dma_unmap, cmp_dma_unmap)
 
 /*
  * The nesting op: the 8-byte header, then data[] holding the ADDR cache invalidation;
@@ -1178,6 +1582,19 @@ static const struct sample samples[] = {
 	SMP("iommu_hwpt_vtd_s1_invalidate", iommu_hwpt_vtd_s1_invalidate, vtd_s1_invalidate),
 	SMP("iommu_hwpt_pgfault", iommu_hwpt_pgfault, pgfault),
 	SMP("iommu_hwpt_page_response", iommu_hwpt_page_response, hwpt_page_response),
+	SMP("iommu_destroy", iommu_destroy, destroy),
+	SMP("iommu_ioas_alloc", iommu_ioas_alloc, ioas_alloc),
+	SMP("iommu_ioas_map/fixed_rw", iommu_ioas_map, ioas_map),
+	SMP("iommu_ioas_unmap", iommu_ioas_unmap, ioas_unmap),
+	SMP("iommu_ioas_iova_ranges", iommu_ioas_iova_ranges, ioas_iova_ranges),
+	SMP("vfio_device_bind_iommufd/token", vfio_device_bind_iommufd, bind_iommufd),
+	SMP("vfio_group_status", vfio_group_status, group_status),
+	SMP("vfio_device_info/caps", vfio_device_info, device_info),
+	SMP("vfio_region_info/caps", vfio_region_info, region_info),
+	SMP("vfio_irq_info", vfio_irq_info, irq_info),
+	SMP("vfio_iommu_type1_info/caps", vfio_iommu_type1_info, type1_info),
+	SMP("vfio_iommu_type1_dma_map", vfio_iommu_type1_dma_map, dma_map),
+	SMP("vfio_iommu_type1_dma_unmap", vfio_iommu_type1_dma_unmap, dma_unmap),
 };
 
 size_t vsva_c_sample_count(void)

@@ -8,8 +8,10 @@
  *   - its out-of-tree members: iommu_nesting_info (late Liu Yi L vSVA layout) and
  *     iommu_pasid_table_config (final Auger SMMUv3 layout) (section 1.4);
  *   - the 2020 VFIO nesting envelope, series v3-v7, never merged (section 4);
- *   - include/uapi/linux/iommufd.h (about v6.17) and the VFIO cdev attach/detach of
- *     include/uapi/linux/vfio.h (section 5).
+ *   - include/uapi/linux/iommufd.h (about v6.17) and the VFIO cdev bind/attach/detach
+ *     of include/uapi/linux/vfio.h (section 5; iommufd-7x.md sections 2 and 4);
+ *   - VFIO's own structs of include/uapi/linux/vfio.h (group, device, region, IRQ and
+ *     type1 info, DMA map / unmap, the type1 info capabilities).
  *
  * Field names, types, and named / anonymous unions follow the kernel headers, so that
  * `offsetof(struct iommu_cache_invalidate_info, granu.addr_info.addr)` means here what
@@ -450,6 +452,187 @@ struct vfio_device_detach_iommufd_pt {
 };
 
 /* ------------------------------------------------------------------------------------
+ * include/uapi/linux/iommufd.h: the objects every user starts with (IOMMU_DESTROY,
+ * the IOAS ioctls; reference iommufd-7x.md sections 2.1-2.5, 2.7) and VFIO cdev bind
+ * (section 4.1).
+ * ---------------------------------------------------------------------------------- */
+
+struct iommu_destroy {
+	uint32_t size;
+	uint32_t id;
+};
+
+struct iommu_ioas_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t out_ioas_id;
+};
+
+#define IOMMU_IOAS_MAP_FIXED_IOVA	(1 << 0)
+#define IOMMU_IOAS_MAP_WRITEABLE	(1 << 1)
+#define IOMMU_IOAS_MAP_READABLE		(1 << 2)
+
+struct iommu_ioas_map {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	uint32_t __reserved;
+	vsva_aligned_u64 user_va;
+	vsva_aligned_u64 length;
+	vsva_aligned_u64 iova;
+};
+
+struct iommu_ioas_unmap {
+	uint32_t size;
+	uint32_t ioas_id;
+	vsva_aligned_u64 iova;
+	vsva_aligned_u64 length;
+};
+
+struct iommu_iova_range {
+	vsva_aligned_u64 start;
+	vsva_aligned_u64 last;
+};
+
+struct iommu_ioas_iova_ranges {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint32_t num_iovas;
+	uint32_t __reserved;
+	vsva_aligned_u64 allowed_iovas;
+	vsva_aligned_u64 out_iova_alignment;
+};
+
+#define VFIO_DEVICE_BIND_FLAG_TOKEN	(1 << 0)
+
+struct vfio_device_bind_iommufd {
+	uint32_t argsz;
+	uint32_t flags;
+	int32_t iommufd;
+	uint32_t out_devid;
+	vsva_aligned_u64 token_uuid_ptr;
+};
+
+/* ------------------------------------------------------------------------------------
+ * include/uapi/linux/vfio.h: VFIO's own size-first structs (group, device, region and
+ * IRQ info, type1 info and DMA map / unmap) and the type1 info capability records.
+ * __u64 is 8-byte aligned on x86_64, where vsva's numbers hold.
+ * ---------------------------------------------------------------------------------- */
+
+#define VFIO_GROUP_FLAGS_VIABLE		(1 << 0)
+#define VFIO_GROUP_FLAGS_CONTAINER_SET	(1 << 1)
+
+struct vfio_group_status {
+	uint32_t argsz;
+	uint32_t flags;
+};
+
+#define VFIO_DEVICE_FLAGS_RESET	(1 << 0)
+#define VFIO_DEVICE_FLAGS_PCI	(1 << 1)
+#define VFIO_DEVICE_FLAGS_CAPS	(1 << 7)
+
+struct vfio_device_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+
+#define VFIO_REGION_INFO_FLAG_READ	(1 << 0)
+#define VFIO_REGION_INFO_FLAG_WRITE	(1 << 1)
+#define VFIO_REGION_INFO_FLAG_MMAP	(1 << 2)
+#define VFIO_REGION_INFO_FLAG_CAPS	(1 << 3)
+
+struct vfio_region_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t index;
+	uint32_t cap_offset;
+	uint64_t size;
+	uint64_t offset;
+};
+
+struct vfio_irq_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t index;
+	uint32_t count;
+};
+
+#define VFIO_IOMMU_INFO_PGSIZES	(1 << 0)
+#define VFIO_IOMMU_INFO_CAPS	(1 << 1)
+
+struct vfio_iommu_type1_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t iova_pgsizes;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+
+#define VFIO_DMA_MAP_FLAG_READ	(1 << 0)
+#define VFIO_DMA_MAP_FLAG_WRITE	(1 << 1)
+#define VFIO_DMA_MAP_FLAG_VADDR	(1 << 2)
+
+struct vfio_iommu_type1_dma_map {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t vaddr;
+	uint64_t iova;
+	uint64_t size;
+};
+
+#define VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP	(1 << 0)
+#define VFIO_DMA_UNMAP_FLAG_ALL			(1 << 1)
+#define VFIO_DMA_UNMAP_FLAG_VADDR		(1 << 2)
+
+struct vfio_iommu_type1_dma_unmap {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t iova;
+	uint64_t size;
+	uint8_t data[];
+};
+
+struct vfio_info_cap_header {
+	uint16_t id;
+	uint16_t version;
+	uint32_t next;
+};
+
+struct vfio_iova_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+#define VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE	1
+
+struct vfio_iommu_type1_info_cap_iova_range {
+	struct vfio_info_cap_header header;
+	uint32_t nr_iovas;
+	uint32_t reserved;
+	struct vfio_iova_range iova_ranges[];
+};
+
+#define VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION	2
+
+struct vfio_iommu_type1_info_cap_migration {
+	struct vfio_info_cap_header header;
+	uint32_t flags;
+	uint64_t pgsize_bitmap;
+	uint64_t max_dirty_bitmap_size;
+};
+
+#define VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL	3
+
+struct vfio_iommu_type1_info_dma_avail {
+	struct vfio_info_cap_header header;
+	uint32_t avail;
+};
+
+/* ------------------------------------------------------------------------------------
  * The reference's x86_64 numbers, checked by the C compiler alone.
  * ---------------------------------------------------------------------------------- */
 
@@ -505,6 +688,20 @@ _Static_assert(sizeof(struct iommu_hwpt_page_response) == 8, "hwpt_page_response
 _Static_assert(sizeof(struct vfio_device_attach_iommufd_pt) == 16, "attach_pt");
 _Static_assert(VSVA_OFFSETOFEND(vfio_device_attach_iommufd_pt, pt_id) == 12, "minsz");
 _Static_assert(sizeof(struct vfio_device_detach_iommufd_pt) == 12, "detach_pt");
+/* iommufd-7x.md section 1.5 and 4.1. */
+_Static_assert(sizeof(struct iommu_destroy) == 8, "destroy");
+_Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "ioas_alloc");
+_Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas_map");
+_Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "ioas_unmap");
+_Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "ioas_iova_ranges");
+_Static_assert(sizeof(struct vfio_device_bind_iommufd) == 24, "bind_iommufd");
+_Static_assert(VSVA_OFFSETOFEND(vfio_device_bind_iommufd, out_devid) == 16, "bind minsz");
+/* vfio.h: minsz of the info replies is offsetofend of the field before cap_offset. */
+_Static_assert(VSVA_OFFSETOFEND(vfio_device_info, num_irqs) == 16, "device_info minsz");
+_Static_assert(VSVA_OFFSETOFEND(vfio_iommu_type1_info, iova_pgsizes) == 16, "type1 minsz");
+_Static_assert(sizeof(struct vfio_iommu_type1_dma_unmap) == 24, "dma_unmap");
+_Static_assert(offsetof(struct vfio_iommu_type1_info_cap_migration, pgsize_bitmap) == 16,
+	       "migration: implicit padding at 12");
 #endif /* __x86_64__ */
 
 #endif /* VSVA_UAPI_H */

@@ -119,6 +119,32 @@ def sel(index, policy=DEFAULT):
     return bytes([(policy << 4 if policy < 3 else DEFAULT) | index])
 
 
+def declared_structs():
+    """(name, size, min_size, sized) of every declared struct, in ALL_STRUCTS order, read
+    from docs/layouts.md (generated from the declarations)."""
+    out = []
+    with open(os.path.join(HERE, "..", "..", "docs", "layouts.md")) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("### `") and line.endswith("`"):
+            row = lines[i + 4].strip("|").split("|")
+            size, min_size, field = int(row[0]), int(row[2]), row[3].strip()
+            out.append((line[5:-1], size, min_size, not field.startswith("none")))
+    return out
+
+
+def every_struct_seeds():
+    """Per struct: the zeroed struct at its newest and its minimum size (argsz set)."""
+    seeds = {}
+    for index, (name, size, min_size, sized) in enumerate(declared_structs()):
+        for label, n in (("full", size), ("min", min_size)):
+            body = z(n)
+            if sized:
+                body = u32(n) + body[4:]
+            seeds[f"ok-{name}-{label}"] = bytes([index, DEFAULT]) + body
+    return seeds
+
+
 def read_example(name):
     with open(os.path.join(EXAMPLES, name), "rb") as f:
         return f.read()
@@ -211,6 +237,7 @@ SEEDS = {
         "edge-attach-zero-tail": sel(4, 1) + with_argsz(ATTACH_PASID + z(4)),
         "edge-hw-info-argsz-4097": sel(0) + with_argsz(HW_INFO, 4097),
     },
+    "every_struct": every_struct_seeds(),
     "explain_batch": {
         "ok-examples-batch": read_example("batch.jsonl"),
         "ok-one-line": (b'{"struct": "iommu_page_response", "hex": "'

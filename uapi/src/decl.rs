@@ -768,7 +768,8 @@ impl Layout {
     ///
     /// Fields are in order, contiguous and cover `size`; the size field is first; the
     /// union starts at `min_size`; selectors and flags lie inside `min_size`; every
-    /// variant and extension ends within `size`; generations grow and end at `size`.
+    /// variant and extension ends within `size`; an extension's bit is one of the bits
+    /// its flags field's check allows; generations grow and end at `size`.
     pub const fn validate(&self) {
         assert!(
             self.size > 0 && self.size.is_multiple_of(self.align),
@@ -835,6 +836,17 @@ impl Layout {
                 "extension flags inside min_size"
             );
             assert!(x.end <= self.size, "extension end");
+            // An extension's bit is one its flags field declares (when it checks them).
+            let mut i = 0;
+            while i < self.fields.len() {
+                let f = &self.fields[i];
+                if f.offset == x.flags.offset {
+                    if let Check::Flags(known) = f.check {
+                        assert!(x.bit & known == x.bit, "extension bit not a known flag");
+                    }
+                }
+                i += 1;
+            }
             e += 1;
         }
     }
@@ -971,3 +983,39 @@ macro_rules! uapi_struct {
         }
     };
 }
+
+/// Declares every struct of a module and registers it: each `uapi_struct! { … }` block
+/// inside expands as usual, and the module gets
+///
+/// - `STRUCTS`: every struct the block declares, in declaration order, and
+/// - `visit_structs`: the same structs as types, for a [`StructVisitor`](crate::StructVisitor).
+///
+/// The crate's registry ([`ALL_STRUCTS`](crate::ALL_STRUCTS),
+/// [`visit_all_structs`](crate::visit_all_structs)) is the concatenation of the modules'
+/// lists, so a struct declared in a module's `uapi_structs!` block cannot miss it (a test
+/// also counts the declarations in the source files against the registry).
+macro_rules! uapi_structs {
+    (@acc [$($names:ident)*]) => {
+        /// Every struct this module declares, in declaration order (part of
+        /// [`ALL_STRUCTS`](crate::ALL_STRUCTS)).
+        pub const STRUCTS: &[&$crate::Layout] = &[
+            $( <$names as $crate::UapiStruct>::DECL, )*
+        ];
+
+        /// Calls `visitor.visit::<T>()` for every struct of [`STRUCTS`], in its order.
+        pub(crate) fn visit_structs<V: $crate::StructVisitor + ?Sized>(visitor: &mut V) {
+            $( visitor.visit::<$names>(); )*
+        }
+    };
+    (@acc [$($names:ident)*]
+        uapi_struct! { $(#[$meta:meta])* pub struct $name:ident $($body:tt)* }
+        $($rest:tt)*
+    ) => {
+        $crate::uapi_struct! { $(#[$meta])* pub struct $name $($body)* }
+        $crate::decl::uapi_structs! { @acc [$($names)* $name] $($rest)* }
+    };
+    ($($decls:tt)*) => {
+        $crate::decl::uapi_structs! { @acc [] $($decls)* }
+    };
+}
+pub(crate) use uapi_structs;

@@ -7,486 +7,488 @@
 //! `sized: false`: they are versioned by the enclosing `data_len` / `entry_len` or not at all.
 
 use crate::consts::HwptAllocFlags;
+use crate::decl::uapi_structs;
 use crate::decl::{since, Check, Extension, FieldRef, Generation, Late, Policy, Rule};
 use crate::release::Release;
-use crate::uapi_struct;
 
-uapi_struct! {
-    /// `IOMMU_GET_HW_INFO`: what the IOMMU behind a device supports.
-    pub struct HwInfo = "iommu_hw_info", size 40, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE` (6.17).
-        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
-        /// The device (iommufd object id).
-        dev_id: u32, at 8 => Check::None, since 0;
-        /// In: user buffer length; out: the driver data's length.
-        data_len: u32, at 12 => Check::None, since 0;
-        /// User buffer for the driver data.
-        data_uptr: u64, at 16 => Check::None, since 0;
-        /// `in_data_type` (with `INPUT_TYPE`) / `out_data_type`: `enum iommu_hw_info_type`.
-        data_type: u32, at 24 => Check::None, since 0;
-        /// Out: log2 of the largest PASID (was part of `__reserved`).
-        out_max_pasid_log2: u8, at 28 => Check::None, since 2;
-        /// Must be zero.
-        __reserved: [u8; 3], at 29 => Check::Zero, since 0;
-        /// Out: `IOMMU_HW_CAP_*`.
-        out_capabilities: u64, at 32 => Check::None, since 1;
+uapi_structs! {
+    uapi_struct! {
+        /// `IOMMU_GET_HW_INFO`: what the IOMMU behind a device supports.
+        pub struct HwInfo = "iommu_hw_info", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE` (6.17).
+            flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
+            /// The device (iommufd object id).
+            dev_id: u32, at 8 => Check::None, since 0;
+            /// In: user buffer length; out: the driver data's length.
+            data_len: u32, at 12 => Check::None, since 0;
+            /// User buffer for the driver data.
+            data_uptr: u64, at 16 => Check::None, since 0;
+            /// `in_data_type` (with `INPUT_TYPE`) / `out_data_type`: `enum iommu_hw_info_type`.
+            data_type: u32, at 24 => Check::None, since 0;
+            /// Out: log2 of the largest PASID (was part of `__reserved`).
+            out_max_pasid_log2: u8, at 28 => Check::None, since 2;
+            /// Must be zero.
+            __reserved: [u8; 3], at 29 => Check::Zero, since 0;
+            /// Out: `IOMMU_HW_CAP_*`.
+            out_capabilities: u64, at 32 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 32,
+            default_policy: Policy::ZeroTail, union: None,
+            extensions: &[Extension { name: "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 28, since: 3 }],
+            rules: &[],
+            generations: &[
+                Generation { name: "v6.6", size: 32 },
+                Generation { name: "v6.7", size: 40 },
+                Generation { name: "v6.15", size: 40 },
+                Generation { name: "v6.17", size: 40 },
+            ],
+            vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 32,
-        default_policy: Policy::ZeroTail, union: None,
-        extensions: &[Extension { name: "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 28, since: 3 }],
-        rules: &[],
-        generations: &[
-            Generation { name: "v6.6", size: 32 },
-            Generation { name: "v6.7", size: 40 },
-            Generation { name: "v6.15", size: 40 },
-            Generation { name: "v6.17", size: 40 },
-        ],
-        vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_HW_INFO_TYPE_INTEL_VTD` driver data: the raw VT-d CAP and ECAP registers.
-    pub struct HwInfoVtd = "iommu_hw_info_vtd", size 24, align 8 {
-        /// `IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17`.
-        flags: u32, at 0 => Check::None, since 0;
-        /// Reserved.
-        __reserved: u32, at 4 => Check::None, since 0;
-        /// VT-d capability register.
-        cap_reg: u64, at 8 => Check::None, since 0;
-        /// VT-d extended capability register.
-        ecap_reg: u64, at 16 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_HW_INFO_TYPE_INTEL_VTD` driver data: the raw VT-d CAP and ECAP registers.
+        pub struct HwInfoVtd = "iommu_hw_info_vtd", size 24, align 8 {
+            /// `IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17`.
+            flags: u32, at 0 => Check::None, since 0;
+            /// Reserved.
+            __reserved: u32, at 4 => Check::None, since 0;
+            /// VT-d capability register.
+            cap_reg: u64, at 8 => Check::None, since 0;
+            /// VT-d extended capability register.
+            ecap_reg: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.6", size: 24 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 24,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.6", size: 24 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3` driver data: the SMMUv3 ID registers.
-    pub struct HwInfoArmSmmuv3 = "iommu_hw_info_arm_smmuv3", size 40, align 4 {
-        /// Reserved flags.
-        flags: u32, at 0 => Check::None, since 0;
-        /// Reserved.
-        __reserved: u32, at 4 => Check::None, since 0;
-        /// `IDR0`..`IDR5`.
-        idr: [u32; 6], at 8 => Check::None, since 0;
-        /// `IIDR`.
-        iidr: u32, at 32 => Check::None, since 0;
-        /// `AIDR`.
-        aidr: u32, at 36 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3` driver data: the SMMUv3 ID registers.
+        pub struct HwInfoArmSmmuv3 = "iommu_hw_info_arm_smmuv3", size 40, align 4 {
+            /// Reserved flags.
+            flags: u32, at 0 => Check::None, since 0;
+            /// Reserved.
+            __reserved: u32, at 4 => Check::None, since 0;
+            /// `IDR0`..`IDR5`.
+            idr: [u32; 6], at 8 => Check::None, since 0;
+            /// `IIDR`.
+            iidr: u32, at 32 => Check::None, since 0;
+            /// `AIDR`.
+            aidr: u32, at 36 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 40 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 40,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.13", size: 40 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table (nest parent, nested stage 1).
-    pub struct HwptAlloc = "iommu_hwpt_alloc", size 48, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// `IOMMU_HWPT_ALLOC_*` (NEST_PARENT, DIRTY_TRACKING 6.7; PASID 6.15),
-        /// `IOMMU_HWPT_FAULT_ID_VALID` (6.11).
-        flags: u32, at 4 => Check::FlagsSince(&[
-            since(HwptAllocFlags::NEST_PARENT.bits() as u64, Release::V6_7),
-            since(HwptAllocFlags::DIRTY_TRACKING.bits() as u64, Release::V6_7),
-            since(HwptAllocFlags::FAULT_ID_VALID.bits() as u64, Release::V6_11),
-            since(HwptAllocFlags::PASID.bits() as u64, Release::V6_15),
-        ]), since 0;
-        /// The device.
-        dev_id: u32, at 8 => Check::None, since 0;
-        /// IOAS, parent HWPT or vIOMMU.
-        pt_id: u32, at 12 => Check::None, since 0;
-        /// Out: the new HWPT.
-        out_hwpt_id: u32, at 16 => Check::None, since 0;
-        /// Must be zero.
-        __reserved: u32, at 20 => Check::Zero, since 0;
-        /// `enum iommu_hwpt_data_type`: NONE, VTD_S1 (6.7), ARM_SMMUV3 (6.13), AMD_GUEST (7.0).
-        data_type: u32, at 24 => Check::OneOfSince(&[
-            since(0, Release::V6_7), since(1, Release::V6_7),
-            since(2, Release::V6_13), since(3, Release::V7_0),
-        ]), since 1;
-        /// Length of the driver data.
-        data_len: u32, at 28 => Check::None, since 1;
-        /// User pointer to the driver data.
-        data_uptr: u64, at 32 => Check::None, since 1;
-        /// The fault queue, if `FAULT_ID_VALID`.
-        fault_id: u32, at 40 => Check::None, since 2;
-        /// Reserved; the kernel never reads it (only the zero-tail rule past `size` covers it).
-        __reserved2: u32, at 44 => Check::None, since 2;
+    uapi_struct! {
+        /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table (nest parent, nested stage 1).
+        pub struct HwptAlloc = "iommu_hwpt_alloc", size 48, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_HWPT_ALLOC_*` (NEST_PARENT, DIRTY_TRACKING 6.7; PASID 6.15),
+            /// `IOMMU_HWPT_FAULT_ID_VALID` (6.11).
+            flags: u32, at 4 => Check::FlagsSince(&[
+                since(HwptAllocFlags::NEST_PARENT.bits() as u64, Release::V6_7),
+                since(HwptAllocFlags::DIRTY_TRACKING.bits() as u64, Release::V6_7),
+                since(HwptAllocFlags::FAULT_ID_VALID.bits() as u64, Release::V6_11),
+                since(HwptAllocFlags::PASID.bits() as u64, Release::V6_15),
+            ]), since 0;
+            /// The device.
+            dev_id: u32, at 8 => Check::None, since 0;
+            /// IOAS, parent HWPT or vIOMMU.
+            pt_id: u32, at 12 => Check::None, since 0;
+            /// Out: the new HWPT.
+            out_hwpt_id: u32, at 16 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 20 => Check::Zero, since 0;
+            /// `enum iommu_hwpt_data_type`: NONE, VTD_S1 (6.7), ARM_SMMUV3 (6.13), AMD_GUEST (7.0).
+            data_type: u32, at 24 => Check::OneOfSince(&[
+                since(0, Release::V6_7), since(1, Release::V6_7),
+                since(2, Release::V6_13), since(3, Release::V7_0),
+            ]), since 1;
+            /// Length of the driver data.
+            data_len: u32, at 28 => Check::None, since 1;
+            /// User pointer to the driver data.
+            data_uptr: u64, at 32 => Check::None, since 1;
+            /// The fault queue, if `FAULT_ID_VALID`.
+            fault_id: u32, at 40 => Check::None, since 2;
+            /// Reserved; the kernel never reads it (only the zero-tail rule past `size` covers it).
+            __reserved2: u32, at 44 => Check::None, since 2;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None,
+            extensions: &[Extension { name: "IOMMU_HWPT_FAULT_ID_VALID",
+                flags: FieldRef::named(FIELDS, "flags"), bit: HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
+                end: 44, since: 2 }],
+            // iommufd_hwpt_alloc: __reserved (the field pass), then a data type needs data and
+            // data needs a type (EINVAL), then (after the object lookups) the paging
+            // allocation's flags, FAULT_ID_VALID with NEST_PARENT (6.15), and the driver's
+            // data type.
+            rules: &[
+                Rule::Requires { when: FieldRef::named(FIELDS, "data_type"),
+                    field: FieldRef::named(FIELDS, "data_len"), mask: u64::MAX },
+                Rule::Requires { when: FieldRef::named(FIELDS, "data_len"),
+                    field: FieldRef::named(FIELDS, "data_type"), mask: u64::MAX },
+            ],
+            generations: &[
+                Generation { name: "v6.6", size: 24 },
+                Generation { name: "v6.7", size: 40 },
+                Generation { name: "v6.11", size: 48 },
+            ],
+            vendor: None,
+            late: &[
+                Late::Field("flags"),
+                Late::Rule(Rule::Since { release: Release::V6_15, rule: &Rule::NotTogether {
+                    field: FieldRef::named(FIELDS, "flags"),
+                    bits: (HwptAllocFlags::FAULT_ID_VALID.bits()
+                        | HwptAllocFlags::NEST_PARENT.bits()) as u64 } }),
+                Late::Field("data_type"),
+            ],
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 24,
-        default_policy: Policy::ZeroTail, union: None,
-        extensions: &[Extension { name: "IOMMU_HWPT_FAULT_ID_VALID",
-            flags: FieldRef::named(FIELDS, "flags"), bit: HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
-            end: 44, since: 2 }],
-        // iommufd_hwpt_alloc: __reserved (the field pass), then a data type needs data and
-        // data needs a type (EINVAL), then (after the object lookups) the paging
-        // allocation's flags, FAULT_ID_VALID with NEST_PARENT (6.15), and the driver's
-        // data type.
-        rules: &[
-            Rule::Requires { when: FieldRef::named(FIELDS, "data_type"),
-                field: FieldRef::named(FIELDS, "data_len"), mask: u64::MAX },
-            Rule::Requires { when: FieldRef::named(FIELDS, "data_len"),
-                field: FieldRef::named(FIELDS, "data_type"), mask: u64::MAX },
-        ],
-        generations: &[
-            Generation { name: "v6.6", size: 24 },
-            Generation { name: "v6.7", size: 40 },
-            Generation { name: "v6.11", size: 48 },
-        ],
-        vendor: None,
-        late: &[
-            Late::Field("flags"),
-            Late::Rule(Rule::Since { release: Release::V6_15, rule: &Rule::NotTogether {
-                field: FieldRef::named(FIELDS, "flags"),
-                bits: (HwptAllocFlags::FAULT_ID_VALID.bits()
-                    | HwptAllocFlags::NEST_PARENT.bits()) as u64 } }),
-            Late::Field("data_type"),
-        ],
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_HWPT_DATA_VTD_S1`: a nested VT-d stage-1 (the heir of the VT-d guest PASID bind).
-    pub struct HwptVtdS1 = "iommu_hwpt_vtd_s1", size 24, align 8 {
-        /// `IOMMU_VTD_S1_{SRE, EAFE, WPE}`.
-        flags: u64, at 0 => Check::Flags(0b111), since 0;
-        /// Stage-1 page table base (GPA).
-        pgtbl_addr: u64, at 8 => Check::None, since 0;
-        /// Stage-1 address width.
-        addr_width: u32, at 16 => Check::None, since 0;
-        /// Must be zero.
-        __reserved: u32, at 20 => Check::Zero, since 0;
+    uapi_struct! {
+        /// `IOMMU_HWPT_DATA_VTD_S1`: a nested VT-d stage-1 (the heir of the VT-d guest PASID bind).
+        pub struct HwptVtdS1 = "iommu_hwpt_vtd_s1", size 24, align 8 {
+            /// `IOMMU_VTD_S1_{SRE, EAFE, WPE}`.
+            flags: u64, at 0 => Check::Flags(0b111), since 0;
+            /// Stage-1 page table base (GPA).
+            pgtbl_addr: u64, at 8 => Check::None, since 0;
+            /// Stage-1 address width.
+            addr_width: u32, at 16 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 20 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.7", size: 24 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 24,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.7", size: 24 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_HWPT_INVALIDATE`: an array of `entry_len`-sized driver entries.
-    pub struct HwptInvalidate = "iommu_hwpt_invalidate", size 32, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// Nested HWPT or vIOMMU.
-        hwpt_id: u32, at 4 => Check::None, since 0;
-        /// User pointer to the entry array.
-        data_uptr: u64, at 8 => Check::None, since 0;
-        /// `enum iommu_hwpt_invalidate_data_type`; the driver checks it (a type the HWPT
-        /// does not take is `EINVAL` there), after the object lookup.
-        data_type: u32, at 16 => Check::None, since 0;
-        /// Bytes per entry, chosen by the user.
-        entry_len: u32, at 20 => Check::None, since 0;
-        /// In: entries; out: entries handled.
-        entry_num: u32, at 24 => Check::None, since 0;
-        /// Must be zero.
-        __reserved: u32, at 28 => Check::Zero, since 0;
+    uapi_struct! {
+        /// `IOMMU_HWPT_INVALIDATE`: an array of `entry_len`-sized driver entries.
+        pub struct HwptInvalidate = "iommu_hwpt_invalidate", size 32, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Nested HWPT or vIOMMU.
+            hwpt_id: u32, at 4 => Check::None, since 0;
+            /// User pointer to the entry array.
+            data_uptr: u64, at 8 => Check::None, since 0;
+            /// `enum iommu_hwpt_invalidate_data_type`; the driver checks it (a type the HWPT
+            /// does not take is `EINVAL` there), after the object lookup.
+            data_type: u32, at 16 => Check::None, since 0;
+            /// Bytes per entry, chosen by the user.
+            entry_len: u32, at 20 => Check::None, since 0;
+            /// In: entries; out: entries handled.
+            entry_num: u32, at 24 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 28 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 32,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            // iommufd_hwpt_invalidate: __reserved first (EOPNOTSUPP), then entry_num != 0 needs
+            // an array: data_uptr and entry_len, and since 7.2 entry_len <= PAGE_SIZE and
+            // entry_num <= 2^19 (EINVAL).
+            rules: &[
+                Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
+                    field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX },
+                Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
+                    field: FieldRef::named(FIELDS, "entry_len"), mask: u64::MAX },
+                Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                    when: FieldRef::named(FIELDS, "entry_num"),
+                    field: FieldRef::named(FIELDS, "entry_len"), max: crate::PAGE_SIZE as u64 } },
+                Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                    when: FieldRef::named(FIELDS, "entry_num"),
+                    field: FieldRef::named(FIELDS, "entry_num"), max: 1 << 19 } },
+            ],
+            generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 32,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        // iommufd_hwpt_invalidate: __reserved first (EOPNOTSUPP), then entry_num != 0 needs
-        // an array: data_uptr and entry_len, and since 7.2 entry_len <= PAGE_SIZE and
-        // entry_num <= 2^19 (EINVAL).
-        rules: &[
-            Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
-                field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX },
-            Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
-                field: FieldRef::named(FIELDS, "entry_len"), mask: u64::MAX },
-            Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
-                when: FieldRef::named(FIELDS, "entry_num"),
-                field: FieldRef::named(FIELDS, "entry_len"), max: crate::PAGE_SIZE as u64 } },
-            Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
-                when: FieldRef::named(FIELDS, "entry_num"),
-                field: FieldRef::named(FIELDS, "entry_num"), max: 1 << 19 } },
-        ],
-        generations: &[Generation { name: "v6.8", size: 32 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// One VT-d stage-1 invalidation entry (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`).
-    pub struct HwptVtdS1Invalidate = "iommu_hwpt_vtd_s1_invalidate", size 24, align 8 {
-        /// First address (4 KiB aligned); 0 with `npages == u64::MAX` means everything.
-        addr: u64, at 0 => Check::Aligned(4096), since 0;
-        /// Number of 4 KiB pages.
-        npages: u64, at 8 => Check::None, since 0;
-        /// `IOMMU_VTD_INV_FLAGS_LEAF`.
-        flags: u32, at 16 => Check::Flags(1), since 0;
-        /// Must be zero.
-        __reserved: u32, at 20 => Check::Zero, since 0;
+    uapi_struct! {
+        /// One VT-d stage-1 invalidation entry (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`).
+        pub struct HwptVtdS1Invalidate = "iommu_hwpt_vtd_s1_invalidate", size 24, align 8 {
+            /// First address (4 KiB aligned); 0 with `npages == u64::MAX` means everything.
+            addr: u64, at 0 => Check::Aligned(4096), since 0;
+            /// Number of 4 KiB pages.
+            npages: u64, at 8 => Check::None, since 0;
+            /// `IOMMU_VTD_INV_FLAGS_LEAF`.
+            flags: u32, at 16 => Check::Flags(1), since 0;
+            /// Must be zero.
+            __reserved: u32, at 20 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            // intel/nested.c: "everything" is addr 0 with npages U64_MAX, nothing else.
+            // Its flags and __reserved (EOPNOTSUPP) are checked before the address (EINVAL).
+            rules: &[Rule::ForbidBits { field: FieldRef::named(FIELDS, "addr"), bits: u64::MAX,
+                when: FieldRef::named(FIELDS, "npages"), equals: u64::MAX }],
+            generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
+            late: &[Late::Field("addr")],
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 24,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        // intel/nested.c: "everything" is addr 0 with npages U64_MAX, nothing else.
-        // Its flags and __reserved (EOPNOTSUPP) are checked before the address (EINVAL).
-        rules: &[Rule::ForbidBits { field: FieldRef::named(FIELDS, "addr"), bits: u64::MAX,
-            when: FieldRef::named(FIELDS, "npages"), equals: u64::MAX }],
-        generations: &[Generation { name: "v6.8", size: 24 }], vendor: None,
-        late: &[Late::Field("addr")],
-    }
-}
 
-uapi_struct! {
-    /// One page-fault record read from a fault queue fd.
-    pub struct HwptPgfault = "iommu_hwpt_pgfault", size 40, align 8 {
-        /// `IOMMU_PGFAULT_FLAGS_*`.
-        flags: u32, at 0 => Check::Flags(0b11), since 0;
-        /// The device.
-        dev_id: u32, at 4 => Check::None, since 0;
-        /// The PASID, if `PASID_VALID`.
-        pasid: u32, at 8 => Check::None, since 0;
-        /// Page request group index.
-        grpid: u32, at 12 => Check::None, since 0;
-        /// `IOMMU_PGFAULT_PERM_*`.
-        perm: u32, at 16 => Check::Flags(0b1111), since 0;
-        /// Reserved.
-        __reserved: u32, at 20 => Check::Zero, since 0;
-        /// Faulting address.
-        addr: u64, at 24 => Check::None, since 0;
-        /// Length hint.
-        length: u32, at 32 => Check::None, since 0;
-        /// Per fault group; echo it back in the response.
-        cookie: u32, at 36 => Check::None, since 0;
+    uapi_struct! {
+        /// One page-fault record read from a fault queue fd.
+        pub struct HwptPgfault = "iommu_hwpt_pgfault", size 40, align 8 {
+            /// `IOMMU_PGFAULT_FLAGS_*`.
+            flags: u32, at 0 => Check::Flags(0b11), since 0;
+            /// The device.
+            dev_id: u32, at 4 => Check::None, since 0;
+            /// The PASID, if `PASID_VALID`.
+            pasid: u32, at 8 => Check::None, since 0;
+            /// Page request group index.
+            grpid: u32, at 12 => Check::None, since 0;
+            /// `IOMMU_PGFAULT_PERM_*`.
+            perm: u32, at 16 => Check::Flags(0b1111), since 0;
+            /// Reserved.
+            __reserved: u32, at 20 => Check::Zero, since 0;
+            /// Faulting address.
+            addr: u64, at 24 => Check::None, since 0;
+            /// Length hint.
+            length: u32, at 32 => Check::None, since 0;
+            /// Per fault group; echo it back in the response.
+            cookie: u32, at 36 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.11", size: 40 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 40,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.11", size: 40 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// One page-response record written to a fault queue fd.
-    pub struct HwptPageResponse = "iommu_hwpt_page_response", size 8, align 4 {
-        /// The cookie of the fault group answered.
-        cookie: u32, at 0 => Check::None, since 0;
-        /// `IOMMUFD_PAGE_RESP_{SUCCESS, INVALID}`; any other code is `EINVAL` (fault.c).
-        code: u32, at 4 => Check::Valid(&[0, 1]), since 0;
+    uapi_struct! {
+        /// One page-response record written to a fault queue fd.
+        pub struct HwptPageResponse = "iommu_hwpt_page_response", size 8, align 4 {
+            /// The cookie of the fault group answered.
+            cookie: u32, at 0 => Check::None, since 0;
+            /// `IOMMUFD_PAGE_RESP_{SUCCESS, INVALID}`; any other code is `EINVAL` (fault.c).
+            code: u32, at 4 => Check::Valid(&[0, 1]), since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 8,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.11", size: 8 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 8,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.11", size: 8 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_FAULT_QUEUE_ALLOC`: allocate a fault queue and its fd.
-    pub struct FaultAlloc = "iommu_fault_alloc", size 16, align 4 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// Must be zero.
-        flags: u32, at 4 => Check::Flags(0), since 0;
-        /// Out: the fault object id.
-        out_fault_id: u32, at 8 => Check::None, since 0;
-        /// Out: the fault fd.
-        out_fault_fd: u32, at 12 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_FAULT_QUEUE_ALLOC`: allocate a fault queue and its fd.
+        pub struct FaultAlloc = "iommu_fault_alloc", size 16, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            flags: u32, at 4 => Check::Flags(0), since 0;
+            /// Out: the fault object id.
+            out_fault_id: u32, at 8 => Check::None, since 0;
+            /// Out: the fault fd.
+            out_fault_fd: u32, at 12 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.11", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.11", size: 16 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: attach a cdev device (or one of its PASIDs) to a page table.
-    pub struct VfioDeviceAttachIommufdPt = "vfio_device_attach_iommufd_pt", size 16, align 4 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_ATTACH_PASID` (6.15).
-        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
-        /// In: IOAS or HWPT; out: the attached HWPT.
-        pt_id: u32, at 8 => Check::None, since 0;
-        /// The PASID, if `VFIO_DEVICE_ATTACH_PASID`.
-        pasid: u32, at 12 => Check::None, since 1;
+    uapi_struct! {
+        /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: attach a cdev device (or one of its PASIDs) to a page table.
+        pub struct VfioDeviceAttachIommufdPt = "vfio_device_attach_iommufd_pt", size 16, align 4 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_DEVICE_ATTACH_PASID` (6.15).
+            flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
+            /// In: IOAS or HWPT; out: the attached HWPT.
+            pt_id: u32, at 8 => Check::None, since 0;
+            /// The PASID, if `VFIO_DEVICE_ATTACH_PASID`.
+            pasid: u32, at 12 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 12,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_DEVICE_ATTACH_PASID",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 16, since: 1 }],
+            rules: &[],
+            generations: &[Generation { name: "v6.6", size: 12 }, Generation { name: "v6.15", size: 16 }],
+            vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 12,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_DEVICE_ATTACH_PASID",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 16, since: 1 }],
-        rules: &[],
-        generations: &[Generation { name: "v6.6", size: 12 }, Generation { name: "v6.15", size: 16 }],
-        vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`: detach a cdev device (or one of its PASIDs).
-    pub struct VfioDeviceDetachIommufdPt = "vfio_device_detach_iommufd_pt", size 12, align 4 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_DETACH_PASID` (6.15).
-        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
-        /// The PASID, if `VFIO_DEVICE_DETACH_PASID`.
-        pasid: u32, at 8 => Check::None, since 1;
+    uapi_struct! {
+        /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`: detach a cdev device (or one of its PASIDs).
+        pub struct VfioDeviceDetachIommufdPt = "vfio_device_detach_iommufd_pt", size 12, align 4 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_DEVICE_DETACH_PASID` (6.15).
+            flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_15)]), since 0;
+            /// The PASID, if `VFIO_DEVICE_DETACH_PASID`.
+            pasid: u32, at 8 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 8,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_DEVICE_DETACH_PASID",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 12, since: 1 }],
+            rules: &[],
+            generations: &[Generation { name: "v6.6", size: 8 }, Generation { name: "v6.15", size: 12 }],
+            vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 8,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_DEVICE_DETACH_PASID",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 12, since: 1 }],
-        rules: &[],
-        generations: &[Generation { name: "v6.6", size: 8 }, Generation { name: "v6.15", size: 12 }],
-        vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_DESTROY`: destroy any iommufd object (IOAS, HWPT, fault queue, ...).
-    pub struct Destroy = "iommu_destroy", size 8, align 4 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// The object to destroy.
-        id: u32, at 4 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_DESTROY`: destroy any iommufd object (IOAS, HWPT, fault queue, ...).
+        pub struct Destroy = "iommu_destroy", size 8, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The object to destroy.
+            id: u32, at 4 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 8,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 8 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 8,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 8 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_IOAS_ALLOC`: allocate an I/O address space.
-    pub struct IoasAlloc = "iommu_ioas_alloc", size 12, align 4 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// Must be zero.
-        flags: u32, at 4 => Check::Flags(0), since 0;
-        /// Out: the new IOAS.
-        out_ioas_id: u32, at 8 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_IOAS_ALLOC`: allocate an I/O address space.
+        pub struct IoasAlloc = "iommu_ioas_alloc", size 12, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            flags: u32, at 4 => Check::Flags(0), since 0;
+            /// Out: the new IOAS.
+            out_ioas_id: u32, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 12,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 12 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 12,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 12 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_IOAS_MAP`: map user memory into an IOAS.
-    pub struct IoasMap = "iommu_ioas_map", size 40, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// `IOMMU_IOAS_MAP_{FIXED_IOVA, WRITEABLE, READABLE}`.
-        flags: u32, at 4 => Check::Flags(0b111), since 0;
-        /// The IOAS.
-        ioas_id: u32, at 8 => Check::None, since 0;
-        /// Must be zero.
-        __reserved: u32, at 12 => Check::Zero, since 0;
-        /// Start of the user memory.
-        user_va: u64, at 16 => Check::None, since 0;
-        /// Bytes to map.
-        length: u64, at 24 => Check::None, since 0;
-        /// In with `FIXED_IOVA`: the IOVA; out: the IOVA chosen.
-        iova: u64, at 32 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_IOAS_MAP`: map user memory into an IOAS.
+        pub struct IoasMap = "iommu_ioas_map", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_IOAS_MAP_{FIXED_IOVA, WRITEABLE, READABLE}`.
+            flags: u32, at 4 => Check::Flags(0b111), since 0;
+            /// The IOAS.
+            ioas_id: u32, at 8 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 12 => Check::Zero, since 0;
+            /// Start of the user memory.
+            user_va: u64, at 16 => Check::None, since 0;
+            /// Bytes to map.
+            length: u64, at 24 => Check::None, since 0;
+            /// In with `FIXED_IOVA`: the IOVA; out: the IOVA chosen.
+            iova: u64, at 32 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 40,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_IOAS_UNMAP`: unmap an IOVA range (0 / `u64::MAX` length: everything).
-    pub struct IoasUnmap = "iommu_ioas_unmap", size 24, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// The IOAS.
-        ioas_id: u32, at 4 => Check::None, since 0;
-        /// First IOVA.
-        iova: u64, at 8 => Check::None, since 0;
-        /// In: bytes to unmap; out: bytes unmapped.
-        length: u64, at 16 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_IOAS_UNMAP`: unmap an IOVA range (0 / `u64::MAX` length: everything).
+        pub struct IoasUnmap = "iommu_ioas_unmap", size 24, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The IOAS.
+            ioas_id: u32, at 4 => Check::None, since 0;
+            /// First IOVA.
+            iova: u64, at 8 => Check::None, since 0;
+            /// In: bytes to unmap; out: bytes unmapped.
+            length: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 24 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 24,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 24 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `IOMMU_IOAS_IOVA_RANGES`: the IOVA ranges an IOAS may use.
-    pub struct IoasIovaRanges = "iommu_ioas_iova_ranges", size 32, align 8 {
-        /// Size of the user's struct.
-        size: u32, at 0 => Check::Argsz, since 0;
-        /// The IOAS.
-        ioas_id: u32, at 4 => Check::None, since 0;
-        /// In: entries in the user array; out: ranges the IOAS has (`EMSGSIZE` if more).
-        num_iovas: u32, at 8 => Check::None, since 0;
-        /// Must be zero.
-        __reserved: u32, at 12 => Check::Zero, since 0;
-        /// User pointer to an array of `iommu_iova_range`.
-        allowed_iovas: u64, at 16 => Check::None, since 0;
-        /// Out: the minimum IOVA alignment.
-        out_iova_alignment: u64, at 24 => Check::None, since 0;
+    uapi_struct! {
+        /// `IOMMU_IOAS_IOVA_RANGES`: the IOVA ranges an IOAS may use.
+        pub struct IoasIovaRanges = "iommu_ioas_iova_ranges", size 32, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The IOAS.
+            ioas_id: u32, at 4 => Check::None, since 0;
+            /// In: entries in the user array; out: ranges the IOAS has (`EMSGSIZE` if more).
+            num_iovas: u32, at 8 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 12 => Check::Zero, since 0;
+            /// User pointer to an array of `iommu_iova_range`.
+            allowed_iovas: u64, at 16 => Check::None, since 0;
+            /// Out: the minimum IOVA alignment.
+            out_iova_alignment: u64, at 24 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 32,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 32 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 32,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 32 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// One IOVA range of `IOMMU_IOAS_IOVA_RANGES` (inclusive bounds).
-    pub struct IovaRange = "iommu_iova_range", size 16, align 8 {
-        /// First IOVA.
-        start: u64, at 0 => Check::None, since 0;
-        /// Last IOVA (inclusive).
-        last: u64, at 8 => Check::None, since 0;
+    uapi_struct! {
+        /// One IOVA range of `IOMMU_IOAS_IOVA_RANGES` (inclusive bounds).
+        pub struct IovaRange = "iommu_iova_range", size 16, align 8 {
+            /// First IOVA.
+            start: u64, at 0 => Check::None, since 0;
+            /// Last IOVA (inclusive).
+            last: u64, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 16,
-        default_policy: Policy::ZeroTail, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v6.2", size: 16 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_BIND_IOMMUFD`: bind a cdev device to an iommufd.
-    ///
-    /// `iommufd` is the C `__s32` fd, carried as its `u32` bit pattern. The VF token
-    /// pointer (`VFIO_DEVICE_BIND_FLAG_TOKEN`) is the newest extension (vfio-bindings 0.7).
-    pub struct VfioDeviceBindIommufd = "vfio_device_bind_iommufd", size 24, align 8 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DEVICE_BIND_FLAG_TOKEN` (6.17).
-        flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
-        /// The iommufd (`__s32`).
-        iommufd: u32, at 8 => Check::None, since 0;
-        /// Out: the device's iommufd object id.
-        out_devid: u32, at 12 => Check::None, since 0;
-        /// User pointer to the VF token UUID, if `VFIO_DEVICE_BIND_FLAG_TOKEN`.
-        token_uuid_ptr: u64, at 16 => Check::None, since 1;
-    }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_DEVICE_BIND_FLAG_TOKEN",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 24, since: 1 }],
-        rules: &[],
-        generations: &[Generation { name: "v6.6", size: 16 }, Generation { name: "v6.17", size: 24 }],
-        vendor: None,
+    uapi_struct! {
+        /// `VFIO_DEVICE_BIND_IOMMUFD`: bind a cdev device to an iommufd.
+        ///
+        /// `iommufd` is the C `__s32` fd, carried as its `u32` bit pattern. The VF token
+        /// pointer (`VFIO_DEVICE_BIND_FLAG_TOKEN`) is the newest extension (vfio-bindings 0.7).
+        pub struct VfioDeviceBindIommufd = "vfio_device_bind_iommufd", size 24, align 8 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_DEVICE_BIND_FLAG_TOKEN` (6.17).
+            flags: u32, at 4 => Check::FlagsSince(&[since(1, Release::V6_17)]), since 0;
+            /// The iommufd (`__s32`).
+            iommufd: u32, at 8 => Check::None, since 0;
+            /// Out: the device's iommufd object id.
+            out_devid: u32, at 12 => Check::None, since 0;
+            /// User pointer to the VF token UUID, if `VFIO_DEVICE_BIND_FLAG_TOKEN`.
+            token_uuid_ptr: u64, at 16 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_DEVICE_BIND_FLAG_TOKEN",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1, end: 24, since: 1 }],
+            rules: &[],
+            generations: &[Generation { name: "v6.6", size: 16 }, Generation { name: "v6.17", size: 24 }],
+            vendor: None,
+        }
     }
 }
 

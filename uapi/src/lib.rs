@@ -12,6 +12,10 @@
 //!   with a vendor layer ([`Vendor::Vtd`]);
 //! - the **producer** role ([`UapiStruct::encode_for`]): write the bytes a peer of a
 //!   given header generation expects, refusing to drop a field it does not have;
+//! - the registry ([`ALL_STRUCTS`], [`visit_all_structs`]): each module declares its
+//!   structs in one `uapi_structs!` list, and the registry is generated from those lists
+//!   ([`registry`]), so `vsva explain`, the fuzz targets, the C conformance test and
+//!   `docs/layouts.md` reach every declared struct;
 //! - the documentation tables and the compatibility matrix (see the `compat-tests` and
 //!   `vsva-docs` crates).
 //!
@@ -76,6 +80,7 @@ pub mod error;
 pub mod hw;
 pub mod iommu;
 pub mod iommufd;
+pub mod registry;
 pub mod release;
 pub mod vfio_core;
 pub mod vfio_nesting;
@@ -101,62 +106,8 @@ pub use iommufd::{
     HwptPgfault, HwptVtdS1, HwptVtdS1Invalidate, VfioDeviceAttachIommufdPt,
     VfioDeviceDetachIommufdPt,
 };
+pub use registry::{
+    argsz_structs, layout_named, visit_all_structs, StructVisitor, ALL_STRUCTS, MAX_STRUCT_SIZE,
+};
 pub use release::{Release, ReleaseError};
 pub use vfio_nesting::{NestingOp, PasidRequest};
-
-/// Every declared struct, in documentation order: the argsz-versioned structs (2020 IOMMU
-/// UAPI, VFIO nesting envelope, iommufd, VFIO cdev), then the fixed-size records and
-/// union members (fault records, invalidation payloads, vendor data).
-pub const ALL_STRUCTS: &[&Layout] = &[
-    CacheInvalidateInfo::DECL,
-    GpasidBindData::DECL,
-    PageResponse::DECL,
-    PasidTableConfig::DECL,
-    NestingInfo::DECL,
-    PasidRequest::DECL,
-    NestingOp::DECL,
-    HwInfo::DECL,
-    HwptAlloc::DECL,
-    HwptInvalidate::DECL,
-    FaultAlloc::DECL,
-    VfioDeviceAttachIommufdPt::DECL,
-    VfioDeviceDetachIommufdPt::DECL,
-    Fault::DECL,
-    FaultUnrecoverable::DECL,
-    FaultPageRequest::DECL,
-    InvAddrInfo::DECL,
-    InvPasidInfo::DECL,
-    GpasidBindDataVtd::DECL,
-    PasidSmmuv3::DECL,
-    NestingInfoVtd::DECL,
-    HwInfoVtd::DECL,
-    HwInfoArmSmmuv3::DECL,
-    HwptVtdS1::DECL,
-    HwptVtdS1Invalidate::DECL,
-    HwptPgfault::DECL,
-    HwptPageResponse::DECL,
-];
-
-/// The structs that start with a size field (`argsz` / `size`), in documentation order.
-pub fn argsz_structs() -> impl Iterator<Item = &'static Layout> {
-    ALL_STRUCTS.iter().copied().filter(|l| l.sized)
-}
-
-/// The declaration of the struct the kernel calls `name`, if vsva declares it.
-pub fn layout_named(name: &str) -> Option<&'static Layout> {
-    ALL_STRUCTS.iter().copied().find(|l| l.name == name)
-}
-
-/// The largest `size` among [`ALL_STRUCTS`]: a stack buffer of this many bytes holds
-/// the kernel copy of any declared struct (for [`decode_into`]).
-pub const MAX_STRUCT_SIZE: usize = {
-    let mut max = 0;
-    let mut i = 0;
-    while i < ALL_STRUCTS.len() {
-        if ALL_STRUCTS[i].size > max {
-            max = ALL_STRUCTS[i].size;
-        }
-        i += 1;
-    }
-    max
-};

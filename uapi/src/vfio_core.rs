@@ -16,8 +16,8 @@
 //! The ioctl numbers below are `_IO(VFIO_TYPE, VFIO_BASE + n)`.
 
 use crate::consts::{io, VFIO_BASE, VFIO_TYPE};
+use crate::decl::uapi_structs;
 use crate::decl::{Check, Extension, FieldRef, Generation, Layout, Policy};
-use crate::uapi_struct;
 
 /// `VFIO_GET_API_VERSION` (`VFIO_BASE + 0`).
 pub const VFIO_GET_API_VERSION: u32 = io(VFIO_TYPE, VFIO_BASE);
@@ -79,266 +79,267 @@ pub const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: u32 = 2;
 /// Type1 info capability id: how many more DMA mappings the container allows.
 pub const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: u32 = 3;
 
-uapi_struct! {
-    /// `VFIO_GROUP_GET_STATUS`: whether the group is viable and has a container.
-    pub struct VfioGroupStatus = "vfio_group_status", size 8, align 4 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// Out: `VFIO_GROUP_FLAGS_VIABLE`, `VFIO_GROUP_FLAGS_CONTAINER_SET`.
-        flags: u32, at 4 => Check::None, since 0;
+uapi_structs! {
+    uapi_struct! {
+        /// `VFIO_GROUP_GET_STATUS`: whether the group is viable and has a container.
+        pub struct VfioGroupStatus = "vfio_group_status", size 8, align 4 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// Out: `VFIO_GROUP_FLAGS_VIABLE`, `VFIO_GROUP_FLAGS_CONTAINER_SET`.
+            flags: u32, at 4 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 8,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v3.6", size: 8 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 8,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v3.6", size: 8 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_GET_INFO`: the device's type flags, region and IRQ counts, and
-    /// (with `VFIO_DEVICE_FLAGS_CAPS`) a capability chain at `cap_offset`.
-    pub struct VfioDeviceInfo = "vfio_device_info", size 24, align 4 {
-        /// Size of the user's buffer; raised by the kernel when the chain does not fit.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// Out: `VFIO_DEVICE_FLAGS_*`.
-        flags: u32, at 4 => Check::None, since 0;
-        /// Out: the number of regions (the highest region index + 1).
-        num_regions: u32, at 8 => Check::None, since 0;
-        /// Out: the number of IRQ indexes.
-        num_irqs: u32, at 12 => Check::None, since 0;
-        /// Out: offset of the first capability (with `VFIO_DEVICE_FLAGS_CAPS`).
-        cap_offset: u32, at 16 => Check::None, since 1;
-        /// Padding.
-        pad: u32, at 20 => Check::None, since 1;
+    uapi_struct! {
+        /// `VFIO_DEVICE_GET_INFO`: the device's type flags, region and IRQ counts, and
+        /// (with `VFIO_DEVICE_FLAGS_CAPS`) a capability chain at `cap_offset`.
+        pub struct VfioDeviceInfo = "vfio_device_info", size 24, align 4 {
+            /// Size of the user's buffer; raised by the kernel when the chain does not fit.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// Out: `VFIO_DEVICE_FLAGS_*`.
+            flags: u32, at 4 => Check::None, since 0;
+            /// Out: the number of regions (the highest region index + 1).
+            num_regions: u32, at 8 => Check::None, since 0;
+            /// Out: the number of IRQ indexes.
+            num_irqs: u32, at 12 => Check::None, since 0;
+            /// Out: offset of the first capability (with `VFIO_DEVICE_FLAGS_CAPS`).
+            cap_offset: u32, at 16 => Check::None, since 1;
+            /// Padding.
+            pad: u32, at 20 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_DEVICE_FLAGS_CAPS",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 7, end: 20, since: 1 }],
+            rules: &[],
+            generations: &[
+                Generation { name: "pre-caps", size: 16 },
+                Generation { name: "caps", size: 24 },
+            ],
+            vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_DEVICE_FLAGS_CAPS",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 7, end: 20, since: 1 }],
-        rules: &[],
-        generations: &[
-            Generation { name: "pre-caps", size: 16 },
-            Generation { name: "caps", size: 24 },
-        ],
-        vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_GET_REGION_INFO`: one region by index, with (with
-    /// `VFIO_REGION_INFO_FLAG_CAPS`) a capability chain at `cap_offset`.
-    pub struct VfioRegionInfo = "vfio_region_info", size 32, align 8 {
-        /// Size of the user's buffer; raised by the kernel when the chain does not fit.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// Out: `VFIO_REGION_INFO_FLAG_*`.
-        flags: u32, at 4 => Check::None, since 0;
-        /// In: the region index.
-        index: u32, at 8 => Check::None, since 0;
-        /// Out: offset of the first capability (was `resv`).
-        cap_offset: u32, at 12 => Check::None, since 0;
-        /// Out: the region size in bytes.
-        size: u64, at 16 => Check::None, since 0;
-        /// Out: the region's offset in the device fd.
-        offset: u64, at 24 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_DEVICE_GET_REGION_INFO`: one region by index, with (with
+        /// `VFIO_REGION_INFO_FLAG_CAPS`) a capability chain at `cap_offset`.
+        pub struct VfioRegionInfo = "vfio_region_info", size 32, align 8 {
+            /// Size of the user's buffer; raised by the kernel when the chain does not fit.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// Out: `VFIO_REGION_INFO_FLAG_*`.
+            flags: u32, at 4 => Check::None, since 0;
+            /// In: the region index.
+            index: u32, at 8 => Check::None, since 0;
+            /// Out: offset of the first capability (was `resv`).
+            cap_offset: u32, at 12 => Check::None, since 0;
+            /// Out: the region size in bytes.
+            size: u64, at 16 => Check::None, since 0;
+            /// Out: the region's offset in the device fd.
+            offset: u64, at 24 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 32,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_REGION_INFO_FLAG_CAPS",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 3, end: 16, since: 0 }],
+            rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 32,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_REGION_INFO_FLAG_CAPS",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 3, end: 16, since: 0 }],
-        rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_DEVICE_GET_IRQ_INFO`: one IRQ index.
-    pub struct VfioIrqInfo = "vfio_irq_info", size 16, align 4 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// Out: `VFIO_IRQ_INFO_*`.
-        flags: u32, at 4 => Check::None, since 0;
-        /// In: the IRQ index.
-        index: u32, at 8 => Check::None, since 0;
-        /// Out: the number of IRQs at the index.
-        count: u32, at 12 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_DEVICE_GET_IRQ_INFO`: one IRQ index.
+        pub struct VfioIrqInfo = "vfio_irq_info", size 16, align 4 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// Out: `VFIO_IRQ_INFO_*`.
+            flags: u32, at 4 => Check::None, since 0;
+            /// In: the IRQ index.
+            index: u32, at 8 => Check::None, since 0;
+            /// Out: the number of IRQs at the index.
+            count: u32, at 12 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v3.6", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v3.6", size: 16 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_GET_INFO` (type1): page sizes and (with `VFIO_IOMMU_INFO_CAPS`) a
-    /// capability chain: IOVA ranges, migration, DMA mappings available.
-    pub struct VfioIommuType1Info = "vfio_iommu_type1_info", size 24, align 8 {
-        /// Size of the user's buffer; raised by the kernel when the chain does not fit.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// Out: `VFIO_IOMMU_INFO_PGSIZES`, `VFIO_IOMMU_INFO_CAPS`.
-        flags: u32, at 4 => Check::None, since 0;
-        /// Out: the supported page sizes (bitmap).
-        iova_pgsizes: u64, at 8 => Check::None, since 0;
-        /// Out: offset of the first capability (with `VFIO_IOMMU_INFO_CAPS`).
-        cap_offset: u32, at 16 => Check::None, since 1;
-        /// Padding.
-        pad: u32, at 20 => Check::None, since 1;
+    uapi_struct! {
+        /// `VFIO_IOMMU_GET_INFO` (type1): page sizes and (with `VFIO_IOMMU_INFO_CAPS`) a
+        /// capability chain: IOVA ranges, migration, DMA mappings available.
+        pub struct VfioIommuType1Info = "vfio_iommu_type1_info", size 24, align 8 {
+            /// Size of the user's buffer; raised by the kernel when the chain does not fit.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// Out: `VFIO_IOMMU_INFO_PGSIZES`, `VFIO_IOMMU_INFO_CAPS`.
+            flags: u32, at 4 => Check::None, since 0;
+            /// Out: the supported page sizes (bitmap).
+            iova_pgsizes: u64, at 8 => Check::None, since 0;
+            /// Out: offset of the first capability (with `VFIO_IOMMU_INFO_CAPS`).
+            cap_offset: u32, at 16 => Check::None, since 1;
+            /// Padding.
+            pad: u32, at 20 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None,
+            extensions: &[Extension { name: "VFIO_IOMMU_INFO_CAPS",
+                flags: FieldRef::named(FIELDS, "flags"), bit: 2, end: 20, since: 1 }],
+            rules: &[],
+            generations: &[
+                Generation { name: "pre-caps", size: 16 },
+                Generation { name: "caps", size: 24 },
+            ],
+            vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_IOMMU_INFO_CAPS",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 2, end: 20, since: 1 }],
-        rules: &[],
-        generations: &[
-            Generation { name: "pre-caps", size: 16 },
-            Generation { name: "caps", size: 24 },
-        ],
-        vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_MAP_DMA`: map `size` bytes of user memory at `vaddr` to `iova`.
-    pub struct VfioIommuType1DmaMap = "vfio_iommu_type1_dma_map", size 32, align 8 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DMA_MAP_FLAG_READ`, `_WRITE`, `_VADDR`.
-        flags: u32, at 4 => Check::Flags(0x7), since 0;
-        /// The process virtual address.
-        vaddr: u64, at 8 => Check::None, since 0;
-        /// The device (IO) virtual address.
-        iova: u64, at 16 => Check::None, since 0;
-        /// The size of the mapping in bytes.
-        size: u64, at 24 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_IOMMU_MAP_DMA`: map `size` bytes of user memory at `vaddr` to `iova`.
+        pub struct VfioIommuType1DmaMap = "vfio_iommu_type1_dma_map", size 32, align 8 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_DMA_MAP_FLAG_READ`, `_WRITE`, `_VADDR`.
+            flags: u32, at 4 => Check::Flags(0x7), since 0;
+            /// The process virtual address.
+            vaddr: u64, at 8 => Check::None, since 0;
+            /// The device (IO) virtual address.
+            iova: u64, at 16 => Check::None, since 0;
+            /// The size of the mapping in bytes.
+            size: u64, at 24 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 32,
+            // vfio.h: READ, WRITE, VADDR, no flag that unlocks more bytes.
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 32,
-        default_policy: Policy::FlagsXend, union: None,
-        extensions: &[Extension { name: "VFIO_REGION_INFO_FLAG_CAPS",
-            flags: FieldRef::named(FIELDS, "flags"), bit: 1 << 3, end: 16, since: 0 }],
-        rules: &[], generations: &[Generation { name: "v3.6", size: 32 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_UNMAP_DMA`: unmap `[iova, iova + size)`; the kernel writes back the
-    /// size it actually unmapped. (`data[]`, the dirty bitmap, follows only with
-    /// `VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP`.)
-    pub struct VfioIommuType1DmaUnmap = "vfio_iommu_type1_dma_unmap", size 24, align 8 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP`, `_ALL`, `_VADDR`.
-        flags: u32, at 4 => Check::Flags(0x7), since 0;
-        /// The IO virtual address.
-        iova: u64, at 8 => Check::None, since 0;
-        /// In: the size to unmap; out: the size unmapped.
-        size: u64, at 16 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_IOMMU_UNMAP_DMA`: unmap `[iova, iova + size)`; the kernel writes back the
+        /// size it actually unmapped. (`data[]`, the dirty bitmap, follows only with
+        /// `VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP`.)
+        pub struct VfioIommuType1DmaUnmap = "vfio_iommu_type1_dma_unmap", size 24, align 8 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP`, `_ALL`, `_VADDR`.
+            flags: u32, at 4 => Check::Flags(0x7), since 0;
+            /// The IO virtual address.
+            iova: u64, at 8 => Check::None, since 0;
+            /// In: the size to unmap; out: the size unmapped.
+            size: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v3.6", size: 24 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 24,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v3.6", size: 24 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `vfio_info_cap_header`: the header every capability in an info chain starts with.
-    pub struct VfioInfoCapHeader = "vfio_info_cap_header", size 8, align 4 {
-        /// The capability id (per chain: `VFIO_IOMMU_TYPE1_INFO_CAP_*`, `VFIO_REGION_INFO_CAP_*`, ...).
-        id: u16, at 0 => Check::None, since 0;
-        /// The capability's version.
-        version: u16, at 2 => Check::None, since 0;
-        /// Offset of the next capability from the start of the info struct; 0 ends the chain.
-        next: u32, at 4 => Check::None, since 0;
+    uapi_struct! {
+        /// `vfio_info_cap_header`: the header every capability in an info chain starts with.
+        pub struct VfioInfoCapHeader = "vfio_info_cap_header", size 8, align 4 {
+            /// The capability id (per chain: `VFIO_IOMMU_TYPE1_INFO_CAP_*`, `VFIO_REGION_INFO_CAP_*`, ...).
+            id: u16, at 0 => Check::None, since 0;
+            /// The capability's version.
+            version: u16, at 2 => Check::None, since 0;
+            /// Offset of the next capability from the start of the info struct; 0 ends the chain.
+            next: u32, at 4 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 8,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v4.7", size: 8 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 8,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v4.7", size: 8 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE`: the header of the usable IOVA ranges;
-    /// `nr_iovas` [`VfioIovaRange`]s follow. (The C struct's flexible array makes it
-    /// 8-aligned; the fields are the same.)
-    pub struct VfioIommuType1InfoCapIovaRange = "vfio_iommu_type1_info_cap_iova_range", size 16, align 4 {
-        /// `header.id`.
-        id: u16, at 0 => Check::None, since 0;
-        /// `header.version`.
-        version: u16, at 2 => Check::None, since 0;
-        /// `header.next`.
-        next: u32, at 4 => Check::None, since 0;
-        /// The number of ranges that follow.
-        nr_iovas: u32, at 8 => Check::None, since 0;
-        /// Reserved.
-        reserved: u32, at 12 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE`: the header of the usable IOVA ranges;
+        /// `nr_iovas` [`VfioIovaRange`]s follow. (The C struct's flexible array makes it
+        /// 8-aligned; the fields are the same.)
+        pub struct VfioIommuType1InfoCapIovaRange = "vfio_iommu_type1_info_cap_iova_range", size 16, align 4 {
+            /// `header.id`.
+            id: u16, at 0 => Check::None, since 0;
+            /// `header.version`.
+            version: u16, at 2 => Check::None, since 0;
+            /// `header.next`.
+            next: u32, at 4 => Check::None, since 0;
+            /// The number of ranges that follow.
+            nr_iovas: u32, at 8 => Check::None, since 0;
+            /// Reserved.
+            reserved: u32, at 12 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v5.4", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v5.4", size: 16 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `vfio_iova_range`: one usable IOVA range, both ends inclusive.
-    pub struct VfioIovaRange = "vfio_iova_range", size 16, align 8 {
-        /// The first usable IOVA.
-        start: u64, at 0 => Check::None, since 0;
-        /// The last usable IOVA.
-        end: u64, at 8 => Check::None, since 0;
+    uapi_struct! {
+        /// `vfio_iova_range`: one usable IOVA range, both ends inclusive.
+        pub struct VfioIovaRange = "vfio_iova_range", size 16, align 8 {
+            /// The first usable IOVA.
+            start: u64, at 0 => Check::None, since 0;
+            /// The last usable IOVA.
+            end: u64, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v5.4", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 16,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v5.4", size: 16 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION`: dirty-page tracking parameters.
-    pub struct VfioIommuType1InfoCapMigration = "vfio_iommu_type1_info_cap_migration", size 32, align 8 {
-        /// `header.id`.
-        id: u16, at 0 => Check::None, since 0;
-        /// `header.version`.
-        version: u16, at 2 => Check::None, since 0;
-        /// `header.next`.
-        next: u32, at 4 => Check::None, since 0;
-        /// Reserved flags.
-        flags: u32, at 8 => Check::None, since 0;
-        /// Implicit padding before `pgsize_bitmap` (not a C field).
-        __pad: u32, at 12 => Check::None, since 0;
-        /// The page sizes dirty tracking supports.
-        pgsize_bitmap: u64, at 16 => Check::None, since 0;
-        /// The largest dirty bitmap the kernel returns, in bytes.
-        max_dirty_bitmap_size: u64, at 24 => Check::None, since 0;
+    uapi_struct! {
+        /// `VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION`: dirty-page tracking parameters.
+        pub struct VfioIommuType1InfoCapMigration = "vfio_iommu_type1_info_cap_migration", size 32, align 8 {
+            /// `header.id`.
+            id: u16, at 0 => Check::None, since 0;
+            /// `header.version`.
+            version: u16, at 2 => Check::None, since 0;
+            /// `header.next`.
+            next: u32, at 4 => Check::None, since 0;
+            /// Reserved flags.
+            flags: u32, at 8 => Check::None, since 0;
+            /// Implicit padding before `pgsize_bitmap` (not a C field).
+            __pad: u32, at 12 => Check::None, since 0;
+            /// The page sizes dirty tracking supports.
+            pgsize_bitmap: u64, at 16 => Check::None, since 0;
+            /// The largest dirty bitmap the kernel returns, in bytes.
+            max_dirty_bitmap_size: u64, at 24 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 32,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v5.8", size: 32 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: false, min_size: 32,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v5.8", size: 32 }], vendor: None,
-    }
-}
 
-uapi_struct! {
-    /// `VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL`: how many more DMA mappings the container allows.
-    pub struct VfioIommuType1InfoDmaAvail = "vfio_iommu_type1_info_dma_avail", size 12, align 4 {
-        /// `header.id`.
-        id: u16, at 0 => Check::None, since 0;
-        /// `header.version`.
-        version: u16, at 2 => Check::None, since 0;
-        /// `header.next`.
-        next: u32, at 4 => Check::None, since 0;
-        /// The number of mappings still available.
-        avail: u32, at 8 => Check::None, since 0;
-    }
-    layout |FIELDS| {
-        sized: false, min_size: 12,
-        default_policy: Policy::FlagsXend, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v5.10", size: 12 }], vendor: None,
+    uapi_struct! {
+        /// `VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL`: how many more DMA mappings the container allows.
+        pub struct VfioIommuType1InfoDmaAvail = "vfio_iommu_type1_info_dma_avail", size 12, align 4 {
+            /// `header.id`.
+            id: u16, at 0 => Check::None, since 0;
+            /// `header.version`.
+            version: u16, at 2 => Check::None, since 0;
+            /// `header.next`.
+            next: u32, at 4 => Check::None, since 0;
+            /// The number of mappings still available.
+            avail: u32, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 12,
+            default_policy: Policy::FlagsXend, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v5.10", size: 12 }], vendor: None,
+        }
     }
 }
 
@@ -389,5 +390,8 @@ mod caps_extension_tests {
         let iommu = caps_extension(VfioIommuType1Info::DECL).unwrap();
         assert_eq!((iommu.bit, iommu.end - 4), (1 << 1, 16));
         assert!(caps_extension(VfioIrqInfo::DECL).is_none());
+        // vfio.h's map request has READ, WRITE and VADDR and no capability chain.
+        assert!(caps_extension(VfioIommuType1DmaMap::DECL).is_none());
+        assert!(VfioIommuType1DmaMap::DECL.extensions.is_empty());
     }
 }

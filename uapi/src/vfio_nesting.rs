@@ -5,31 +5,49 @@
 //! layer, which decodes it with its own `argsz` (see [`NestingOp::payload`]).
 
 use crate::consts::{NestingOpCode, PasidRequestFlags, VFIO_NESTING_OP_MASK, VFIO_NESTING_OP_NR};
+use crate::decl::uapi_structs;
 use crate::decl::{Check, FieldRef, Generation, Policy, Rule};
-use crate::uapi_struct;
 
-uapi_struct! {
-    /// `VFIO_IOMMU_PASID_REQUEST`: allocate one PASID in `[min, max]`, or free all of them.
-    pub struct PasidRequest = "vfio_iommu_type1_pasid_request", size 16, align 4 {
-        /// Size of the user's struct.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// `VFIO_IOMMU_FLAG_ALLOC_PASID` or `VFIO_IOMMU_FLAG_FREE_PASID` (exactly one).
-        flags: u32, at 4 => Check::Flags(PasidRequestFlags::all().bits() as u64), since 0;
-        /// `range.min`: the lowest PASID.
-        min: u32, at 8 => Check::None, since 0;
-        /// `range.max`: the highest PASID.
-        max: u32, at 12 => Check::None, since 0;
+uapi_structs! {
+    uapi_struct! {
+        /// `VFIO_IOMMU_PASID_REQUEST`: allocate one PASID in `[min, max]`, or free all of them.
+        pub struct PasidRequest = "vfio_iommu_type1_pasid_request", size 16, align 4 {
+            /// Size of the user's struct.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// `VFIO_IOMMU_FLAG_ALLOC_PASID` or `VFIO_IOMMU_FLAG_FREE_PASID` (exactly one).
+            flags: u32, at 4 => Check::Flags(PasidRequestFlags::all().bits() as u64), since 0;
+            /// `range.min`: the lowest PASID.
+            min: u32, at 8 => Check::None, since 0;
+            /// `range.max`: the highest PASID.
+            max: u32, at 12 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 16,
+            default_policy: Policy::Linux510, union: None, extensions: &[],
+            rules: &[
+                Rule::ExactlyOne { field: FieldRef::named(FIELDS, "flags"),
+                                   bits: PasidRequestFlags::all().bits() as u64 },
+                Rule::Ordered { low: FieldRef::named(FIELDS, "min"),
+                                high: FieldRef::named(FIELDS, "max") },
+            ],
+            generations: &[Generation { name: "v7 (2020)", size: 16 }], vendor: None,
+        }
     }
-    layout |FIELDS| {
-        sized: true, min_size: 16,
-        default_policy: Policy::Linux510, union: None, extensions: &[],
-        rules: &[
-            Rule::ExactlyOne { field: FieldRef::named(FIELDS, "flags"),
-                               bits: PasidRequestFlags::all().bits() as u64 },
-            Rule::Ordered { low: FieldRef::named(FIELDS, "min"),
-                            high: FieldRef::named(FIELDS, "max") },
-        ],
-        generations: &[Generation { name: "v7 (2020)", size: 16 }], vendor: None,
+
+    uapi_struct! {
+        /// The header of `VFIO_IOMMU_NESTING_OP`; `data[]` (an IOMMU UAPI struct with its own
+        /// `argsz`) follows it in user memory.
+        pub struct NestingOp = "vfio_iommu_type1_nesting_op", size 8, align 4 {
+            /// Size of header plus data.
+            argsz: u32, at 0 => Check::Argsz, since 0;
+            /// The op in the low 16 bits (`VFIO_NESTING_OP_MASK`); higher bits must be zero.
+            flags: u32, at 4 => Check::Within { mask: VFIO_NESTING_OP_MASK as u64, below: VFIO_NESTING_OP_NR as u64 }, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 8,
+            default_policy: Policy::Linux510, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v7 (2020)", size: 8 }], vendor: None,
+        }
     }
 }
 
@@ -57,22 +75,6 @@ impl PasidRequest {
     /// The request flags (unknown bits retained).
     pub fn request_flags(&self) -> PasidRequestFlags {
         PasidRequestFlags::from_bits_retain(self.flags)
-    }
-}
-
-uapi_struct! {
-    /// The header of `VFIO_IOMMU_NESTING_OP`; `data[]` (an IOMMU UAPI struct with its own
-    /// `argsz`) follows it in user memory.
-    pub struct NestingOp = "vfio_iommu_type1_nesting_op", size 8, align 4 {
-        /// Size of header plus data.
-        argsz: u32, at 0 => Check::Argsz, since 0;
-        /// The op in the low 16 bits (`VFIO_NESTING_OP_MASK`); higher bits must be zero.
-        flags: u32, at 4 => Check::Within { mask: VFIO_NESTING_OP_MASK as u64, below: VFIO_NESTING_OP_NR as u64 }, since 0;
-    }
-    layout |FIELDS| {
-        sized: true, min_size: 8,
-        default_policy: Policy::Linux510, union: None, extensions: &[],
-        rules: &[], generations: &[Generation { name: "v7 (2020)", size: 8 }], vendor: None,
     }
 }
 

@@ -39,7 +39,8 @@ const L510: Policy = Policy::Linux510;
 const ZT: Policy = Policy::ZeroTail;
 const FX: Policy = Policy::FlagsXend;
 
-/// The reference, struct by struct, in `ALL_STRUCTS` order.
+/// The reference, struct by struct (the 2020 UAPI and iommufd from `reference/uapi.md`,
+/// the IOAS and bind structs from `reference/iommufd-7x.md`, VFIO's own from `vfio.h`).
 const REFERENCE: &[Ref] = &[
     // §1.3: v5.10 size 56, minsz = offsetof(granu) = 16, offsetofend(pasid_info) = 32,
     // offsetofend(addr_info) = 56; DOMAIN needs only the 16-byte header.
@@ -534,6 +535,334 @@ const REFERENCE: &[Ref] = &[
         generations: &[8],
         policy: ZT,
     },
+    // iommufd-7x.md §2.1: size @0, id @4; 8 B.
+    Ref {
+        name: "iommu_destroy",
+        size: 8,
+        align: 4,
+        sized: true,
+        min: 8,
+        fields: &[("size", 0, 4), ("id", 4, 4)],
+        variants: &[],
+        exts: &[],
+        generations: &[8],
+        policy: ZT,
+    },
+    // §2.2: 12 B, min_size 12 (out_ioas_id).
+    Ref {
+        name: "iommu_ioas_alloc",
+        size: 12,
+        align: 4,
+        sized: true,
+        min: 12,
+        fields: &[("size", 0, 4), ("flags", 4, 4), ("out_ioas_id", 8, 4)],
+        variants: &[],
+        exts: &[],
+        generations: &[12],
+        policy: ZT,
+    },
+    // §2.5: 40 B.
+    Ref {
+        name: "iommu_ioas_map",
+        size: 40,
+        align: 8,
+        sized: true,
+        min: 40,
+        fields: &[
+            ("size", 0, 4),
+            ("flags", 4, 4),
+            ("ioas_id", 8, 4),
+            ("__reserved", 12, 4),
+            ("user_va", 16, 8),
+            ("length", 24, 8),
+            ("iova", 32, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[40],
+        policy: ZT,
+    },
+    // §1.5: 24 B, min_size 24 (length).
+    Ref {
+        name: "iommu_ioas_unmap",
+        size: 24,
+        align: 8,
+        sized: true,
+        min: 24,
+        fields: &[
+            ("size", 0, 4),
+            ("ioas_id", 4, 4),
+            ("iova", 8, 8),
+            ("length", 16, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[24],
+        policy: ZT,
+    },
+    // §2.3: 32 B.
+    Ref {
+        name: "iommu_ioas_iova_ranges",
+        size: 32,
+        align: 8,
+        sized: true,
+        min: 32,
+        fields: &[
+            ("size", 0, 4),
+            ("ioas_id", 4, 4),
+            ("num_iovas", 8, 4),
+            ("__reserved", 12, 4),
+            ("allowed_iovas", 16, 8),
+            ("out_iova_alignment", 24, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[32],
+        policy: ZT,
+    },
+    // §4.1: 24 B (16 B before the VF token); BIND_FLAG_TOKEN unlocks token_uuid_ptr.
+    Ref {
+        name: "vfio_device_bind_iommufd",
+        size: 24,
+        align: 8,
+        sized: true,
+        min: 16,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("iommufd", 8, 4),
+            ("out_devid", 12, 4),
+            ("token_uuid_ptr", 16, 8),
+        ],
+        variants: &[],
+        exts: &[(1, 24)],
+        generations: &[16, 24],
+        policy: FX,
+    },
+    // vfio.h: argsz, flags.
+    Ref {
+        name: "vfio_group_status",
+        size: 8,
+        align: 4,
+        sized: true,
+        min: 8,
+        fields: &[("argsz", 0, 4), ("flags", 4, 4)],
+        variants: &[],
+        exts: &[],
+        generations: &[8],
+        policy: FX,
+    },
+    // vfio.h: minsz offsetofend(num_irqs) = 16; VFIO_DEVICE_FLAGS_CAPS (1 << 7) → cap_offset.
+    Ref {
+        name: "vfio_device_info",
+        size: 24,
+        align: 4,
+        sized: true,
+        min: 16,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("num_regions", 8, 4),
+            ("num_irqs", 12, 4),
+            ("cap_offset", 16, 4),
+            ("pad", 20, 4),
+        ],
+        variants: &[],
+        exts: &[(1 << 7, 20)],
+        generations: &[16, 24],
+        policy: FX,
+    },
+    // vfio.h: cap_offset was resv; VFIO_REGION_INFO_FLAG_CAPS (1 << 3).
+    Ref {
+        name: "vfio_region_info",
+        size: 32,
+        align: 8,
+        sized: true,
+        min: 32,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("index", 8, 4),
+            ("cap_offset", 12, 4),
+            ("size", 16, 8),
+            ("offset", 24, 8),
+        ],
+        variants: &[],
+        exts: &[(1 << 3, 16)],
+        generations: &[32],
+        policy: FX,
+    },
+    // vfio.h: 16 B.
+    Ref {
+        name: "vfio_irq_info",
+        size: 16,
+        align: 4,
+        sized: true,
+        min: 16,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("index", 8, 4),
+            ("count", 12, 4),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[16],
+        policy: FX,
+    },
+    // vfio.h: minsz offsetofend(iova_pgsizes) = 16; VFIO_IOMMU_INFO_CAPS (1 << 1).
+    Ref {
+        name: "vfio_iommu_type1_info",
+        size: 24,
+        align: 8,
+        sized: true,
+        min: 16,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("iova_pgsizes", 8, 8),
+            ("cap_offset", 16, 4),
+            ("pad", 20, 4),
+        ],
+        variants: &[],
+        exts: &[(1 << 1, 20)],
+        generations: &[16, 24],
+        policy: FX,
+    },
+    // vfio.h: flags READ, WRITE, VADDR; no extension.
+    Ref {
+        name: "vfio_iommu_type1_dma_map",
+        size: 32,
+        align: 8,
+        sized: true,
+        min: 32,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("vaddr", 8, 8),
+            ("iova", 16, 8),
+            ("size", 24, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[32],
+        policy: FX,
+    },
+    // vfio.h: 24 B before the flexible data[].
+    Ref {
+        name: "vfio_iommu_type1_dma_unmap",
+        size: 24,
+        align: 8,
+        sized: true,
+        min: 24,
+        fields: &[
+            ("argsz", 0, 4),
+            ("flags", 4, 4),
+            ("iova", 8, 8),
+            ("size", 16, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[24],
+        policy: FX,
+    },
+    // §2.3: start @0, last @8, 16 B each.
+    Ref {
+        name: "iommu_iova_range",
+        size: 16,
+        align: 8,
+        sized: false,
+        min: 16,
+        fields: &[("start", 0, 8), ("last", 8, 8)],
+        variants: &[],
+        exts: &[],
+        generations: &[16],
+        policy: ZT,
+    },
+    // vfio.h: id u16, version u16, next u32.
+    Ref {
+        name: "vfio_info_cap_header",
+        size: 8,
+        align: 4,
+        sized: false,
+        min: 8,
+        fields: &[("id", 0, 2), ("version", 2, 2), ("next", 4, 4)],
+        variants: &[],
+        exts: &[],
+        generations: &[8],
+        policy: FX,
+    },
+    // vfio.h: header, nr_iovas, reserved (then the flexible ranges).
+    Ref {
+        name: "vfio_iommu_type1_info_cap_iova_range",
+        size: 16,
+        align: 4,
+        sized: false,
+        min: 16,
+        fields: &[
+            ("id", 0, 2),
+            ("version", 2, 2),
+            ("next", 4, 4),
+            ("nr_iovas", 8, 4),
+            ("reserved", 12, 4),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[16],
+        policy: FX,
+    },
+    // vfio.h: start, end (inclusive).
+    Ref {
+        name: "vfio_iova_range",
+        size: 16,
+        align: 8,
+        sized: false,
+        min: 16,
+        fields: &[("start", 0, 8), ("end", 8, 8)],
+        variants: &[],
+        exts: &[],
+        generations: &[16],
+        policy: FX,
+    },
+    // vfio.h: header, flags, (padding), pgsize_bitmap, max_dirty_bitmap_size.
+    Ref {
+        name: "vfio_iommu_type1_info_cap_migration",
+        size: 32,
+        align: 8,
+        sized: false,
+        min: 32,
+        fields: &[
+            ("id", 0, 2),
+            ("version", 2, 2),
+            ("next", 4, 4),
+            ("flags", 8, 4),
+            ("__pad", 12, 4),
+            ("pgsize_bitmap", 16, 8),
+            ("max_dirty_bitmap_size", 24, 8),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[32],
+        policy: FX,
+    },
+    // vfio.h: header, avail.
+    Ref {
+        name: "vfio_iommu_type1_info_dma_avail",
+        size: 12,
+        align: 4,
+        sized: false,
+        min: 12,
+        fields: &[
+            ("id", 0, 2),
+            ("version", 2, 2),
+            ("next", 4, 4),
+            ("avail", 8, 4),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[12],
+        policy: FX,
+    },
 ];
 
 fn reference(name: &str) -> &'static Ref {
@@ -544,12 +873,19 @@ fn reference(name: &str) -> &'static Ref {
 }
 
 #[test]
-fn all_structs_is_exactly_the_reference_set_in_order() {
+fn all_structs_is_exactly_the_reference_set_sized_first() {
     let declared: Vec<&str> = ALL_STRUCTS.iter().map(|l| l.name).collect();
-    let want: Vec<&str> = REFERENCE.iter().map(|r| r.name).collect();
-    assert_eq!(declared, want);
+    let mut sorted = declared.clone();
+    sorted.sort_unstable();
+    let mut want: Vec<&str> = REFERENCE.iter().map(|r| r.name).collect();
+    want.sort_unstable();
+    assert_eq!(sorted, want);
+    assert_eq!(declared.len(), 46);
+    // The structs with a size field come first (documentation order).
+    let first_record = ALL_STRUCTS.iter().position(|l| !l.sized).unwrap();
+    assert!(ALL_STRUCTS[first_record..].iter().all(|l| !l.sized));
     let ops: Vec<&str> = common::all_ops().iter().map(|o| o.layout.name).collect();
-    assert_eq!(ops, want, "the typed dispatch table of the tests is stale");
+    assert_eq!(ops, declared, "the typed visit is not in ALL_STRUCTS order");
     for (l, o) in ALL_STRUCTS.iter().zip(common::all_ops()) {
         // (Constants have no guaranteed address: compare by value.)
         assert_eq!(**l, *o.layout, "{}: DECL is not ALL_STRUCTS' entry", l.name);
@@ -564,8 +900,12 @@ fn argsz_structs_are_the_sized_ones() {
         .filter(|r| r.sized)
         .map(|r| r.name)
         .collect();
-    assert_eq!(sized, want);
-    assert_eq!(sized.len(), 13);
+    let mut sorted = sized.clone();
+    sorted.sort_unstable();
+    let mut want = want;
+    want.sort_unstable();
+    assert_eq!(sorted, want);
+    assert_eq!(sized.len(), 26);
     for l in argsz_structs() {
         let f = &l.fields[0];
         assert_eq!(
@@ -760,6 +1100,11 @@ fn field_since_matches_the_generation_that_added_it() {
         ("iommu_hwpt_alloc", "__reserved2", 2),
         ("vfio_device_attach_iommufd_pt", "pasid", 1),
         ("vfio_device_detach_iommufd_pt", "pasid", 1),
+        ("vfio_device_bind_iommufd", "token_uuid_ptr", 1),
+        ("vfio_device_info", "cap_offset", 1),
+        ("vfio_device_info", "pad", 1),
+        ("vfio_iommu_type1_info", "cap_offset", 1),
+        ("vfio_iommu_type1_info", "pad", 1),
     ];
     for l in ALL_STRUCTS {
         for f in l.fields {
@@ -799,4 +1144,44 @@ fn fields_tile_the_struct() {
         assert_eq!(l.generations.last().unwrap().size, l.size, "{}", l.name);
         assert_eq!(usize::from(l.latest()) + 1, l.generations.len());
     }
+}
+
+/// The fallback check behind the generated registry: every `uapi_struct!` in the crate's
+/// source sits inside a module's `uapi_structs!` list, and the declarations in the
+/// source files are exactly [`ALL_STRUCTS`].
+#[test]
+fn every_declaration_in_the_source_reaches_the_registry() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut declared = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("decl.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let list_start = lines.iter().position(|l| *l == "uapi_structs! {");
+        let list_end = list_start.map(|s| s + lines[s..].iter().position(|l| *l == "}").unwrap());
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("uapi_struct! {") {
+                let inside = matches!((list_start, list_end), (Some(s), Some(e)) if s < i && i < e);
+                assert!(
+                    inside,
+                    "{}:{}: uapi_struct! outside uapi_structs!",
+                    path.display(),
+                    i + 1
+                );
+                let decl = lines[i + 1..]
+                    .iter()
+                    .find(|l| l.trim_start().starts_with("pub struct "))
+                    .unwrap();
+                let name = decl.split('"').nth(1).unwrap();
+                declared.push(name.to_owned());
+            }
+        }
+    }
+    declared.sort();
+    let mut registered: Vec<String> = ALL_STRUCTS.iter().map(|l| l.name.to_owned()).collect();
+    registered.sort();
+    assert_eq!(declared, registered);
 }
