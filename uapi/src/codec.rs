@@ -525,19 +525,20 @@ fn decode_impl(
         variant,
     };
     if rules.strict {
-        strict_check(layout, out, &info, policy, vendor, release).map_err(|r| r.error)?;
+        strict_check(layout, user, out, &info, policy, vendor, release).map_err(|r| r.error)?;
     }
     Ok(info)
 }
 
-/// vsva's strictness over a struct the kernel's rules accepted: `kernel` is the
-/// decode's output and `info` what it found. Every rule of
-/// [`Layout::strict_rules`] that applies under `policy` and `vendor`, in order.
+/// vsva's strictness over a struct the kernel's rules accepted: `user` is the user
+/// memory, `kernel` the decode's output and `info` what it found. Every rule of
+/// [`Layout::strict_rules_under`] `policy` that applies with `vendor`, in order.
 ///
 /// # Errors
 /// The first [`StrictRefusal`].
 pub fn strict_check(
     layout: &'static Layout,
+    user: &[u8],
     kernel: &[u8],
     info: &DecodeInfo,
     policy: Policy,
@@ -551,7 +552,7 @@ pub fn strict_check(
         release,
     };
     let argsz = info.argsz;
-    for rule in layout.strict_rules() {
+    for rule in layout.strict_rules_under(policy) {
         if rule.vendor.is_some() && rule.vendor != vendor {
             continue;
         }
@@ -592,6 +593,19 @@ pub fn strict_check(
                         argsz,
                         need: layout.min_size,
                     });
+                }
+                // Honouring argsz under zero-tail also means its tail past the struct.
+                let ksize = layout.size_at(release);
+                if policy == Policy::ZeroTail && argsz as usize > ksize {
+                    let mut read = 0;
+                    let mut r = UserReader {
+                        strukt,
+                        user,
+                        read: &mut read,
+                    };
+                    if let Err(e) = r.check_zeroed(ksize..argsz as usize) {
+                        return refuse(e);
+                    }
                 }
             }
             StrictCheck::Field(f) => {

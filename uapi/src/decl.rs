@@ -729,10 +729,19 @@ impl Layout {
         size
     }
 
-    /// Every rule of vsva's strictness that can apply to this struct: the global ones
-    /// its policy and shape make relevant, then its own.
+    /// Every rule of vsva's strictness that can apply to this struct under its own
+    /// policy ([`Layout::strict_rules_under`] of [`Layout::default_policy`]).
     pub fn strict_rules(&self) -> impl Iterator<Item = &'static StrictRule> + '_ {
-        let zero_tail = self.sized && self.default_policy == Policy::ZeroTail;
+        self.strict_rules_under(self.default_policy)
+    }
+
+    /// Every rule of vsva's strictness that can apply to this struct under `policy`:
+    /// the global ones the policy and the struct's shape make relevant, then its own.
+    pub fn strict_rules_under(
+        &self,
+        policy: Policy,
+    ) -> impl Iterator<Item = &'static StrictRule> + '_ {
+        let zero_tail = self.sized && policy == Policy::ZeroTail;
         let global = [
             (zero_tail, &STRICT_ARGSZ_CAP),
             (

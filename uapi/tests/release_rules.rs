@@ -330,6 +330,7 @@ fn strictness_is_a_named_layer_on_top_of_the_kernel() {
     .unwrap();
     let refusal = strict_check(
         CacheInvalidateInfo::DECL,
+        user,
         &out,
         &info,
         Policy::Linux510,

@@ -3,7 +3,8 @@
 //! (`--hex`, `--hex @FILE`) on the same bytes when they are UTF-8.
 //!
 //! Invariants: no panic and no I/O error; exactly one result line per non-blank input
-//! line, each a JSON object with the documented keys; `ok` agrees with `errno`, an errno
+//! line, each a JSON object with the documented keys (`kernel`, the release whose rules
+//! judged it, and `vsva_strict`, vsva-viommu's extra refusal); `ok` agrees with `errno`, an errno
 //! is one of the kernel's four, a malformed line's message names its line number, a
 //! rejected or malformed line has no fields; the summary counts the lines. A successful
 //! hex parse yields at most one byte per two input characters.
@@ -15,10 +16,11 @@ use serde_json::Value;
 use vsva_cli::explain::{parse_hex, parse_hex_lines, run_batch};
 
 /// The keys of every result object, in order.
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 12] = [
     "struct",
     "policy",
     "vendor",
+    "kernel",
     "ok",
     "errno",
     "errno_name",
@@ -26,10 +28,11 @@ const KEYS: [&str; 10] = [
     "argsz",
     "bytes_read",
     "fields",
+    "vsva_strict",
 ];
 
-/// The errnos (raw) a verdict may carry.
-const ERRNOS: [i64; 4] = [7, 14, 22, 95];
+/// The errnos (raw) a verdict may carry (ENOTTY: the release lacks the ioctl).
+const ERRNOS: [i64; 5] = [7, 14, 22, 25, 95];
 
 fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
@@ -64,7 +67,17 @@ fuzz_target!(|data: &[u8]| {
                 accepted += 1;
                 assert!(obj["error"].is_null(), "an accepted line has no error");
                 assert!(obj["struct"].is_string() && obj["policy"].is_string());
+                assert!(obj["kernel"].is_string(), "an accepted line names its kernel");
                 assert!(!fields.is_empty(), "an accepted struct has fields");
+                // vsva's strictness: null, or a named rule with a refusal.
+                match &obj["vsva_strict"] {
+                    Value::Null => {}
+                    Value::Object(s) => {
+                        assert!(s["rule"].is_string() && s["error"].is_string());
+                        assert!(ERRNOS.contains(&s["errno"].as_i64().expect("a number")));
+                    }
+                    other => panic!("vsva_strict {other}"),
+                }
             }
             (Value::Null, false) => {
                 malformed += 1;
@@ -74,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
                     "message {e:?} names line {number}"
                 );
                 assert!(fields.is_empty());
+                assert!(obj["vsva_strict"].is_null());
             }
             (errno, false) => {
                 rejected += 1;
@@ -81,6 +95,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(ERRNOS.contains(&raw), "errno {raw}");
                 assert!(obj["errno_name"].is_string() && obj["error"].is_string());
                 assert!(fields.is_empty(), "a rejected struct has no fields");
+                assert!(obj["kernel"].is_string(), "a rejected line names its kernel");
+                assert!(obj["vsva_strict"].is_null(), "the kernel refused: no strict note");
             }
             (errno, true) => panic!("accepted with errno {errno}"),
         }

@@ -14,6 +14,12 @@
 //!   the value re-encodes and decodes to itself, both at the newest size
 //!   ([`UapiStruct::encode`]) and at the smallest one ([`UapiStruct::encode_min`]).
 //!
+//! Per kernel release (every point of [`Release::KNOWN`], [`Rules::kernel`]): the
+//! decode never panics, refuses only with a consumer errno (or `ENOTTY` before the
+//! struct's release); vsva's strictness ([`Rules::VSVA`]) is never looser than the
+//! newest kernel's rules, and where the kernel accepts and vsva refuses,
+//! [`strict_check`] names the rule.
+//!
 //! A violated invariant panics, which libFuzzer reports as a crash with the input saved
 //! under `artifacts/<target>/`.
 
@@ -21,7 +27,8 @@
 
 use vsva_uapi::codec::read_field;
 use vsva_uapi::{
-    decode_into, Decoded, Errno, Layout, Policy, UapiError, UapiStruct, Vendor, MAX_STRUCT_SIZE,
+    decode_into, decode_into_with, strict_check, Decoded, Errno, Layout, Policy, Release, Rules,
+    UapiError, UapiStruct, Vendor, MAX_STRUCT_SIZE,
 };
 
 /// The only errnos a consumer may return.
@@ -104,6 +111,7 @@ pub fn check<T: UapiStruct>(data: &[u8], policy: Policy, vendor: Option<Vendor>)
             l.name
         );
     }
+    check_releases(l, data, policy, vendor, typed.is_ok());
     match typed {
         Err(e) => {
             check_refusal(l, data, policy, vendor, &e, read);
@@ -112,6 +120,48 @@ pub fn check<T: UapiStruct>(data: &[u8], policy: Policy, vendor: Option<Vendor>)
         Ok(d) => {
             check_accepted(data, policy, vendor, &d);
             Some(d.value)
+        }
+    }
+}
+
+/// The per-release invariants of the [crate documentation](crate); `strict_ok` is
+/// vsva-viommu's verdict ([`Rules::VSVA`]).
+fn check_releases(
+    l: &'static Layout,
+    data: &[u8],
+    policy: Policy,
+    vendor: Option<Vendor>,
+    strict_ok: bool,
+) {
+    for &release in Release::KNOWN {
+        let at = format!("{} {policy} {vendor:?} kernel {release}", l.name);
+        let mut out = [0x5Au8; MAX_STRUCT_SIZE];
+        let mut read = usize::MAX;
+        let r = decode_into_with(
+            l,
+            data,
+            policy,
+            vendor,
+            Rules::kernel(release),
+            &mut out,
+            &mut read,
+        );
+        match &r {
+            Err(e) if release < l.since() => {
+                assert_eq!(e.errno(), Errno::ENOTTY, "{at}: {e}");
+            }
+            Err(e) => assert!(ERRNOS.contains(&e.errno()), "{at}: errno {} ({e})", e.errno()),
+            Ok(info) => {
+                assert!(info.bytes_read <= data.len(), "{at}: read past the input");
+                if release == Release::NEWEST && !strict_ok {
+                    // The kernel accepts, vsva refuses: a named rule says why.
+                    let refusal = strict_check(l, data, &out, info, policy, vendor, release);
+                    assert!(refusal.is_err(), "{at}: vsva refuses without a strict rule");
+                }
+            }
+        }
+        if release == Release::NEWEST && strict_ok {
+            assert!(r.is_ok(), "{at}: vsva accepts what the kernel refuses: {r:?}");
         }
     }
 }

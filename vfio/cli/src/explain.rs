@@ -1,16 +1,20 @@
 //! `vsva explain`: how the kernel judges an untrusted user struct.
 //!
 //! Given a struct name (any of [`vsva_uapi::ALL_STRUCTS`]), a [`Policy`] (by default the
-//! struct's own [`Layout::default_policy`]), an optional [`Vendor`] layer and the user
-//! memory readable from the struct's first byte, [`explain`] runs the kernel's copy and
-//! checks ([`vsva_uapi::decode_into`], into a [`MAX_STRUCT_SIZE`] stack buffer) and
-//! returns a [`Verdict`]: accepted or rejected, the `argsz` the user gave, how many bytes
-//! the kernel read, every decoded field (accepted structs only), and on rejection the
-//! errno and the rule that fired. A verdict renders for people ([`Verdict`]'s `Display`)
-//! and for machines ([`Verdict::to_json`]).
+//! struct's own [`Layout::default_policy`]), an optional [`Vendor`] layer, a kernel
+//! [`Release`] (by default the newest vsva models) and the user memory readable from the
+//! struct's first byte, [`explain_at`] runs that kernel's copy and checks
+//! ([`vsva_uapi::decode_into_with`] under [`Rules::kernel`], into a [`MAX_STRUCT_SIZE`]
+//! stack buffer) and returns a [`Verdict`]: accepted or rejected, the `argsz` the user
+//! gave, how many bytes the kernel read, every decoded field (accepted structs only), and
+//! on rejection the errno and the rule that fired. The verdict is exactly that kernel's;
+//! vsva's own strictness, which vsva-viommu applies on top, is reported beside it
+//! ([`Verdict::strict`]: "vsva-viommu also refuses: rule …"). A verdict renders for
+//! people ([`Verdict`]'s `Display`) and for machines ([`Verdict::to_json`]).
 //!
 //! The input side is here too: [`parse_hex`] / [`parse_hex_arg`] for the blob,
-//! [`lookup_struct`], [`parse_policy`] and [`parse_vendor`] for the names, and
+//! [`lookup_struct`], [`parse_policy`], [`parse_vendor`] and [`parse_kernel`] for the
+//! names, and
 //! [`run_batch`] / [`explain_line`] for JSON-lines batches. Every parse error is an
 //! [`ExplainError`] whose message says what was wrong.
 //!
@@ -23,8 +27,9 @@ use std::io::{self, BufRead, Write};
 use serde_json::{json, Map, Value};
 use vsva_uapi::codec::read_field;
 use vsva_uapi::{
-    decode_into, field_entries, layout_named, DecodeInfo, FieldEntry, FieldValue, Layout, Policy,
-    UapiError, Vendor, ALL_STRUCTS, MAX_STRUCT_SIZE,
+    decode_into_with, field_entries, layout_named, strict_check, DecodeInfo, FieldEntry,
+    FieldValue, Layout, Policy, Release, ReleaseError, Rules, StrictRefusal, UapiError, Vendor,
+    ALL_STRUCTS, MAX_STRUCT_SIZE,
 };
 
 /// A bad input to `vsva explain`: a name it does not know, a blob that is not hex, a
@@ -38,6 +43,15 @@ pub enum ExplainError {
     UnknownPolicy(String),
     /// Not a vendor name (`vtd`).
     UnknownVendor(String),
+    /// Not a kernel release vsva has rules for (`--kernel`, a request's `kernel`).
+    UnknownKernel {
+        /// What was given.
+        given: String,
+        /// Why it is not a release.
+        reason: ReleaseError,
+    },
+    /// `--kernel running`, but the running kernel's release could not be read.
+    RunningKernel(String),
     /// A character that is neither a hex digit, whitespace, a `0x` prefix nor a `:`/`-`
     /// separator.
     NotHex {
@@ -114,6 +128,16 @@ impl fmt::Display for ExplainError {
                 write!(f, "unknown vendor `{name}`; valid vendors: ")?;
                 write_list(f, VENDORS.iter().map(|v| v.name()))
             }
+            ExplainError::UnknownKernel { given, reason } => write!(
+                f,
+                "unknown kernel `{given}`: {reason}; give a release from {} to {} \
+                 (e.g. 6.12 or 6.12.0-1-amd64) or `running`",
+                Release::OLDEST,
+                Release::NEWEST
+            ),
+            ExplainError::RunningKernel(why) => {
+                write!(f, "cannot read the running kernel's release: {why}")
+            }
             ExplainError::NotHex { ch, position } => write!(
                 f,
                 "bad hex: {ch:?} at character {position} is not a hex digit \
@@ -184,6 +208,23 @@ pub fn parse_policy(name: &str) -> Result<Policy, ExplainError> {
 /// [`ExplainError::UnknownVendor`].
 pub fn parse_vendor(name: &str) -> Result<Vendor, ExplainError> {
     Vendor::from_name(name).ok_or_else(|| ExplainError::UnknownVendor(name.to_owned()))
+}
+
+/// Parses a kernel release (`6.12`, `6.12.0-1-amd64`, `7.3`), or `running` for the
+/// running kernel's (`/proc/sys/kernel/osrelease`, read with
+/// [`vsva_vfio::bounded::running_release`]).
+///
+/// # Errors
+/// [`ExplainError::UnknownKernel`] or [`ExplainError::RunningKernel`].
+pub fn parse_kernel(text: &str) -> Result<Release, ExplainError> {
+    if text == "running" {
+        return vsva_vfio::bounded::running_release()
+            .map_err(|e| ExplainError::RunningKernel(e.to_string()));
+    }
+    Release::parse(text).map_err(|reason| ExplainError::UnknownKernel {
+        given: text.to_owned(),
+        reason,
+    })
 }
 
 /// Parses user memory written as hex, in memory order: pairs of hex digits (either
@@ -340,8 +381,13 @@ pub struct Verdict {
     pub policy: Policy,
     /// The vendor layer asked for, if any (it only acts on structs it has rules for).
     pub vendor: Option<Vendor>,
+    /// The kernel release whose rules judged the struct.
+    pub release: Release,
     /// What the decode found, or why the kernel refuses the struct.
     pub outcome: Result<DecodeInfo, UapiError>,
+    /// When the kernel accepts: the rule of vsva's strictness that vsva-viommu refuses
+    /// the struct with anyway, if any.
+    pub strict: Option<StrictRefusal>,
     /// The `argsz` (`size`) the user gave: `None` when fewer than 4 bytes are readable;
     /// the struct size for records without a size field.
     pub argsz: Option<u32>,
@@ -354,21 +400,45 @@ pub struct Verdict {
     kernel: [u8; MAX_STRUCT_SIZE],
 }
 
-/// Runs the kernel's copy and checks of `layout` over `user` (the memory readable from
-/// the struct's first byte) under `policy` (default: [`Layout::default_policy`]), with
-/// the `vendor` layer if given, and returns the verdict.
-///
-/// The kernel copy lives in a [`MAX_STRUCT_SIZE`] stack buffer; nothing is allocated.
+/// [`explain_at`] for the newest release vsva models ([`Release::NEWEST`]).
 pub fn explain(
     layout: &'static Layout,
     policy: Option<Policy>,
     vendor: Option<Vendor>,
     user: &[u8],
 ) -> Verdict {
+    explain_at(layout, policy, vendor, Release::NEWEST, user)
+}
+
+/// Runs the copy and checks of `layout` that a kernel of `release` makes over `user`
+/// (the memory readable from the struct's first byte) under `policy` (default:
+/// [`Layout::default_policy`]), with the `vendor` layer if given, and returns the
+/// verdict; for a struct the kernel accepts, also whether vsva's strictness refuses it.
+///
+/// The kernel copy lives in a [`MAX_STRUCT_SIZE`] stack buffer; nothing is allocated.
+pub fn explain_at(
+    layout: &'static Layout,
+    policy: Option<Policy>,
+    vendor: Option<Vendor>,
+    release: Release,
+    user: &[u8],
+) -> Verdict {
     let policy = policy.unwrap_or(layout.default_policy);
     let mut kernel = [0u8; MAX_STRUCT_SIZE];
     let mut read = 0;
-    let outcome = decode_into(layout, user, policy, vendor, &mut kernel, &mut read);
+    let outcome = decode_into_with(
+        layout,
+        user,
+        policy,
+        vendor,
+        Rules::kernel(release),
+        &mut kernel,
+        &mut read,
+    );
+    let strict = outcome
+        .as_ref()
+        .ok()
+        .and_then(|info| strict_check(layout, user, &kernel, info, policy, vendor, release).err());
     let (argsz, bytes_read) = match &outcome {
         Ok(info) => (Some(info.argsz), info.bytes_read),
         Err(_) if layout.sized => (
@@ -383,7 +453,9 @@ pub fn explain(
         layout,
         policy,
         vendor,
+        release,
         outcome,
+        strict,
         argsz,
         bytes_read,
         given: user.len(),
@@ -438,9 +510,11 @@ impl Verdict {
     }
 
     /// The machine-readable verdict: one JSON object with the keys `struct`, `policy`,
-    /// `vendor`, `ok`, `errno`, `errno_name`, `error`, `argsz`, `bytes_read` and `fields`
-    /// (C path → value: integers as numbers, byte arrays as lowercase hex strings;
-    /// `{}` on rejection), in that order.
+    /// `vendor`, `kernel`, `ok`, `errno`, `errno_name`, `error`, `argsz`, `bytes_read`,
+    /// `fields` (C path → value: integers as numbers, byte arrays as lowercase hex
+    /// strings; `{}` on rejection) and `vsva_strict`, in that order. `ok` and `errno` are
+    /// the kernel's; `vsva_strict` is `null`, or when vsva-viommu refuses what the kernel
+    /// accepts, `{"rule", "errno", "errno_name", "error", "kernel_does"}`.
     pub fn to_json(&self) -> Value {
         let mut fields = Map::new();
         for entry in self.fields() {
@@ -451,6 +525,7 @@ impl Verdict {
             "struct": self.layout.name,
             "policy": self.policy.name(),
             "vendor": self.vendor.map(Vendor::name),
+            "kernel": self.release.to_string(),
             "ok": self.is_accepted(),
             "errno": err.map(|e| e.errno().raw()),
             "errno_name": err.map(|e| e.errno().name()),
@@ -458,6 +533,13 @@ impl Verdict {
             "argsz": self.argsz,
             "bytes_read": self.bytes_read,
             "fields": fields,
+            "vsva_strict": self.strict.map(|s| json!({
+                "rule": s.rule.name,
+                "errno": s.error.errno().raw(),
+                "errno_name": s.error.errno().name(),
+                "error": s.error.to_string(),
+                "kernel_does": s.rule.kernel,
+            })),
         })
     }
 }
@@ -489,6 +571,7 @@ impl fmt::Display for Verdict {
         if let Some(v) = self.vendor {
             write!(f, " with {}", v.name())?;
         }
+        write!(f, ", kernel {}", self.release)?;
         let argsz = self
             .argsz
             .map_or_else(|| "unreadable".to_owned(), |a| a.to_string());
@@ -515,6 +598,25 @@ impl fmt::Display for Verdict {
                 "\n  note: the kernel applies {} to this struct; --policy chose {}",
                 self.layout.default_policy.name(),
                 self.policy.name()
+            )?;
+        }
+        if let Some(s) = &self.strict {
+            write!(
+                f,
+                "\n  note: vsva-viommu also refuses: rule {}: {} ({}): {}",
+                s.rule.name,
+                s.error.errno(),
+                s.error.kind(),
+                s.error
+            )?;
+            write!(f, "\n        (the kernel: {})", s.rule.kernel)?;
+        }
+        if self.release > Release::NEWEST {
+            write!(
+                f,
+                "\n  note: kernel {} is newer than vsva models: the rules of {} apply",
+                self.release,
+                Release::NEWEST
             )?;
         }
         if let (Some(v), false) = (self.vendor, self.vendor_applies()) {
@@ -577,11 +679,12 @@ impl fmt::Display for Verdict {
 }
 
 /// The keys a batch request may have.
-const REQUEST_KEYS: [&str; 4] = ["struct", "policy", "vendor", "hex"];
+const REQUEST_KEYS: [&str; 5] = ["struct", "policy", "vendor", "kernel", "hex"];
 
-/// Explains one batch request, a JSON object `{"struct", "policy", "vendor", "hex"}`
-/// (`policy` and `vendor` optional or `null`; `hex` as for [`parse_hex`]), and returns
-/// the result object ([`Verdict::to_json`]).
+/// Explains one batch request, a JSON object `{"struct", "policy", "vendor", "kernel",
+/// "hex"}` (`policy`, `vendor` and `kernel` optional or `null`; `kernel` as for
+/// [`parse_kernel`], default the newest; `hex` as for [`parse_hex`]), and returns the
+/// result object ([`Verdict::to_json`]).
 ///
 /// A malformed request (bad JSON, an unknown key, struct, policy or vendor, bad hex)
 /// gives an error result instead: `ok: false`, `errno: null`, the message in `error`,
@@ -598,6 +701,7 @@ struct BadRequest {
     strukt: Option<String>,
     policy: Option<String>,
     vendor: Option<String>,
+    kernel: Option<String>,
     error: ExplainError,
 }
 
@@ -608,6 +712,7 @@ impl BadRequest {
             strukt: None,
             policy: None,
             vendor: None,
+            kernel: None,
             error: ExplainError::BadRequest(message),
         }
     }
@@ -617,6 +722,7 @@ impl BadRequest {
             "struct": self.strukt,
             "policy": self.policy,
             "vendor": self.vendor,
+            "kernel": self.kernel,
             "ok": false,
             "errno": null,
             "errno_name": null,
@@ -624,22 +730,25 @@ impl BadRequest {
             "argsz": null,
             "bytes_read": 0,
             "fields": {},
+            "vsva_strict": null,
         })
     }
 }
 
-fn explain_request(line: &str) -> Result<Verdict, BadRequest> {
+fn explain_request(line: &str) -> Result<Verdict, Box<BadRequest>> {
     let request = match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(map)) => map,
         Ok(_) => {
-            return Err(BadRequest::unreadable(
+            return Err(Box::new(BadRequest::unreadable(
                 "a batch line must be a JSON object".into(),
-            ))
+            )))
         }
-        Err(e) => return Err(BadRequest::unreadable(format!("bad JSON: {e}"))),
+        Err(e) => return Err(Box::new(BadRequest::unreadable(format!("bad JSON: {e}")))),
     };
     match parse_request(&request) {
-        Ok((layout, policy, vendor, user)) => Ok(explain(layout, policy, vendor, &user)),
+        Ok((layout, policy, vendor, release, user)) => {
+            Ok(explain_at(layout, policy, vendor, release, &user))
+        }
         Err(error) => {
             // Echo what the request names, as far as it is readable.
             let text = |key: &str| request.get(key).and_then(Value::as_str);
@@ -650,23 +759,34 @@ fn explain_request(line: &str) -> Result<Verdict, BadRequest> {
                     .map(|l| l.default_policy.name()),
                 _ => text("policy"),
             };
-            Err(BadRequest {
+            let kernel = match request.get("kernel") {
+                None | Some(Value::Null) => Some(Release::NEWEST.to_string()),
+                _ => text("kernel").map(str::to_owned),
+            };
+            Err(Box::new(BadRequest {
                 strukt: strukt.map(str::to_owned),
                 policy: policy.map(str::to_owned),
                 vendor: text("vendor").map(str::to_owned),
+                kernel,
                 error,
-            })
+            }))
         }
     }
 }
 
 /// The parts of a request object, checked.
-type Request = (&'static Layout, Option<Policy>, Option<Vendor>, Vec<u8>);
+type Request = (
+    &'static Layout,
+    Option<Policy>,
+    Option<Vendor>,
+    Release,
+    Vec<u8>,
+);
 
 fn parse_request(request: &Map<String, Value>) -> Result<Request, ExplainError> {
     if let Some(key) = request.keys().find(|k| !REQUEST_KEYS.contains(&k.as_str())) {
         return Err(ExplainError::BadRequest(format!(
-            "unknown key `{key}` (a request has struct, policy, vendor, hex)"
+            "unknown key `{key}` (a request has struct, policy, vendor, kernel, hex)"
         )));
     }
     let layout = lookup_struct(required_str(request, "struct")?)?;
@@ -676,8 +796,12 @@ fn parse_request(request: &Map<String, Value>) -> Result<Request, ExplainError> 
     let vendor = optional_str(request, "vendor")?
         .map(parse_vendor)
         .transpose()?;
+    let release = optional_str(request, "kernel")?
+        .map(parse_kernel)
+        .transpose()?
+        .unwrap_or(Release::NEWEST);
     let user = parse_hex(required_str(request, "hex")?)?;
-    Ok((layout, policy, vendor, user))
+    Ok((layout, policy, vendor, release, user))
 }
 
 /// `request[key]` as a string: `Ok(None)` when absent or `null`.
@@ -963,13 +1087,15 @@ mod tests {
                 "struct",
                 "policy",
                 "vendor",
+                "kernel",
                 "ok",
                 "errno",
                 "errno_name",
                 "error",
                 "argsz",
                 "bytes_read",
-                "fields"
+                "fields",
+                "vsva_strict"
             ]
         );
     }
@@ -982,7 +1108,7 @@ mod tests {
         assert_eq!(
             lines.next(),
             Some(
-                "iommu_cache_invalidate_info under linux-5.10: ACCEPTED (argsz 56, read 56 bytes)"
+                "iommu_cache_invalidate_info under linux-5.10, kernel 7.3: ACCEPTED (argsz 56, read 56 bytes)"
             )
         );
         assert!(text.contains("union granu: member addr_info (granularity = 2, needs argsz >= 56)"));
@@ -1008,7 +1134,7 @@ mod tests {
         assert_eq!(json["fields"], json!({}));
         let text = v.to_string();
         assert!(text.starts_with(
-            "iommu_cache_invalidate_info under linux-5.10: REJECTED with EINVAL (22)\n  rule:   VariantTruncated: "
+            "iommu_cache_invalidate_info under linux-5.10, kernel 7.3: REJECTED with EINVAL (22)\n  rule:   VariantTruncated: "
         ), "{text}");
         assert!(text.contains("  kernel: iommu.c iommu_uapi_cache_invalidate"));
         assert!(text.contains("argsz 40, read 16 of 56 bytes given"));
@@ -1180,5 +1306,82 @@ mod tests {
         assert_eq!(summary.malformed, 1);
         let r: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(r["error"], "line 1: the line is not UTF-8");
+    }
+
+    #[test]
+    fn kernel_release_selects_the_rules_and_strictness_is_a_note() {
+        let hwpt = lookup_struct("iommu_hwpt_alloc").unwrap();
+        // FAULT_ID_VALID | NEST_PARENT, 48 bytes: 6.12 accepts, 6.15 on refuse.
+        let user = parse_hex(
+            "30000000 05000000 01000000 02000000 00000000 00000000 \
+             00000000 00000000 0000000000000000 03000000 00000000",
+        )
+        .unwrap();
+        let at = |r: &str| explain_at(hwpt, None, None, parse_kernel(r).unwrap(), &user);
+        assert!(at("6.12.0-1-amd64").is_accepted());
+        let v = at("6.15");
+        assert_eq!(v.error().map(UapiError::errno), Some(Errno::EOPNOTSUPP));
+        assert_eq!(v.to_json()["kernel"], "6.15");
+        assert!(v
+            .to_string()
+            .starts_with("iommu_hwpt_alloc under zero-tail, kernel 6.15: REJECTED"));
+        assert_eq!(at("6.2").error().map(UapiError::errno), Some(Errno::ENOTTY));
+        assert!(at("9.0")
+            .to_string()
+            .contains("kernel 9.0 is newer than vsva models"));
+        assert!(matches!(
+            parse_kernel("5.4"),
+            Err(ExplainError::UnknownKernel { .. })
+        ));
+        assert!(parse_kernel("six")
+            .unwrap_err()
+            .to_string()
+            .contains("or `running`"));
+
+        // The kernel takes a zero tail past a page; vsva-viommu does not: a note.
+        let mut big = vec![0u8; 8192];
+        big[..4].copy_from_slice(&8192u32.to_ne_bytes());
+        let v = explain(hwpt, None, None, &big);
+        assert!(v.is_accepted() && v.exit_code() == 0);
+        let s = v.strict.expect("the page cap");
+        assert_eq!(s.rule.name, "zero-tail-page-cap");
+        let json = v.to_json();
+        assert_eq!(json["ok"], true);
+        assert_eq!(json["vsva_strict"]["rule"], "zero-tail-page-cap");
+        assert_eq!(json["vsva_strict"]["errno_name"], "E2BIG");
+        assert!(v
+            .to_string()
+            .contains("note: vsva-viommu also refuses: rule zero-tail-page-cap: E2BIG (7)"));
+        // An accepted struct vsva-viommu takes too: no note, `vsva_strict` null.
+        let v = explain(hwpt, None, None, &big[..48]);
+        assert!(v.strict.is_none() && v.to_json()["vsva_strict"].is_null());
+    }
+
+    #[test]
+    fn batch_requests_name_their_kernel() {
+        let line = |kernel: &str| {
+            explain_line(&format!(
+                r#"{{"struct": "iommu_hwpt_alloc", "kernel": {kernel}, "hex": "30000000 08000000"}}"#
+            ))
+        };
+        // IOMMU_HWPT_ALLOC_PASID (6.15); 8 of 48 bytes readable: EFAULT once known.
+        assert_eq!(line(r#""6.14""#)["errno_name"], "EFAULT");
+        assert_eq!(line(r#""6.14""#)["kernel"], "6.14");
+        assert_eq!(line("null")["kernel"], Release::NEWEST.to_string());
+        let bad = line(r#""4.19""#);
+        assert_eq!(
+            (bad["ok"].clone(), bad["errno"].clone()),
+            (json!(false), Value::Null)
+        );
+        assert_eq!(bad["kernel"], "4.19");
+        assert!(bad["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown kernel `4.19`"));
+        let mistyped = line("612");
+        assert!(mistyped["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("`kernel` must be a string"));
     }
 }

@@ -34,7 +34,7 @@
 //! let json = verdict.to_json();
 //! assert_eq!(json["fields"]["granu.addr_info.nb_granules"], 4);
 //! assert!(verdict.to_string().starts_with(
-//!     "iommu_cache_invalidate_info under linux-5.10: ACCEPTED (argsz 56, read 56 bytes)"
+//!     "iommu_cache_invalidate_info under linux-5.10, kernel 7.3: ACCEPTED (argsz 56, read 56 bytes)"
 //! ));
 //!
 //! // argsz 40 ends inside addr_info: EINVAL, after reading only the 16-byte header.

@@ -162,7 +162,7 @@ fn rejection_in_human_form_names_errno_rule_and_kernel_source() {
     let mut lines = run.stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("iommu_cache_invalidate_info under linux-5.10: REJECTED with EINVAL (22)")
+        Some("iommu_cache_invalidate_info under linux-5.10, kernel 7.3: REJECTED with EINVAL (22)")
     );
     assert!(lines
         .next()
@@ -458,12 +458,18 @@ fn example_batch_file_gives_the_documented_verdicts() {
             (json!("iommu_hwpt_alloc"), json!("E2BIG")),
             (json!("iommu_gpasid_bind_data"), json!("EINVAL")),
             (json!("vfio_device_attach_iommufd_pt"), json!("EINVAL")),
+            (json!("iommu_hwpt_alloc"), Value::Null),
             (json!("iommu_cache_invalidate_info"), Value::Null),
         ]
     );
     assert_eq!(results[0]["ok"], true);
-    assert_eq!(results[5]["ok"], false, "the last line is malformed");
-    assert!(results[5]["error"].as_str().unwrap().contains("bad hex"));
+    // FAULT_ID_VALID | NEST_PARENT under 6.12's rules (6.15 refuses the pair).
+    assert_eq!(
+        (results[5]["ok"].clone(), results[5]["kernel"].clone()),
+        (json!(true), json!("6.12"))
+    );
+    assert_eq!(results[6]["ok"], false, "the last line is malformed");
+    assert!(results[6]["error"].as_str().unwrap().contains("bad hex"));
 }
 
 /// The README's quick start shows the output of its main command; keep it true.
@@ -488,4 +494,105 @@ fn readme_quick_start_output_is_what_the_tool_prints() {
     let run = vsva(&args, None);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(shown, run.stdout, "README's expected output is stale");
+}
+
+/// `--kernel VERSION` picks the release whose rules judge the blob; `running` reads the
+/// running kernel's; a release vsva has no rules for is a usage error (exit 2).
+#[test]
+fn kernel_option_selects_the_release() {
+    let args = |kernel: &str| {
+        vec![
+            "explain".to_owned(),
+            "--struct".into(),
+            "iommu_hwpt_alloc".into(),
+            "--kernel".into(),
+            kernel.into(),
+            "--hex".into(),
+            "@examples/hwpt-alloc-fault-nest.hex".into(),
+        ]
+    };
+    let run = |kernel: &str| {
+        let a = args(kernel);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        vsva(&a, None)
+    };
+    let old = run("6.12.0-1-amd64");
+    assert_eq!(old.code, 0, "{}{}", old.stdout, old.stderr);
+    assert!(old
+        .stdout
+        .starts_with("iommu_hwpt_alloc under zero-tail, kernel 6.12: ACCEPTED"));
+    let new = run("6.15");
+    assert_eq!(new.code, 1, "{}", new.stdout);
+    assert!(
+        new.stdout.contains("REJECTED with EOPNOTSUPP (95)"),
+        "{}",
+        new.stdout
+    );
+    assert!(
+        new.stdout.contains("UnsupportedCombination"),
+        "{}",
+        new.stdout
+    );
+    let default = vsva(
+        &[
+            "explain",
+            "--struct",
+            "iommu_hwpt_alloc",
+            "--json",
+            "--hex",
+            "@examples/hwpt-alloc-fault-nest.hex",
+        ],
+        None,
+    );
+    assert_eq!(default.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&default.stdout).unwrap();
+    assert_eq!(json["kernel"], vsva_uapi::Release::NEWEST.to_string());
+    for bad in ["4.19", "seven", ""] {
+        let r = run(bad);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stdout);
+        assert!(r.stderr.contains("unknown kernel"), "{bad:?}: {}", r.stderr);
+    }
+    // `running`: this machine's kernel, when vsva has rules for it.
+    let running = run("running");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    match vsva_uapi::Release::parse(release.trim()) {
+        Ok(r) => {
+            assert!(running.code == 0 || running.code == 1, "{}", running.stderr);
+            assert!(
+                running.stdout.contains(&format!("kernel {r}:")),
+                "{}",
+                running.stdout
+            );
+        }
+        Err(_) => assert_eq!(running.code, 2, "{}", running.stdout),
+    }
+}
+
+/// What the kernel accepts and vsva-viommu refuses is accepted (exit 0), with a note.
+#[test]
+fn vsva_strictness_is_a_note_not_the_verdict() {
+    // VT-d: the device IOTLB at PASID granularity, which the VT-d table refuses and the
+    // kernel ignores (it logs and returns 0).
+    let run = vsva(
+        &[
+            "explain",
+            "--struct",
+            "iommu_cache_invalidate_info",
+            "--vendor",
+            "vtd",
+            "--kernel",
+            "5.10",
+            "--hex",
+            "20000000 01000000 02 01 000000000000 00000000 00000000 0000000000000000",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ACCEPTED"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("note: vsva-viommu also refuses: rule vtd-cache-granularity: EINVAL (22)"),
+        "{}",
+        run.stdout
+    );
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use vsva_cli::explain::{self, UserBytes};
-use vsva_uapi::{Layout, Policy, Vendor};
+use vsva_uapi::{Layout, Policy, Release, Vendor};
 use vsva_vfio::features::{self, Options};
 
 /// Shared virtual addressing for VMMs through the VFIO/IOMMU userspace API.
@@ -66,13 +66,14 @@ struct FeaturesArgs {
 }
 
 const EXPLAIN_USAGE: &str = "\
-vsva explain --struct <NAME> [--policy <POLICY>] [--vendor <VENDOR>] [--json] --hex <HEX|@FILE>
+vsva explain --struct <NAME> [--policy <POLICY>] [--vendor <VENDOR>] [--kernel <VERSION>] [--json] --hex <HEX|@FILE>
        vsva explain --batch <FILE|->";
 
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
   vsva explain --struct iommu_cache_invalidate_info --hex @examples/cache-invalidate-addr.hex
   vsva explain --struct vfio_device_attach_iommufd_pt --json --hex '10000000 01000000 07000000 05000000'
+  vsva explain --struct iommu_hwpt_alloc --kernel 6.12 --hex @examples/hwpt-alloc-fault-nest.hex
   vsva explain --batch examples/batch.jsonl";
 
 #[derive(Debug, Args)]
@@ -96,6 +97,13 @@ struct ExplainArgs {
     #[arg(long, value_name = "VENDOR", value_parser = explain::parse_vendor, conflicts_with = "batch")]
     vendor: Option<Vendor>,
 
+    /// The kernel release whose rules judge the struct: 5.10 for the 2020 API, 6.2 to the
+    /// newest vsva models for iommufd and VFIO cdev (6.12, 6.12.0-1-amd64: a release
+    /// between two known points gets the older one's rules), or `running`
+    /// [default: the newest vsva models].
+    #[arg(long, value_name = "VERSION", value_parser = explain::parse_kernel, conflicts_with = "batch")]
+    kernel: Option<Release>,
+
     /// The user memory from the struct's first byte, as hex in memory order (whitespace,
     /// 0x prefixes and ':'/'-' separators allowed), or @FILE to read it from a file
     /// ('#' comments allowed). Fewer bytes than argsz model unreadable memory (EFAULT).
@@ -113,7 +121,8 @@ struct ExplainArgs {
     json: bool,
 
     /// Explain every line of a JSON-lines FILE ('-' for stdin) of
-    /// {"struct", "policy", "vendor", "hex"} requests; print one JSON result per line.
+    /// {"struct", "policy", "vendor", "kernel", "hex"} requests; print one JSON result per
+    /// line.
     #[arg(long, value_name = "FILE")]
     batch: Option<PathBuf>,
 }
@@ -210,7 +219,8 @@ fn run_explain(args: ExplainArgs) -> ExitCode {
         StructArg::Uapi(l) => l,
         StructArg::Hw(name) => return run_hw(name, &user, args.json),
     };
-    let verdict = explain::explain(layout, args.policy, args.vendor, &user);
+    let release = args.kernel.unwrap_or(Release::NEWEST);
+    let verdict = explain::explain_at(layout, args.policy, args.vendor, release, &user);
     let text = if args.json {
         verdict.to_json().to_string()
     } else {
