@@ -36,7 +36,7 @@ impl Backend for NullBackend {
         black_box(bind);
         Ok(())
     }
-    fn unbind_gpasid(&self, _: VmId, hpasid: u32) {
+    fn unbind_gpasid(&self, _: VmId, hpasid: vsva_viommu::HostPasid) {
         black_box(hpasid);
     }
     fn set_pasid_table(&self, _: VmId, table: &PasidTableBind) -> Result<(), Errno> {
@@ -96,7 +96,7 @@ fn stack<B: Backend>(c: &mut Criterion, name: &str, backend: B) {
     let viommu = Viommu::new(backend);
     let vm = viommu.create_vm(VmConfig::default());
     let pasid = vm.alloc_pasid(1, 1 << 19).expect("PASID");
-    let p = payloads(pasid);
+    let p = payloads(pasid.0);
     c.bench_function(&format!("bind_inval_unbind/dispatch/{name}"), |b| {
         b.iter(|| {
             let r1 = dispatch(VFIO_IOMMU_NESTING_OP, black_box(&p.bind_env), &vm);

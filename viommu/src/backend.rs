@@ -23,14 +23,81 @@ pub struct VmId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceId(pub u32);
 
+/// A host PASID: one of the system-wide PASIDs a [`Viommu`](crate::Viommu) allocates to
+/// its VMs, the tag the hardware sees (as vm-memory's `GuestAddress` wraps a `u64`). The
+/// wire structs keep the raw `u32` they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct HostPasid(pub u32);
+
+/// A guest PASID: the number a guest uses for one of its host PASIDs (VT-d
+/// `IOMMU_SVA_GPASID_VAL`), what its page requests are reported with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct GuestPasid(pub u32);
+
+impl HostPasid {
+    /// The raw value.
+    pub const fn raw_value(self) -> u32 {
+        self.0
+    }
+}
+
+impl GuestPasid {
+    /// The raw value.
+    pub const fn raw_value(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<HostPasid> for u32 {
+    fn from(p: HostPasid) -> u32 {
+        p.0
+    }
+}
+
+impl From<HostPasid> for u64 {
+    fn from(p: HostPasid) -> u64 {
+        u64::from(p.0)
+    }
+}
+
+impl From<GuestPasid> for u32 {
+    fn from(p: GuestPasid) -> u32 {
+        p.0
+    }
+}
+
+impl core::fmt::Display for HostPasid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl core::fmt::Display for GuestPasid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl core::fmt::LowerHex for HostPasid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+impl core::fmt::LowerHex for GuestPasid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
 /// A guest first-level page table bound to a host PASID (VT-d `iommu_gpasid_bind_data`,
 /// checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GpasidBind {
     /// The host PASID (owned by the VM).
-    pub hpasid: u32,
+    pub hpasid: HostPasid,
     /// The guest PASID, when it differs from the host one (`IOMMU_SVA_GPASID_VAL`).
-    pub gpasid: Option<u32>,
+    pub gpasid: Option<GuestPasid>,
     /// Guest page directory base (a guest physical address).
     pub gpgd: u64,
     /// Guest address width: 48 (4-level) or 57 (5-level).
@@ -67,14 +134,14 @@ pub enum InvalidationScope {
     /// Everything tagged with the PASID (or the whole VM without one) / the archid.
     Pasid {
         /// The host PASID, if the request named one.
-        pasid: Option<u32>,
+        pasid: Option<HostPasid>,
         /// The architecture id (SMMUv3 ASID), if the request named one.
         archid: Option<u32>,
     },
     /// An address range.
     Addr {
         /// The host PASID, if the request named one.
-        pasid: Option<u32>,
+        pasid: Option<HostPasid>,
         /// The architecture id, if the request named one.
         archid: Option<u32>,
         /// First address (rounded down to the granule).
@@ -109,7 +176,7 @@ pub struct PageRequest {
     /// The requesting device.
     pub device: DeviceId,
     /// The host PASID, if the request carried one.
-    pub pasid: Option<u32>,
+    pub pasid: Option<HostPasid>,
     /// The page request group index.
     pub grpid: u32,
     /// Requested access.
@@ -132,7 +199,7 @@ pub struct HostPageResponse {
     /// The device the request came from.
     pub device: DeviceId,
     /// The request's host PASID, if it carried one.
-    pub pasid: Option<u32>,
+    pub pasid: Option<HostPasid>,
     /// The group index answered.
     pub grpid: u32,
     /// Success, invalid, or failure.
@@ -156,7 +223,7 @@ pub trait Backend: Send + Sync {
     fn bind_gpasid(&self, vm: VmId, bind: &GpasidBind) -> Result<(), Errno>;
 
     /// Removes the guest page table of `hpasid` (bound earlier by `vm`).
-    fn unbind_gpasid(&self, vm: VmId, hpasid: u32);
+    fn unbind_gpasid(&self, vm: VmId, hpasid: HostPasid);
 
     /// Installs the guest PASID table (SMMUv3) for every device of `vm`.
     ///
@@ -189,7 +256,7 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     fn bind_gpasid(&self, vm: VmId, bind: &GpasidBind) -> Result<(), Errno> {
         (**self).bind_gpasid(vm, bind)
     }
-    fn unbind_gpasid(&self, vm: VmId, hpasid: u32) {
+    fn unbind_gpasid(&self, vm: VmId, hpasid: HostPasid) {
         (**self).unbind_gpasid(vm, hpasid)
     }
     fn set_pasid_table(&self, vm: VmId, table: &PasidTableBind) -> Result<(), Errno> {

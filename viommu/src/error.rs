@@ -2,6 +2,8 @@
 
 use vsva_uapi::{error_catalogue, Errno, UapiError};
 
+use crate::backend::{GuestPasid, HostPasid};
+
 error_catalogue! {
     /// Why a request from a VM (or from the VMM on its behalf) was refused. A refused
     /// request changes no state: not the VM's, not another VM's, not the backend's.
@@ -49,12 +51,12 @@ error_catalogue! {
         /// `EINVAL`, as `ioasid_find` with the VM's set.
         NotOwned {
             /// The PASID.
-            pasid: u32,
+            pasid: HostPasid,
         } => {
             errno: Errno::EINVAL,
             source: "ioasid_find(set, pasid): the PASID is not in the VM's set",
             display: ("PASID {pasid} is not owned by this VM"),
-            examples: [{ pasid: 42 }],
+            examples: [{ pasid: HostPasid(42) }],
         },
         /// A guest PASID outside `1 .. 2^20`: `EINVAL`.
         GpasidRange {
@@ -98,25 +100,25 @@ error_catalogue! {
         /// `intel_svm_bind_gpasid` ("Already bound with PASID").
         AlreadyBound {
             /// The host PASID.
-            hpasid: u32,
+            hpasid: HostPasid,
         } => {
             errno: Errno::EBUSY,
             source: "intel_svm_bind_gpasid: \"Already bound with PASID\"",
             display: ("host PASID {hpasid} is already bound"),
-            examples: [{ hpasid: 42 }],
+            examples: [{ hpasid: HostPasid(42) }],
         },
         /// The guest PASID already names another host PASID of this VM (bound with it, or
         /// the VM's own host PASID of that value, which its page requests show): `EBUSY`.
         GpasidInUse {
             /// The guest PASID.
-            gpasid: u32,
+            gpasid: GuestPasid,
             /// The host PASID it is bound to.
-            hpasid: u32,
+            hpasid: HostPasid,
         } => {
             errno: Errno::EBUSY,
             source: "vsva: a guest PASID names one host PASID of the VM (bound with it, or its own value)",
             display: ("guest PASID {gpasid} is already bound to host PASID {hpasid}"),
-            examples: [{ gpasid: 7, hpasid: 42 }],
+            examples: [{ gpasid: GuestPasid(7), hpasid: HostPasid(42) }],
         },
         /// The device is attached to another VM: `EBUSY`.
         DeviceBusy {

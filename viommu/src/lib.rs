@@ -81,8 +81,8 @@ pub mod soft;
 mod vm;
 
 pub use backend::{
-    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, InvalidationScope, PageRequest,
-    PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, GuestPasid, HostPageResponse, HostPasid, Invalidation,
+    InvalidationScope, PageRequest, PasidTableBind, VmId,
 };
 pub use error::{Result, ViommuError};
 pub use host::HostIommu;

@@ -26,8 +26,8 @@ use vsva_uapi::consts::PageResponseCode;
 use vsva_uapi::Errno;
 
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, PageRequest, PasidTableBind,
-    VmId,
+    Backend, DeviceId, GpasidBind, HostPageResponse, HostPasid, Invalidation, PageRequest,
+    PasidTableBind, VmId,
 };
 use crate::host::HostIommu;
 use crate::Viommu;
@@ -44,7 +44,7 @@ pub enum Event {
     /// [`Backend::bind_gpasid`].
     Bind(GpasidBind),
     /// [`Backend::unbind_gpasid`] of this host PASID.
-    Unbind(u32),
+    Unbind(HostPasid),
     /// [`Backend::set_pasid_table`].
     SetPasidTable(PasidTableBind),
     /// [`Backend::clear_pasid_table`].
@@ -59,7 +59,7 @@ pub enum Event {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SoftVmState {
     /// PASID-table entries: host PASID → the bound guest page table.
-    pub pasid_entries: BTreeMap<u32, GpasidBind>,
+    pub pasid_entries: BTreeMap<HostPasid, GpasidBind>,
     /// The bound guest PASID table (SMMUv3).
     pub pasid_table: Option<PasidTableBind>,
     /// Invalidations received, in total.
@@ -240,7 +240,7 @@ impl Backend for SoftwareIommu {
         Ok(())
     }
 
-    fn unbind_gpasid(&self, vm: VmId, hpasid: u32) {
+    fn unbind_gpasid(&self, vm: VmId, hpasid: HostPasid) {
         let was = self.with_vm(vm, Event::Unbind(hpasid), |s| {
             s.pasid_entries.remove(&hpasid).is_some()
         });

@@ -7,6 +7,7 @@ mod sequences;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use vsva_viommu::HostPasid;
 
 use sequences::SequenceProbe;
 use vsva_uapi::consts::FaultPerm;
@@ -57,7 +58,10 @@ impl SequenceProbe for SoftProbe {
 
     fn bound(&self, vm: VmId) -> BTreeMap<u32, u64> {
         let st = self.model.vm_state(vm);
-        st.pasid_entries.iter().map(|(p, b)| (*p, b.gpgd)).collect()
+        st.pasid_entries
+            .iter()
+            .map(|(p, b)| (p.0, b.gpgd))
+            .collect()
     }
 
     fn invalidations(&self, vm: VmId) -> u64 {
@@ -70,7 +74,7 @@ impl SequenceProbe for SoftProbe {
             PageRequest {
                 id: 0,
                 device,
-                pasid: Some(pasid),
+                pasid: Some(HostPasid(pasid)),
                 grpid,
                 perm: FaultPerm::READ,
                 addr,
@@ -286,7 +290,7 @@ fn iommufd_leaks(
         held.extend(o.table.map(|h| h.0));
         for (pasid, h) in &o.nested {
             held.insert(h.0);
-            attached.insert((dev_id.0, *pasid), h.0);
+            attached.insert((dev_id.0, pasid.0), h.0);
         }
     }
     let live: BTreeSet<u32> = fake.hwpts().keys().copied().collect();
@@ -327,7 +331,7 @@ fn dropping_the_iommufd_backend_destroys_everything() {
     let vm = probe.viommu.create_vm(vsva_viommu::VmConfig::default());
     probe.add_device(&vm);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&sequences::bind_payload(p, None, sequences::GPGD))
+    vm.bind_gpasid(&sequences::bind_payload(p.0, None, sequences::GPGD))
         .unwrap();
     assert_eq!(probe.fake.hwpts().len(), 2, "parent and nested");
     let IommufdProbe { fake, viommu, .. } = probe;

@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use vsva_viommu::HostPasid;
 
 use common::*;
 use vsva_uapi::consts::{FaultPerm, PageResponseCode};
@@ -57,7 +58,7 @@ fn vcpu_threads_of_many_vms_run_concurrently() {
                             id: 0,
                             device: DeviceId(n % VMS as u32),
                             // Untagged, or tagged with a PASID that is rarely the VM's own.
-                            pasid: ((n / 4) % 2 == 1).then_some(n % 4096 + 1),
+                            pasid: ((n / 4) % 2 == 1).then_some(HostPasid(n % 4096 + 1)),
                             grpid: n % 16,
                             perm: FaultPerm::READ,
                             addr: 0,
@@ -81,14 +82,14 @@ fn vcpu_threads_of_many_vms_run_concurrently() {
                         if let Ok(p) = vm.alloc_pasid(1, 4096) {
                             mine.push(p);
                             // Threads of one VM race to bind the same PASID at times.
-                            let _ = vm.bind_gpasid(&bytes(&bind(p, None)));
-                            vm.cache_invalidate(&bytes(&inv_pasid(p))).unwrap();
-                            vm.cache_invalidate(&bytes(&inv_addr(p, 0x1000, 4096, 4)))
+                            let _ = vm.bind_gpasid(&bytes(&bind(p.0, None)));
+                            vm.cache_invalidate(&bytes(&inv_pasid(p.0))).unwrap();
+                            vm.cache_invalidate(&bytes(&inv_addr(p.0, 0x1000, 4096, 4)))
                                 .unwrap();
                         }
                         if mine.len() > 4 || round % 3 == t % 3 {
                             if let Some(p) = mine.pop() {
-                                vm.unbind_gpasid(&bytes(&bind(p, None))).unwrap();
+                                vm.unbind_gpasid(&bytes(&bind(p.0, None))).unwrap();
                                 vm.free_pasids(p, p);
                             }
                         }
@@ -173,7 +174,7 @@ impl Backend for Gated {
     ) -> Result<(), vsva_uapi::Errno> {
         self.model.bind_gpasid(vm, bind)
     }
-    fn unbind_gpasid(&self, vm: vsva_viommu::VmId, hpasid: u32) {
+    fn unbind_gpasid(&self, vm: vsva_viommu::VmId, hpasid: HostPasid) {
         self.model.unbind_gpasid(vm, hpasid)
     }
     fn set_pasid_table(

@@ -152,7 +152,7 @@ fn bind_allocates_a_parent_a_nested_vtd_s1_hwpt_and_attaches_the_pasid() {
     let p = vm.alloc_pasid(1, 1000).unwrap();
     let n = s.fake.calls().len();
     // SRE (bit 0) and EAFE (bit 1): the host has SRS and EAFS.
-    vm.bind_gpasid(&bind(p, 0b11)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0b11)).unwrap();
     let calls = s.calls_since(n);
     let reqs: Vec<u32> = calls.iter().map(|c| c.request).collect();
     assert_eq!(
@@ -195,21 +195,24 @@ fn bind_allocates_a_parent_a_nested_vtd_s1_hwpt_and_attaches_the_pasid() {
     assert_eq!(attach.len(), 16);
     assert_eq!(
         (u32_at(attach, 4), u32_at(attach, 8), u32_at(attach, 12)),
-        (1, nested_id.0, p)
+        (1, nested_id.0, p.0)
     );
     assert_eq!(
         s.fake.pasid_attachments().into_iter().collect::<Vec<_>>(),
-        [((dev.0, p), nested_id.0)]
+        [((dev.0, p.0), nested_id.0)]
     );
 
     // Unbind: detach the PASID (12 bytes), destroy the nested HWPT; the parent stays.
     let n = s.fake.calls().len();
-    vm.unbind_gpasid(&bind(p, 0b11)).unwrap();
+    vm.unbind_gpasid(&bind(p.0, 0b11)).unwrap();
     let calls = s.calls_since(n);
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].request, VFIO_DEVICE_DETACH_IOMMUFD_PT);
     assert_eq!(calls[0].arg.len(), 12);
-    assert_eq!((u32_at(&calls[0].arg, 4), u32_at(&calls[0].arg, 8)), (1, p));
+    assert_eq!(
+        (u32_at(&calls[0].arg, 4), u32_at(&calls[0].arg, 8)),
+        (1, p.0)
+    );
     assert_eq!(calls[1].request, IOMMU_DESTROY);
     assert_eq!(u32_at(&calls[1].arg, 4), nested_id.0);
     assert_eq!(
@@ -219,7 +222,7 @@ fn bind_allocates_a_parent_a_nested_vtd_s1_hwpt_and_attaches_the_pasid() {
 
     // A second bind reuses the parent: two calls.
     let n = s.fake.calls().len();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     let reqs: Vec<u32> = s.calls_since(n).iter().map(|c| c.request).collect();
     assert_eq!(reqs, [IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT]);
     assert!(s.backend().diagnostics().is_empty());
@@ -232,14 +235,14 @@ fn one_bind_installs_on_every_device_of_the_vm_and_a_late_device_gets_it_too() {
     let d1 = s.device(&vm, 1, 20);
     let d2 = s.device(&vm, 2, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     let att = s.fake.pasid_attachments();
-    assert!(att.contains_key(&(d1.0, p)) && att.contains_key(&(d2.0, p)));
+    assert!(att.contains_key(&(d1.0, p.0)) && att.contains_key(&(d2.0, p.0)));
     assert_eq!(s.fake.hwpts().len(), 4, "a parent and a nested HWPT each");
     let d3 = s.device(&vm, 3, 20);
-    assert!(s.fake.pasid_attachments().contains_key(&(d3.0, p)));
+    assert!(s.fake.pasid_attachments().contains_key(&(d3.0, p.0)));
     s.backend().remove_device(DeviceId(3));
-    assert!(!s.fake.pasid_attachments().contains_key(&(d3.0, p)));
+    assert!(!s.fake.pasid_attachments().contains_key(&(d3.0, p.0)));
     assert_eq!(
         s.fake.hwpts().len(),
         4,
@@ -268,7 +271,7 @@ fn a_failure_at_each_step_of_a_bind_leaves_no_object_behind() {
         s.device(&vm, 2, 20);
         let p = vm.alloc_pasid(1, 1000).unwrap();
         s.fake.fail(request, skip, errno);
-        let r = vm.bind_gpasid(&bind(p, 0));
+        let r = vm.bind_gpasid(&bind(p.0, 0));
         assert_eq!(r.map_err(|e| e.errno()), Err(errno), "{request:#x}+{skip}");
         assert!(
             s.fake.hwpts().is_empty(),
@@ -286,7 +289,7 @@ fn a_failure_at_each_step_of_a_bind_leaves_no_object_behind() {
         let allocated = s.backend().stats().hwpts_allocated;
         assert_eq!(s.backend().stats().hwpts_destroyed, allocated);
         // And the same bind then succeeds.
-        vm.bind_gpasid(&bind(p, 0)).unwrap();
+        vm.bind_gpasid(&bind(p.0, 0)).unwrap();
         assert_eq!(s.fake.pasid_attachments().len(), 2);
     }
 }
@@ -300,10 +303,10 @@ fn a_failed_bind_keeps_a_parent_allocated_earlier() {
         vm.alloc_pasid(1, 1000).unwrap(),
         vm.alloc_pasid(1, 1000).unwrap(),
     );
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     let before = s.fake.hwpts();
     s.fake.fail(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 0, Errno::EINVAL);
-    assert!(vm.bind_gpasid(&bind(q, 0)).is_err());
+    assert!(vm.bind_gpasid(&bind(q.0, 0)).is_err());
     assert_eq!(s.fake.hwpts(), before);
 }
 
@@ -314,12 +317,12 @@ fn a_pasid_beyond_the_devices_width_is_refused_before_any_ioctl() {
     s.device(&vm, 1, 4); // PASIDs 0..16
     let wide = vm.alloc_pasid(16, 1000).unwrap();
     let n = s.fake.calls().len();
-    let r = vm.bind_gpasid(&bind(wide, 0));
+    let r = vm.bind_gpasid(&bind(wide.0, 0));
     assert_eq!(r.map_err(|e| e.errno()), Err(Errno::EINVAL));
     assert_eq!(s.fake.calls().len(), n, "no ioctl");
     assert!(vm.snapshot().binds.is_empty());
     let narrow = vm.alloc_pasid(1, 15).unwrap();
-    vm.bind_gpasid(&bind(narrow, 0)).unwrap();
+    vm.bind_gpasid(&bind(narrow.0, 0)).unwrap();
     // A device too narrow for a bind the VM holds cannot join it.
     let path = s.fake.add_device(0);
     let cdev = CdevDevice::open(s.fake.kernel(), &path).unwrap();
@@ -409,17 +412,17 @@ fn k_invalidations_of_one_hwpt_go_down_as_one_array() {
         vm.alloc_pasid(1, 1000).unwrap(),
         vm.alloc_pasid(1, 1000).unwrap(),
     );
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
-    vm.bind_gpasid(&bind(q, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
+    vm.bind_gpasid(&bind(q.0, 0)).unwrap();
     let hp = s.backend().device_objects(DeviceId(1)).unwrap().nested[&p];
     let hq = s.backend().device_objects(DeviceId(1)).unwrap().nested[&q];
     for i in 0..5u64 {
-        vm.cache_invalidate(&inv_addr(p, 0x10_0000 + i * 0x2000, 2, i == 4))
+        vm.cache_invalidate(&inv_addr(p.0, 0x10_0000 + i * 0x2000, 2, i == 4))
             .unwrap();
     }
     assert!(s.fake.invalidations().is_empty(), "queued, not sent");
     // Naming another HWPT sends the first batch.
-    vm.cache_invalidate(&inv_pasid(q)).unwrap();
+    vm.cache_invalidate(&inv_pasid(q.0)).unwrap();
     let inv = s.fake.invalidations();
     assert_eq!(inv.len(), 1);
     assert_eq!(
@@ -452,8 +455,8 @@ fn k_invalidations_of_one_hwpt_go_down_as_one_array() {
         (0, u64::MAX)
     );
     // An unbind flushes first.
-    vm.cache_invalidate(&inv_pasid(p)).unwrap();
-    vm.unbind_gpasid(&bind(p, 0)).unwrap();
+    vm.cache_invalidate(&inv_pasid(p.0)).unwrap();
+    vm.unbind_gpasid(&bind(p.0, 0)).unwrap();
     assert_eq!(s.fake.invalidations().len(), 3);
     let st = s.backend().stats();
     assert_eq!(
@@ -471,9 +474,9 @@ fn a_full_batch_is_sent_at_max_batch() {
     let vm = s.viommu.create_vm(VmConfig::default());
     s.device(&vm, 1, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     for _ in 0..5 {
-        vm.cache_invalidate(&inv_pasid(p)).unwrap();
+        vm.cache_invalidate(&inv_pasid(p.0)).unwrap();
     }
     let sizes: Vec<usize> = s
         .fake
@@ -492,10 +495,10 @@ fn a_partial_failure_reports_exactly_the_entries_handled() {
     let vm = s.viommu.create_vm(VmConfig::default());
     s.device(&vm, 1, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     let hwpt = s.backend().device_objects(DeviceId(1)).unwrap().nested[&p];
     for i in 0..4u64 {
-        vm.cache_invalidate(&inv_addr(p, i * 0x1000, 1, false))
+        vm.cache_invalidate(&inv_addr(p.0, i * 0x1000, 1, false))
             .unwrap();
     }
     s.fake.fail_invalidate_entry(2, Errno::EINVAL);
@@ -531,25 +534,25 @@ fn a_page_request_is_reported_and_answered_with_the_kernels_cookie() {
     let vm = s.viommu.create_vm(VmConfig::default());
     let dev = s.device(&vm, 0x10, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     let f1 = s
         .fake
-        .trigger_fault(dev.0, Some(p), 4, 0b11, 0x7000)
+        .trigger_fault(dev.0, Some(p.0), 4, 0b11, 0x7000)
         .unwrap();
     let f2 = s
         .fake
-        .trigger_fault(dev.0, Some(p), 5, 0b01, 0x8000)
+        .trigger_fault(dev.0, Some(p.0), 5, 0b01, 0x8000)
         .unwrap();
     assert_ne!(f1.cookie, f2.cookie);
     assert_eq!(s.backend().poll_faults(&s.viommu), Ok(2));
     assert_eq!(s.backend().poll_faults(&s.viommu), Ok(0), "nothing more");
     let a = vm.next_fault().and_then(|f| f.prm()).unwrap();
-    assert_eq!((a.pasid, a.grpid, a.addr, a.perm), (p, 4, 0x7000, 0b11));
+    assert_eq!((a.pasid, a.grpid, a.addr, a.perm), (p.0, 4, 0x7000, 0b11));
     vm.next_fault().unwrap();
     // Answered out of order: each with its own cookie.
-    vm.page_response(DeviceId(0x10), &response(5, p, PageResponseCode::Invalid))
+    vm.page_response(DeviceId(0x10), &response(5, p.0, PageResponseCode::Invalid))
         .unwrap();
-    vm.page_response(DeviceId(0x10), &response(4, p, PageResponseCode::Success))
+    vm.page_response(DeviceId(0x10), &response(4, p.0, PageResponseCode::Success))
         .unwrap();
     assert_eq!(s.fake.responses(), [(f2, 1), (f1, 0)]);
     assert!(s.fake.outstanding().is_empty());
@@ -567,19 +570,25 @@ fn a_response_answers_its_own_request_among_requests_of_the_same_key() {
     let vm = s.viommu.create_vm(VmConfig::default());
     let dev = s.device(&vm, 0x10, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
-    let old = s.fake.trigger_fault(dev.0, Some(p), 4, 1, 0x1000).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
+    let old = s
+        .fake
+        .trigger_fault(dev.0, Some(p.0), 4, 1, 0x1000)
+        .unwrap();
     assert_eq!(s.backend().poll_faults(&s.viommu), Ok(1));
     vm.next_fault().unwrap();
     // The unbind detaches the PASID: the kernel answers the old group itself.
-    vm.unbind_gpasid(&bind(p, 0)).unwrap();
+    vm.unbind_gpasid(&bind(p.0, 0)).unwrap();
     assert_eq!(s.fake.auto_answered(), [old]);
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
-    let new = s.fake.trigger_fault(dev.0, Some(p), 4, 1, 0x2000).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
+    let new = s
+        .fake
+        .trigger_fault(dev.0, Some(p.0), 4, 1, 0x2000)
+        .unwrap();
     assert_eq!(s.backend().poll_faults(&s.viommu), Ok(1));
     vm.next_fault().unwrap();
     // The guest answers the old request first (INVALID), then the new one (SUCCESS).
-    vm.page_response(DeviceId(0x10), &response(4, p, PageResponseCode::Invalid))
+    vm.page_response(DeviceId(0x10), &response(4, p.0, PageResponseCode::Invalid))
         .unwrap();
     assert_eq!(
         s.fake.responses(),
@@ -587,7 +596,7 @@ fn a_response_answers_its_own_request_among_requests_of_the_same_key() {
         "the old cookie is gone: nothing sent"
     );
     assert_eq!(s.backend().stats().responses_unmatched, 1);
-    vm.page_response(DeviceId(0x10), &response(4, p, PageResponseCode::Success))
+    vm.page_response(DeviceId(0x10), &response(4, p.0, PageResponseCode::Success))
         .unwrap();
     assert_eq!(s.fake.responses(), [(new, 0)]);
     assert!(s.fake.outstanding().is_empty());
@@ -599,9 +608,12 @@ fn requests_the_vm_may_not_see_are_answered_invalid_by_the_backend() {
     let vm = s.viommu.create_vm(VmConfig::default());
     let dev = s.device(&vm, 0x10, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
     // The vIOMMU no longer routes the device to the VM (detached there): unrouted.
-    let f = s.fake.trigger_fault(dev.0, Some(p), 1, 1, 0x1000).unwrap();
+    let f = s
+        .fake
+        .trigger_fault(dev.0, Some(p.0), 1, 1, 0x1000)
+        .unwrap();
     vm.detach_device(DeviceId(0x10));
     assert_eq!(s.backend().poll_faults(&s.viommu), Ok(1));
     assert_eq!(s.fake.responses(), [(f, 1)]);
@@ -615,8 +627,11 @@ fn teardown_answers_pending_requests_then_unbinds() {
     let vm = s.viommu.create_vm(VmConfig::default());
     let dev = s.device(&vm, 0x10, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
-    let f = s.fake.trigger_fault(dev.0, Some(p), 2, 1, 0x1000).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
+    let f = s
+        .fake
+        .trigger_fault(dev.0, Some(p.0), 2, 1, 0x1000)
+        .unwrap();
     s.backend().poll_faults(&s.viommu).unwrap();
     drop(vm);
     // FAILURE has no iommufd code: sent as INVALID, before the detach.
@@ -688,13 +703,16 @@ fn a_response_after_the_unbind_is_not_sent_the_kernel_answered_on_detach() {
     let vm = s.viommu.create_vm(VmConfig::default());
     let dev = s.device(&vm, 0x10, 20);
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    vm.bind_gpasid(&bind(p, 0)).unwrap();
-    let f = s.fake.trigger_fault(dev.0, Some(p), 6, 1, 0x1000).unwrap();
+    vm.bind_gpasid(&bind(p.0, 0)).unwrap();
+    let f = s
+        .fake
+        .trigger_fault(dev.0, Some(p.0), 6, 1, 0x1000)
+        .unwrap();
     s.backend().poll_faults(&s.viommu).unwrap();
     vm.next_fault().unwrap();
-    vm.unbind_gpasid(&bind(p, 0)).unwrap();
+    vm.unbind_gpasid(&bind(p.0, 0)).unwrap();
     assert_eq!(s.fake.auto_answered(), [f]);
-    vm.page_response(DeviceId(0x10), &response(6, p, PageResponseCode::Success))
+    vm.page_response(DeviceId(0x10), &response(6, p.0, PageResponseCode::Success))
         .unwrap();
     assert!(s.fake.responses().is_empty());
     assert_eq!(s.backend().stats().responses_unmatched, 1);

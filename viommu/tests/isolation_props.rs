@@ -12,6 +12,7 @@ use vsva_viommu::soft::{Event, SoftwareIommu};
 use vsva_viommu::{
     DeviceId, HostIommu, InvalidationScope, PageRequest, Viommu, ViommuError, Vm, VmConfig,
 };
+use vsva_viommu::{GuestPasid, HostPasid};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -145,12 +146,12 @@ impl World {
             Op::Alloc { vm, min, max } => {
                 let r = self.vms[vm].alloc_pasid(min, max);
                 if let Ok(p) = r {
-                    self.seen.push(p);
+                    self.seen.push(p.0);
                 }
                 return (Some(vm), r.map(|_| ()));
             }
             Op::Free { vm, min, max } => {
-                self.vms[vm].free_pasids(min, max);
+                self.vms[vm].free_pasids(HostPasid(min), HostPasid(max));
                 return (Some(vm), Ok(()));
             }
             Op::Bind { vm, pick, gpasid } => (
@@ -204,7 +205,7 @@ impl World {
                 let request = PageRequest {
                     id: 0,
                     device: DeviceId(dev),
-                    pasid: (pick % 3 != 0).then(|| self.pick(pick)),
+                    pasid: (pick % 3 != 0).then(|| self.pick(pick)).map(HostPasid),
                     grpid,
                     perm: FaultPerm::READ | FaultPerm::WRITE,
                     addr: 0x1000 * u64::from(grpid),
@@ -235,9 +236,13 @@ impl World {
                         .iter()
                         .filter_map(|f| f.guest_pasid)
                         .nth(i % 3)
-                        .unwrap_or(self.pick(i))
+                        .unwrap_or(GuestPasid(self.pick(i)))
                 });
-                let payload = bytes(&response(grpid, pasid, PageResponseCode::Success.raw()));
+                let payload = bytes(&response(
+                    grpid,
+                    pasid.map(u32::from),
+                    PageResponseCode::Success.raw(),
+                ));
                 (vm, self.vms[vm].page_response(DeviceId(dev), &payload))
             }
         };

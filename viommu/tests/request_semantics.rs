@@ -11,6 +11,7 @@ use vsva_uapi::consts::{NestingOpCode, VFIO_IOMMU_NESTING_OP};
 use vsva_uapi::{Errno, NestingOp};
 use vsva_vfio::nesting::{dispatch, DispatchError};
 use vsva_viommu::soft::{Event, SoftwareIommu};
+use vsva_viommu::{GuestPasid, HostPasid};
 use vsva_viommu::{HostIommu, InvalidationScope, Viommu, ViommuError, VmConfig};
 
 fn vtd() -> (SoftwareIommu, Viommu<SoftwareIommu>) {
@@ -33,7 +34,7 @@ fn the_envelope_argsz_does_not_bound_the_payload() {
     let (model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
     let p = vm.alloc_pasid(1, 100).unwrap();
-    let inv = bytes(&inv_addr(p, 0x1000, 4096, 4));
+    let inv = bytes(&inv_addr(p.0, 0x1000, 4096, 4));
     assert_eq!(inv.len(), 56);
     for argsz in [8, 16, 80, u32::MAX] {
         let env = envelope(NestingOpCode::CacheInvld, &inv, argsz);
@@ -44,7 +45,7 @@ fn the_envelope_argsz_does_not_bound_the_payload() {
         );
     }
     // A bind that succeeds with a right-sized envelope succeeds with argsz 8 too.
-    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p, None)), 8);
+    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p.0, None)), 8);
     assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
     assert!(model.vm_state(vm.id()).pasid_entries.contains_key(&p));
     // The IOMMU struct's argsz still governs: its own truncation is EFAULT.
@@ -61,7 +62,7 @@ fn dispatch_returns_the_typed_refusal() {
     let (_model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
     let p = vm.alloc_pasid(1, 100).unwrap();
-    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p, None)), 80);
+    let env = envelope(NestingOpCode::BindPgtbl, &bytes(&bind(p.0, None)), 80);
     assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
     let again = dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm).unwrap_err();
     assert_eq!(
@@ -91,7 +92,7 @@ fn an_invalidation_may_end_exactly_at_two_to_the_64() {
         Some(Event::Invalidate(inv)) => inv.scope,
         other => panic!("no invalidation: {other:?}"),
     };
-    vm.cache_invalidate(&bytes(&inv_addr(p, 0xffff_ffff_ffff_f000, 4096, 1)))
+    vm.cache_invalidate(&bytes(&inv_addr(p.0, 0xffff_ffff_ffff_f000, 4096, 1)))
         .unwrap();
     assert!(matches!(
         last_scope(),
@@ -101,7 +102,7 @@ fn an_invalidation_may_end_exactly_at_two_to_the_64() {
             ..
         }
     ));
-    vm.cache_invalidate(&bytes(&inv_addr(p, 0, 4096, 1 << 52)))
+    vm.cache_invalidate(&bytes(&inv_addr(p.0, 0, 4096, 1 << 52)))
         .unwrap();
     assert!(matches!(
         last_scope(),
@@ -112,7 +113,7 @@ fn an_invalidation_may_end_exactly_at_two_to_the_64() {
         }
     ));
     // 2 MiB granules up to the top.
-    vm.cache_invalidate(&bytes(&inv_addr(p, 0xffff_ffff_ffe0_0000, 2 << 20, 1)))
+    vm.cache_invalidate(&bytes(&inv_addr(p.0, 0xffff_ffff_ffe0_0000, 2 << 20, 1)))
         .unwrap();
     // Past 2^64, or empty: EINVAL.
     for (addr, granule, n) in [
@@ -122,7 +123,7 @@ fn an_invalidation_may_end_exactly_at_two_to_the_64() {
         (0x1000, 4096, 0),
     ] {
         let e = vm
-            .cache_invalidate(&bytes(&inv_addr(p, addr, granule, n)))
+            .cache_invalidate(&bytes(&inv_addr(p.0, addr, granule, n)))
             .unwrap_err();
         assert!(
             matches!(e, ViommuError::BadRange { .. }),
@@ -200,7 +201,7 @@ fn no_spurious_enospc_under_other_vms_churn() {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     // Fill up to the quota, then free everything.
                     while churner.alloc_pasid(1, 255).is_ok() {}
-                    churner.free_pasids(1, 255);
+                    churner.free_pasids(HostPasid(1), HostPasid(255));
                 }
             });
         }
@@ -297,11 +298,11 @@ fn a_guest_pasid_never_equals_another_host_pasid_of_the_vm() {
     let before = vm.snapshot();
     let events = model.vm_state(vm.id()).log.len();
     // Binding h1 with guest PASID h2: refused, nothing changes.
-    let e = vm.bind_gpasid(&bytes(&bind(h1, Some(h2)))).unwrap_err();
+    let e = vm.bind_gpasid(&bytes(&bind(h1.0, Some(h2.0)))).unwrap_err();
     assert_eq!(
         e,
         ViommuError::GpasidInUse {
-            gpasid: h2,
+            gpasid: GuestPasid(h2.0),
             hpasid: h2
         }
     );
@@ -313,7 +314,7 @@ fn a_guest_pasid_never_equals_another_host_pasid_of_the_vm() {
         "the backend saw nothing"
     );
     // Its own value is fine (gpasid == hpasid).
-    vm.bind_gpasid(&bytes(&bind(h1, Some(h1)))).unwrap();
+    vm.bind_gpasid(&bytes(&bind(h1.0, Some(h1.0)))).unwrap();
 }
 
 /// The other order: a host PASID that is already a guest PASID of one of the VM's binds
@@ -324,11 +325,11 @@ fn a_host_pasid_equal_to_a_bound_guest_pasid_is_not_allocated_to_the_vm() {
     let viommu = vtd_with_pasid_bits(4); // 1 ..= 15
     let vm = viommu.create_vm(VmConfig::default());
     let h = vm.alloc_pasid(1, 15).unwrap();
-    let g = if h == 9 { 10 } else { 9 };
-    vm.bind_gpasid(&bytes(&bind(h, Some(g)))).unwrap();
+    let g = if h == HostPasid(9) { 10 } else { 9 };
+    vm.bind_gpasid(&bytes(&bind(h.0, Some(g)))).unwrap();
     // Everything but g is taken.
     for p in 1..=15 {
-        if p != g && p != h {
+        if p != g && p != h.0 {
             assert!(viommu.pasid_space().try_claim(p));
         }
     }
@@ -337,8 +338,8 @@ fn a_host_pasid_equal_to_a_bound_guest_pasid_is_not_allocated_to_the_vm() {
         Err(ViommuError::PasidSpaceExhausted { min: 1, max: 15 })
     );
     assert!(!viommu.pasid_space().is_allocated(g), "g is free again");
-    assert!(!vm.snapshot().pasids.contains(&g));
+    assert!(!vm.snapshot().pasids.contains(&HostPasid(g)));
     // Another VM may have it: its guests see their own namespace.
     let other = viommu.create_vm(VmConfig::default());
-    assert_eq!(other.alloc_pasid(1, 15), Ok(g));
+    assert_eq!(other.alloc_pasid(1, 15), Ok(HostPasid(g)));
 }

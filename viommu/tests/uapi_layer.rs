@@ -12,6 +12,7 @@ use vsva_vfio::smmuv3::Smmuv3Capabilities;
 use vsva_vfio::vtd::VtdCapabilities;
 use vsva_viommu::soft::{Event, SoftwareIommu};
 use vsva_viommu::{DeviceId, HostIommu, InvalidationScope, PageRequest, Viommu, Vm, VmConfig};
+use vsva_viommu::{GuestPasid, HostPasid};
 use zerocopy::FromBytes;
 
 fn vtd() -> (SoftwareIommu, Viommu<SoftwareIommu>) {
@@ -28,7 +29,7 @@ fn request(device: u32, pasid: Option<u32>, grpid: u32, needs_pasid: bool) -> Pa
     PageRequest {
         id: 0,
         device: DeviceId(device),
-        pasid,
+        pasid: pasid.map(HostPasid),
         grpid,
         perm: vsva_uapi::consts::FaultPerm::READ,
         addr: 0x7000_0000,
@@ -54,8 +55,8 @@ fn bind_refusals_have_the_kernels_errno_and_change_nothing() {
     // Above 7: guest PASID 7 must not be one of the VM's host PASIDs.
     let p = vm.alloc_pasid(8, 100).unwrap();
     let q = vm.alloc_pasid(101, 200).unwrap();
-    vm.bind_gpasid(&bytes(&bind(q, Some(7)))).unwrap();
-    let good = bind(p, None);
+    vm.bind_gpasid(&bytes(&bind(q.0, Some(7)))).unwrap();
+    let good = bind(p.0, None);
     let g = bytes(&good);
     let cases: Vec<(&str, Vec<u8>, Errno)> = vec![
         ("nothing readable", vec![], Errno::EFAULT),
@@ -119,11 +120,15 @@ fn bind_refusals_have_the_kernels_errno_and_change_nothing() {
         ),
         (
             "hpasid not owned",
-            bytes(&bind(if p == 300 { 301 } else { 300 }, None)),
+            bytes(&bind(if p == HostPasid(300) { 301 } else { 300 }, None)),
             Errno::EINVAL,
         ),
-        ("gpasid 0", bytes(&bind(p, Some(0))), Errno::EINVAL),
-        ("gpasid 2^20", bytes(&bind(p, Some(1 << 20))), Errno::EINVAL),
+        ("gpasid 0", bytes(&bind(p.0, Some(0))), Errno::EINVAL),
+        (
+            "gpasid 2^20",
+            bytes(&bind(p.0, Some(1 << 20))),
+            Errno::EINVAL,
+        ),
         (
             "address width 39",
             bytes(&mutate(good, |b| b.addr_width = 39)),
@@ -136,10 +141,14 @@ fn bind_refusals_have_the_kernels_errno_and_change_nothing() {
         ),
         (
             "host PASID bound twice",
-            bytes(&bind(q, None)),
+            bytes(&bind(q.0, None)),
             Errno::EBUSY,
         ),
-        ("guest PASID in use", bytes(&bind(p, Some(7))), Errno::EBUSY),
+        (
+            "guest PASID in use",
+            bytes(&bind(p.0, Some(7))),
+            Errno::EBUSY,
+        ),
     ];
     for (i, (what, payload, errno)) in cases.into_iter().enumerate() {
         assert_refused(what, &vm, &model, errno, || vm.bind_gpasid(&payload));
@@ -210,7 +219,7 @@ fn bind_checks_the_hosts_capabilities() {
     let vm = viommu.create_vm(VmConfig::default());
     assert_eq!(narrow.max_pasid(), 1023);
     for _ in 0..100 {
-        assert!(vm.alloc_pasid(1, u32::MAX).unwrap() <= 1023);
+        assert!(vm.alloc_pasid(1, u32::MAX).unwrap() <= HostPasid(1023));
     }
     assert_refused(
         "PASID beyond the host width",
@@ -229,13 +238,13 @@ fn bind_and_unbind_reach_the_backend_once_and_unbind_is_idempotent() {
     let vm = viommu.create_vm(VmConfig::default());
     // Above 42: guest PASID 42 must not be one of the VM's host PASIDs.
     let p = vm.alloc_pasid(43, 1 << 19).unwrap();
-    let payload = bytes(&bind(p, Some(42)));
+    let payload = bytes(&bind(p.0, Some(42)));
     vm.bind_gpasid(&payload).unwrap();
     let st = model.vm_state(vm.id());
     let entry = st.pasid_entries[&p];
     assert_eq!(
         (entry.gpasid, entry.gpgd, entry.addr_width),
-        (Some(42), 0x1234_5000, 48)
+        (Some(GuestPasid(42)), 0x1234_5000, 48)
     );
     assert_eq!(vm.snapshot().binds[&p], entry);
     vm.unbind_gpasid(&payload).unwrap();
@@ -252,10 +261,10 @@ fn bind_and_unbind_reach_the_backend_once_and_unbind_is_idempotent() {
     );
     // The guest PASID is free again for another host PASID.
     let q = vm.alloc_pasid(1, 1 << 19).unwrap();
-    vm.bind_gpasid(&bytes(&bind(q, Some(42)))).unwrap();
+    vm.bind_gpasid(&bytes(&bind(q.0, Some(42)))).unwrap();
     // Unbinding a PASID the VM does not own is an invalid handle.
     assert_refused("unbind not owned", &vm, &model, Errno::EINVAL, || {
-        vm.unbind_gpasid(&bytes(&bind(if q == 9 { 10 } else { 9 }, None)))
+        vm.unbind_gpasid(&bytes(&bind(if q == HostPasid(9) { 10 } else { 9 }, None)))
     });
     assert_eq!(model.violations(), 0);
 }
@@ -267,10 +276,10 @@ fn a_backend_failure_leaves_no_state_behind() {
     let p = vm.alloc_pasid(1, 1000).unwrap();
     model.fail_next_bind(Errno::ENOMEM);
     assert_refused("backend ENOMEM", &vm, &model, Errno::ENOMEM, || {
-        vm.bind_gpasid(&bytes(&bind(p, Some(3))))
+        vm.bind_gpasid(&bytes(&bind(p.0, Some(3))))
     });
     // The guest PASID was not taken by the failed bind.
-    vm.bind_gpasid(&bytes(&bind(p, Some(3)))).unwrap();
+    vm.bind_gpasid(&bytes(&bind(p.0, Some(3)))).unwrap();
 }
 
 #[test]
@@ -282,36 +291,46 @@ fn pasid_alloc_and_free_respect_ranges_quotas_and_ownership() {
     };
     let a = viommu.create_vm(config);
     let b = viommu.create_vm(config);
-    let mine: Vec<u32> = (0..8).map(|_| a.alloc_pasid(100, 200).unwrap()).collect();
+    let mine: Vec<u32> = (0..8).map(|_| a.alloc_pasid(100, 200).unwrap().0).collect();
     assert!(mine.iter().all(|p| (100..=200).contains(p)));
     let err = a.alloc_pasid(1, 1000).unwrap_err();
     assert_eq!(err.errno(), Errno::ENOSPC, "quota");
     // A range with a single PASID, taken by the other VM.
     let only = b.alloc_pasid(5, 5).unwrap();
-    assert_eq!(only, 5);
+    assert_eq!(only, HostPasid(5));
     let err = a.alloc_pasid(5, 5);
     assert_eq!(err.map_err(|e| e.errno()), Err(Errno::ENOSPC));
     // PASID 0 is never handed out.
-    assert_eq!(b.alloc_pasid(0, 1).unwrap(), 1);
+    assert_eq!(b.alloc_pasid(0, 1).unwrap(), HostPasid(1));
     // B freeing A's range frees nothing of A's.
     let before = a.snapshot();
-    b.free_pasids(0, u32::MAX);
+    b.free_pasids(HostPasid(0), HostPasid(u32::MAX));
     assert_eq!(a.snapshot(), before);
     assert!(mine.iter().all(|p| viommu.pasid_space().is_allocated(*p)));
     // Free a sub-range, twice: idempotent.
-    a.free_pasids(100, 150);
-    a.free_pasids(100, 150);
+    a.free_pasids(HostPasid(100), HostPasid(150));
+    a.free_pasids(HostPasid(100), HostPasid(150));
     let left: Vec<u32> = mine.iter().copied().filter(|p| *p > 150).collect();
-    assert_eq!(a.snapshot().pasids.into_iter().collect::<Vec<_>>(), {
-        let mut l = left.clone();
-        l.sort();
-        l
-    });
+    assert_eq!(
+        a.snapshot()
+            .pasids
+            .into_iter()
+            .map(|p| p.0)
+            .collect::<Vec<_>>(),
+        {
+            let mut l = left.clone();
+            l.sort();
+            l
+        }
+    );
     // Freeing a bound PASID unbinds it first.
     let p = left[0];
     a.bind_gpasid(&bytes(&bind(p, None))).unwrap();
-    a.free_pasids(p, p);
-    assert!(!model.vm_state(a.id()).pasid_entries.contains_key(&p));
+    a.free_pasids(HostPasid(p), HostPasid(p));
+    assert!(!model
+        .vm_state(a.id())
+        .pasid_entries
+        .contains_key(&HostPasid(p)));
     assert!(!viommu.pasid_space().is_allocated(p));
     assert_eq!(model.violations(), 0);
 }
@@ -321,8 +340,8 @@ fn invalidation_refusals_have_the_kernels_errno() {
     let (model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
     let p = vm.alloc_pasid(1, 1000).unwrap();
-    let other = if p == 1001 { 1002 } else { 1001 };
-    let good = inv_addr(p, 0x4000_0000, 4096, 16);
+    let other = if p == HostPasid(1001) { 1002 } else { 1001 };
+    let good = inv_addr(p.0, 0x4000_0000, 4096, 16);
     let cases: Vec<(&str, CacheInvalidateInfo, Errno)> = vec![
         ("version 0", mutate(good, |i| i.version = 0), Errno::EINVAL),
         (
@@ -353,7 +372,7 @@ fn invalidation_refusals_have_the_kernels_errno() {
         ),
         (
             "device IOTLB at PASID (VT-d table)",
-            mutate(inv_pasid(p), |i| i.cache = 0b10),
+            mutate(inv_pasid(p.0), |i| i.cache = 0b10),
             Errno::EINVAL,
         ),
         (
@@ -362,22 +381,26 @@ fn invalidation_refusals_have_the_kernels_errno() {
             Errno::EINVAL,
         ),
         ("PASID not owned", inv_pasid(other), Errno::EINVAL),
-        ("granule 0", inv_addr(p, 0, 0, 1), Errno::EINVAL),
+        ("granule 0", inv_addr(p.0, 0, 0, 1), Errno::EINVAL),
         (
             "granule not a power of two",
-            inv_addr(p, 0, 3 << 12, 1),
+            inv_addr(p.0, 0, 3 << 12, 1),
             Errno::EINVAL,
         ),
-        ("granule below 4 KiB", inv_addr(p, 0, 512, 8), Errno::EINVAL),
-        ("no granules", inv_addr(p, 0, 4096, 0), Errno::EINVAL),
+        (
+            "granule below 4 KiB",
+            inv_addr(p.0, 0, 512, 8),
+            Errno::EINVAL,
+        ),
+        ("no granules", inv_addr(p.0, 0, 4096, 0), Errno::EINVAL),
         (
             "size overflows",
-            inv_addr(p, 0, 1 << 40, 1 << 30),
+            inv_addr(p.0, 0, 1 << 40, 1 << 30),
             Errno::EINVAL,
         ),
         (
             "end overflows",
-            inv_addr(p, u64::MAX - 4095, 4096, 2),
+            inv_addr(p.0, u64::MAX - 4095, 4096, 2),
             Errno::EINVAL,
         ),
     ];
@@ -392,7 +415,7 @@ fn invalidation_refusals_have_the_kernels_errno() {
     });
     // A misaligned address is rounded down (v5.10 only logs it); the backend sees the
     // host PASID and the checked length.
-    vm.cache_invalidate(&bytes(&inv_addr(p, 0x4000_0123, 4096, 16)))
+    vm.cache_invalidate(&bytes(&inv_addr(p.0, 0x4000_0123, 4096, 16)))
         .unwrap();
     let st = model.vm_state(vm.id());
     let Some(Event::Invalidate(inv)) = st.log.back() else {
@@ -410,11 +433,11 @@ fn invalidation_refusals_have_the_kernels_errno() {
         }
     );
     // Idempotent: the same invalidation again succeeds and is forwarded again.
-    vm.cache_invalidate(&bytes(&inv_pasid(p))).unwrap();
-    vm.cache_invalidate(&bytes(&inv_pasid(p))).unwrap();
+    vm.cache_invalidate(&bytes(&inv_pasid(p.0))).unwrap();
+    vm.cache_invalidate(&bytes(&inv_pasid(p.0))).unwrap();
     assert_eq!(model.vm_state(vm.id()).invalidations, 3);
     // The smallest argsz for PASID granularity (32) is enough.
-    let mut short = bytes(&inv_pasid(p));
+    let mut short = bytes(&inv_pasid(p.0));
     short[0] = 32;
     short.truncate(32);
     vm.cache_invalidate(&short).unwrap();
@@ -427,7 +450,7 @@ fn unsupported_features_are_eopnotsupp() {
     assert!(!vm.features().contains(NestingFeatures::BIND_PGTBL));
     let p = vm.alloc_pasid(1, 100).unwrap();
     assert_refused("bind on SMMUv3", &vm, &model, Errno::EOPNOTSUPP, || {
-        vm.bind_gpasid(&bytes(&bind(p, None)))
+        vm.bind_gpasid(&bytes(&bind(p.0, None)))
     });
     let (model, viommu) = vtd();
     let vm = viommu.create_vm(VmConfig::default());
@@ -555,9 +578,9 @@ fn page_requests_are_routed_translated_and_answered_once() {
         Errno::EBUSY
     );
     let p = a.alloc_pasid(1, 1000).unwrap();
-    a.bind_gpasid(&bytes(&bind(p, Some(5000)))).unwrap();
+    a.bind_gpasid(&bytes(&bind(p.0, Some(5000)))).unwrap();
 
-    model.inject_page_request(&viommu, request(0x10, Some(p), 5, true));
+    model.inject_page_request(&viommu, request(0x10, Some(p.0), 5, true));
     assert!(read_all(&b).is_empty(), "B sees nothing of A's device");
     let faults = read_all(&a);
     assert_eq!(faults.len(), 1);
@@ -577,7 +600,7 @@ fn page_requests_are_routed_translated_and_answered_once() {
         a.page_response(DeviceId(0x10), &resp(5, None))
     });
     assert_refused("PASID needed, host one", &a, &model, Errno::EINVAL, || {
-        a.page_response(DeviceId(0x10), &resp(5, Some(p)))
+        a.page_response(DeviceId(0x10), &resp(5, Some(p.0)))
     });
     assert_refused("other VM answers", &b, &model, Errno::ENODEV, || {
         b.page_response(DeviceId(0x10), &resp(5, Some(5000)))
@@ -621,12 +644,12 @@ fn page_requests_are_routed_translated_and_answered_once() {
     );
 
     // A request that does not need its PASID echoed matches on the group alone.
-    model.inject_page_request(&viommu, request(0x10, Some(p), 9, false));
+    model.inject_page_request(&viommu, request(0x10, Some(p.0), 9, false));
     assert_eq!(read_all(&a).len(), 1);
     a.page_response(DeviceId(0x10), &resp(9, None)).unwrap();
 
     // A request tagged with a PASID A does not own never reaches A.
-    model.inject_page_request(&viommu, request(0x10, Some(p + 1), 1, true));
+    model.inject_page_request(&viommu, request(0x10, Some(p.0 + 1), 1, true));
     assert!(read_all(&a).is_empty());
     assert_eq!(a.stats().faults_rejected, 1);
     // A device no VM holds: answered by the model itself.
@@ -693,7 +716,7 @@ fn teardown_frees_everything_the_vm_held() {
     let vm = viommu.create_vm(VmConfig::default());
     vm.attach_device(DeviceId(3)).unwrap();
     let ps: Vec<u32> = (0..20)
-        .map(|_| vm.alloc_pasid(1, 1 << 19).unwrap())
+        .map(|_| vm.alloc_pasid(1, 1 << 19).unwrap().0)
         .collect();
     for p in &ps[..10] {
         vm.bind_gpasid(&bytes(&bind(*p, None))).unwrap();
@@ -702,7 +725,7 @@ fn teardown_frees_everything_the_vm_held() {
     let id = vm.id();
     drop(vm);
     assert!(ps.iter().all(|p| !viommu.pasid_space().is_allocated(*p)));
-    assert!(viommu.pasid_space().is_allocated(kept));
+    assert!(viommu.pasid_space().is_allocated(kept.0));
     assert!(model.vm_state(id).pasid_entries.is_empty());
     assert_eq!(model.outstanding(), 0);
     // The device is free for another VM; the dead VM's requests no longer route.

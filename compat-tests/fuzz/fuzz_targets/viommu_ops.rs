@@ -15,7 +15,7 @@ use vsva_uapi::{
     PageResponse, PasidSmmuv3, PasidTableConfig, UapiStruct,
 };
 use vsva_viommu::soft::SoftwareIommu;
-use vsva_viommu::{DeviceId, HostIommu, PageRequest, Viommu, ViommuError, Vm, VmConfig};
+use vsva_viommu::{DeviceId, HostIommu, HostPasid, PageRequest, Viommu, ViommuError, Vm, VmConfig};
 use zerocopy::{FromZeros, IntoBytes};
 
 struct Input<'a>(&'a [u8]);
@@ -134,14 +134,14 @@ fuzz_target!(|data: &[u8]| {
                     input.u32().unwrap_or(1) % 300,
                     input.u32().unwrap_or(2) % 300,
                 );
-                vm.alloc_pasid(a, b).map(|p| seen.push(p))
+                vm.alloc_pasid(a, b).map(|p| seen.push(p.raw_value()))
             }
             1 => {
                 let (a, b) = (
                     input.u32().unwrap_or(0) % 300,
                     input.u32().unwrap_or(0) % 300,
                 );
-                vm.free_pasids(a, b);
+                vm.free_pasids(HostPasid(a), HostPasid(b));
                 Ok(())
             }
             2 => vm.bind_gpasid(input.bytes().unwrap_or(&[])),
@@ -187,7 +187,7 @@ fuzz_target!(|data: &[u8]| {
                     PageRequest {
                         id: 0,
                         device: DeviceId(u32::from(b % 3)),
-                        pasid: (b & 0x10 != 0).then(|| pick(b >> 5)),
+                        pasid: (b & 0x10 != 0).then(|| HostPasid(pick(b >> 5))),
                         grpid: u32::from(input.byte().unwrap_or(0) % 4),
                         perm: FaultPerm::READ,
                         addr: 0,

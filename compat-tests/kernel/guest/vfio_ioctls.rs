@@ -188,7 +188,7 @@ fn vfio_ioctls_iommufd_bind_and_invalidate_through_vsva() {
 
     // The bind: a nest parent on the VMM's IOAS, a nested HWPT with the bind's table.
     let pasid = vm.alloc_pasid(1, (1 << 20) - 1).expect("alloc");
-    let bind = bind_payload(pasid, Some(0x42), GPGD);
+    let bind = bind_payload(pasid.0, Some(0x42), GPGD);
     vm.bind_gpasid(&bind).expect("bind through vsva on the VMM's fds");
     let objects = viommu.backend().device_objects(device).expect("registered");
     let nested = objects.nested[&pasid];
@@ -199,7 +199,7 @@ fn vfio_ioctls_iommufd_bind_and_invalidate_through_vsva() {
     assert_eq!(mock.attachments().rid, nested.0, "the kernel put the RID on it");
 
     // The invalidation: page 1 of the PASID, flushed: the kernel clears mock IOTLB 1.
-    vm.cache_invalidate(&inv_addr(pasid, 0x1000, 1, false))
+    vm.cache_invalidate(&inv_addr(pasid.0, 0x1000, 1, false))
         .expect("invalidate");
     viommu.backend().flush(vm.id());
     let s = viommu.backend().stats();

@@ -71,6 +71,7 @@ use vsva_viommu::iommufd::{
     IommufdDevice, NestingSupport, StageOneFormat,
 };
 use vsva_viommu::{
+    HostPasid,
     DeviceId, GpasidBind, HostIommu, Invalidation, InvalidationScope, Viommu, ViommuError, Vm,
     VmConfig, VmId,
 };
@@ -806,7 +807,12 @@ impl SequenceProbe for KernelProbe {
             held.extend(o.parent.map(|h| h.0));
             held.extend(o.table.map(|h| h.0));
             held.extend(o.nested.values().map(|h| h.0));
-            let attached: BTreeMap<u32, HwptId> = mock.attachments().stack.into_iter().collect();
+            let attached: BTreeMap<HostPasid, HwptId> = mock
+                .attachments()
+                .stack
+                .into_iter()
+                .map(|(p, h)| (HostPasid(p), h))
+                .collect();
             if attached != o.nested {
                 leaks.push(format!(
                     "{device:?}: attached {attached:?}, backend {:?}",
@@ -891,7 +897,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
     //    fault queue, the RID on it.
     let pasid = vm.alloc_pasid(1, (1 << 20) - 1).expect("alloc");
     let gpasid = 0x42;
-    let bind = bind_payload(pasid, Some(gpasid), GPGD);
+    let bind = bind_payload(pasid.0, Some(gpasid), GPGD);
     vm.bind_gpasid(&bind).expect("bind");
     let objects = backend.device_objects(dev).expect("registered");
     let parent = objects.parent.expect("a nest parent");
@@ -920,7 +926,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
         assert_eq!(hn.data, v.to_ne_bytes());
     }
     assert_eq!(iotlb_is(fd, nested.0, &[v; 4]), Ok(()), "after the bind");
-    assert_eq!(mock.attachments().stack, [(pasid, nested)]);
+    assert_eq!(mock.attachments().stack, [(pasid.0, nested)]);
     assert_eq!(
         mock.attachments().rid,
         nested.0,
@@ -937,14 +943,14 @@ fn backend_step_by_step_on_the_mock_iommu() {
         Err(Errno::EBUSY),
         "the nested HWPT holds the parent"
     );
-    assert_eq!(p.bound(vm.id()), BTreeMap::from([(pasid, GPGD)]));
+    assert_eq!(p.bound(vm.id()), BTreeMap::from([(pasid.0, GPGD)]));
     assert_eq!(backend.stats().hwpts_allocated, 2);
 
     // 2. Two page invalidations, batched: nothing reaches the kernel before the flush,
     //    then one call with both entries.
-    vm.cache_invalidate(&inv_addr(pasid, 0x1000, 1, false))
+    vm.cache_invalidate(&inv_addr(pasid.0, 0x1000, 1, false))
         .expect("page 1");
-    vm.cache_invalidate(&inv_addr(pasid, 0x2000, 1, true))
+    vm.cache_invalidate(&inv_addr(pasid.0, 0x2000, 1, true))
         .expect("page 2 (leaf)");
     assert_eq!(backend.stats().invalidate_calls, 0, "queued");
     assert!(p.ledger().invalidations.is_empty());
@@ -985,7 +991,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
     // 3. A partial failure: pages 3, 4 and 5 → ids 3, 4 (past the mock's last), 0. The
     //    kernel handles entry 0 and refuses entry 1; the backend records exactly that.
     for page in 3..6u64 {
-        vm.cache_invalidate(&inv_addr(pasid, page << 12, 1, false))
+        vm.cache_invalidate(&inv_addr(pasid.0, page << 12, 1, false))
             .expect("page");
     }
     backend.flush(vm.id());
@@ -1029,7 +1035,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
     );
 
     // 4. PASID-selective: FLAG_ALL.
-    vm.cache_invalidate(&inv_pasid(CacheInvType::IOTLB, pasid))
+    vm.cache_invalidate(&inv_pasid(CacheInvType::IOTLB, pasid.0))
         .expect("PASID-selective");
     backend.flush(vm.id());
     assert_eq!(
@@ -1042,7 +1048,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
     // 5. A page request: the kernel's record, the guest's fault, the guest's response,
     //    the kernel's cookie retired.
     let addr = 0xdead_b000;
-    mock.trigger_iopf(pasid, 0x21, PERM_READ | PERM_WRITE, addr)
+    mock.trigger_iopf(pasid.0, 0x21, PERM_READ | PERM_WRITE, addr)
         .expect("TRIGGER_IOPF");
     assert_eq!(backend.poll_faults(&p.viommu).map_err(|e| e.errno()), Ok(1));
     assert_eq!(backend.stats().faults_read, 1);
@@ -1063,7 +1069,7 @@ fn backend_step_by_step_on_the_mock_iommu() {
         (
             PGFAULT_PASID_VALID | PGFAULT_LAST_PAGE,
             mock.idev.0,
-            pasid,
+            pasid.0,
             0x21,
             PERM_READ | PERM_WRITE,
             addr

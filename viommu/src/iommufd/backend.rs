@@ -12,7 +12,7 @@ use super::config::{Diagnostic, IommufdConfig, IommufdDevice, IommufdStats, DIAG
 use super::format::StageOneFormat;
 use super::hwpt::Undo;
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, HostPageResponse, Invalidation, PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, HostPageResponse, HostPasid, Invalidation, PasidTableBind, VmId,
 };
 use crate::host::HostIommu;
 
@@ -22,7 +22,7 @@ pub struct DeviceObjects {
     /// The nest parent (allocated at the device's first bind, kept until it is removed).
     pub parent: Option<HwptId>,
     /// Nested HWPTs by host PASID (VT-d binds).
-    pub nested: BTreeMap<u32, HwptId>,
+    pub nested: BTreeMap<HostPasid, HwptId>,
     /// The nested HWPT of the guest PASID table (SMMUv3).
     pub table: Option<HwptId>,
 }
@@ -44,7 +44,7 @@ pub(super) struct Batch {
 #[derive(Debug, Default)]
 pub(super) struct VmEntry {
     pub(super) devices: BTreeMap<DeviceId, DeviceEntry>,
-    pub(super) binds: BTreeMap<u32, GpasidBind>,
+    pub(super) binds: BTreeMap<HostPasid, GpasidBind>,
     pub(super) table: Option<PasidTableBind>,
     pub(super) pending: Vec<Batch>,
 }
@@ -57,7 +57,7 @@ pub(super) struct Routes {
 
 /// What an outstanding cookie was issued for: the device and the host PASID (what a
 /// detach or unbind answers in the kernel).
-pub(super) type CookieOwner = (DeviceId, Option<u32>);
+pub(super) type CookieOwner = (DeviceId, Option<HostPasid>);
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is committed after its fallible steps: a poisoned lock is coherent.
@@ -286,7 +286,7 @@ impl<F: StageOneFormat> Backend for IommufdBackend<F> {
         Ok(())
     }
 
-    fn unbind_gpasid(&self, vm: VmId, hpasid: u32) {
+    fn unbind_gpasid(&self, vm: VmId, hpasid: HostPasid) {
         let Some(entry) = self.vm_entry(vm) else {
             return;
         };

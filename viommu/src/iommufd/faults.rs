@@ -10,7 +10,7 @@ use vsva_vfio::iommufd::DevId;
 use super::backend::{lock, IommufdBackend};
 use super::config::Diagnostic;
 use super::format::StageOneFormat;
-use crate::backend::{Backend, DeviceId, PageRequest};
+use crate::backend::{Backend, DeviceId, HostPasid, PageRequest};
 use crate::Viommu;
 
 /// Fault records read per `read(2)` of the fault fd.
@@ -41,7 +41,9 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         for r in &records {
             let flags = PgfaultFlags::from_bits_retain(r.flags);
             let last_page = flags.contains(PgfaultFlags::LAST_PAGE);
-            let pasid = flags.contains(PgfaultFlags::PASID_VALID).then_some(r.pasid);
+            let pasid = flags
+                .contains(PgfaultFlags::PASID_VALID)
+                .then_some(HostPasid(r.pasid));
             let device = self
                 .routes
                 .read()

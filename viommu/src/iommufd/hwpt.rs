@@ -6,7 +6,7 @@ use vsva_vfio::iommufd::{HwptAllocRequest, HwptData, HwptId};
 use super::backend::{lock, DeviceEntry, DeviceObjects, IommufdBackend, VmEntry};
 use super::config::IommufdDevice;
 use super::format::StageOneFormat;
-use crate::backend::{DeviceId, GpasidBind};
+use crate::backend::{DeviceId, GpasidBind, HostPasid};
 
 /// One step of a change to a VM's iommufd objects, as an [`Undo`] reverts it.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +16,7 @@ enum Step {
     /// The device's nest parent, allocated by this change: destroyed and forgotten.
     Parent(DeviceId),
     /// The device's host PASID attached to a nested HWPT: detached, the HWPT destroyed.
-    Pasid(DeviceId, u32),
+    Pasid(DeviceId, HostPasid),
     /// The device's RID moved onto a new table HWPT from `old` (`None`: its IOAS): moved
     /// back, the new HWPT destroyed, `old` its table again.
     Table(DeviceId, Option<HwptId>),
@@ -149,7 +149,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         &self,
         undo: &mut Undo<'_, F>,
         device: DeviceId,
-        hpasid: u32,
+        hpasid: HostPasid,
         data: &HwptData,
     ) -> Result<(), Errno> {
         let nested = self.alloc_nested(undo, device, data)?;
@@ -158,7 +158,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         };
         d.dev
             .attach
-            .attach_pasid(hpasid, nested)
+            .attach_pasid(hpasid.0, nested)
             .map_err(|e| e.errno())?;
         d.objects.nested.insert(hpasid, nested);
         undo.steps.pop();
@@ -166,13 +166,13 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         Ok(())
     }
 
-    pub(super) fn uninstall_pasid(&self, d: &mut DeviceEntry, hpasid: u32) {
+    pub(super) fn uninstall_pasid(&self, d: &mut DeviceEntry, hpasid: HostPasid) {
         let Some(nested) = d.objects.nested.remove(&hpasid) else {
             return;
         };
         let parent = d.objects.parent.unwrap_or(nested);
-        if let Err(e) = d.dev.attach.detach_pasid(hpasid, parent) {
-            self.teardown_error("detach_pasid", hpasid, &e);
+        if let Err(e) = d.dev.attach.detach_pasid(hpasid.0, parent) {
+            self.teardown_error("detach_pasid", hpasid.0, &e);
         }
         self.destroy(nested);
     }
@@ -208,7 +208,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
     }
 
     pub(super) fn uninstall_all(&self, d: &mut DeviceEntry) {
-        let pasids: Vec<u32> = d.objects.nested.keys().copied().collect();
+        let pasids: Vec<HostPasid> = d.objects.nested.keys().copied().collect();
         for p in pasids {
             self.uninstall_pasid(d, p);
         }

@@ -5,7 +5,7 @@ use vsva_uapi::consts::{
 };
 use vsva_uapi::{GpasidBindData, PasidTableConfig, UapiStruct};
 
-use crate::backend::{Backend, GpasidBind, PasidTableBind};
+use crate::backend::{Backend, GpasidBind, GuestPasid, HostPasid, PasidTableBind};
 use crate::error::{Result, ViommuError};
 use crate::host::HostIommu;
 
@@ -47,10 +47,10 @@ impl<B: Backend> Vm<B> {
             }
             // The guest sees another host PASID of the VM as itself: `g` would name
             // two PASIDs (and two pending page requests could look the same).
-            if g != bind.hpasid && st.view.pasids.contains(&g) {
+            if g.0 != bind.hpasid.0 && st.view.pasids.contains(&HostPasid(g.0)) {
                 return Err(ViommuError::GpasidInUse {
                     gpasid: g,
-                    hpasid: g,
+                    hpasid: HostPasid(g.0),
                 });
             }
         }
@@ -123,8 +123,8 @@ impl<B: Backend> Vm<B> {
             }
         }
         Ok(GpasidBind {
-            hpasid,
-            gpasid,
+            hpasid: HostPasid(hpasid),
+            gpasid: gpasid.map(GuestPasid),
             gpgd: data.gpgd,
             addr_width: data.addr_width,
             vtd_flags: flags,
@@ -143,7 +143,7 @@ impl<B: Backend> Vm<B> {
     /// a valid handle it cannot fail.
     pub fn unbind_gpasid(&self, payload: &[u8]) -> Result<()> {
         let data = self.decode_bind(payload)?;
-        let hpasid = u32::try_from(data.hpasid).unwrap_or(u32::MAX);
+        let hpasid = HostPasid(u32::try_from(data.hpasid).unwrap_or(u32::MAX));
         let mut st = self.lock();
         if !st.view.pasids.contains(&hpasid) {
             return Err(ViommuError::NotOwned { pasid: hpasid });
@@ -152,7 +152,7 @@ impl<B: Backend> Vm<B> {
         Ok(())
     }
 
-    pub(super) fn unbind_locked(&self, st: &mut VmState, hpasid: u32) {
+    pub(super) fn unbind_locked(&self, st: &mut VmState, hpasid: HostPasid) {
         if let Some(bind) = st.view.binds.remove(&hpasid) {
             if let Some(g) = bind.gpasid {
                 st.gpasids.remove(&g);

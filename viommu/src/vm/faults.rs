@@ -3,7 +3,7 @@
 use vsva_uapi::consts::{PageResponseCode, PageResponseFlags};
 use vsva_uapi::{Fault, UapiStruct};
 
-use crate::backend::{Backend, DeviceId};
+use crate::backend::{Backend, DeviceId, GuestPasid};
 use crate::error::{Result, ViommuError};
 use zerocopy::IntoBytes;
 
@@ -94,7 +94,8 @@ impl<B: Backend> Vm<B> {
             .position(|f| {
                 f.request.device == device
                     && f.request.grpid == msg.grpid
-                    && (!f.request.needs_pasid || (pasid_valid && f.guest_pasid == Some(msg.pasid)))
+                    && (!f.request.needs_pasid
+                        || (pasid_valid && f.guest_pasid == Some(GuestPasid(msg.pasid))))
             })
             .ok_or(ViommuError::NoPendingRequest { grpid: msg.grpid })?;
         let Some(f) = st.awaiting.remove(i) else {
@@ -119,7 +120,7 @@ impl<B: Backend> Vm<B> {
         drop(devices);
         for p in std::mem::take(&mut st.view.pasids) {
             self.unbind_locked(&mut st, p);
-            self.host.pasids.free(p);
+            self.host.pasids.free(p.0);
         }
         if st.view.pasid_table.take().is_some() {
             self.host.backend.clear_pasid_table(self.vm.id);

@@ -3,7 +3,7 @@
 use vsva_uapi::consts::{CacheInvType, InvAddrFlags, InvPasidFlags, NestingFeatures};
 use vsva_uapi::{CacheInvalidateInfo, Granu, InvAddrInfo, UapiStruct};
 
-use crate::backend::{Backend, Invalidation, InvalidationScope};
+use crate::backend::{Backend, HostPasid, Invalidation, InvalidationScope};
 use crate::error::{Result, ViommuError};
 use crate::host::HostIommu;
 
@@ -81,11 +81,16 @@ impl<B: Backend> Vm<B> {
 
     /// The PASID an invalidation names: on VT-d a host PASID the VM owns; on SMMUv3 a
     /// substream id within the bound table (the table is the guest's own).
-    pub(super) fn named_pasid(&self, st: &VmState, named: bool, pasid: u64) -> Result<Option<u32>> {
+    pub(super) fn named_pasid(
+        &self,
+        st: &VmState,
+        named: bool,
+        pasid: u64,
+    ) -> Result<Option<HostPasid>> {
         if !named {
             return Ok(None);
         }
-        let p = u32::try_from(pasid).unwrap_or(u32::MAX);
+        let p = HostPasid(u32::try_from(pasid).unwrap_or(u32::MAX));
         let ok = match self.host_iommu() {
             HostIommu::Vtd(_) => st.view.pasids.contains(&p),
             HostIommu::Smmuv3(_) => {

@@ -22,7 +22,8 @@ use vsva_uapi::{Errno, Fault, FaultPageRequest, NestingInfo, Policy};
 use vsva_vfio::nesting::NestingHandler;
 
 use crate::backend::{
-    Backend, DeviceId, GpasidBind, HostPageResponse, PageRequest, PasidTableBind, VmId,
+    Backend, DeviceId, GpasidBind, GuestPasid, HostPageResponse, HostPasid, PageRequest,
+    PasidTableBind, VmId,
 };
 use crate::error::{Result, ViommuError};
 use crate::host::HostIommu;
@@ -80,7 +81,7 @@ pub struct PendingFault {
     pub request: PageRequest,
     /// The PASID the VM sees: the guest PASID when the host PASID is bound with
     /// `IOMMU_SVA_GPASID_VAL`, else the request's own.
-    pub guest_pasid: Option<u32>,
+    pub guest_pasid: Option<GuestPasid>,
     /// The VM has read the record.
     pub read: bool,
 }
@@ -90,9 +91,9 @@ pub struct PendingFault {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VmSnapshot {
     /// Host PASIDs the VM owns.
-    pub pasids: BTreeSet<u32>,
+    pub pasids: BTreeSet<HostPasid>,
     /// Bound guest page tables, by host PASID (VT-d).
-    pub binds: BTreeMap<u32, GpasidBind>,
+    pub binds: BTreeMap<HostPasid, GpasidBind>,
     /// The bound guest PASID table (SMMUv3).
     pub pasid_table: Option<PasidTableBind>,
     /// Devices attached to the VM.
@@ -115,7 +116,7 @@ struct VmState {
     /// Unread requests, oldest first: reading one is a `pop_front`, O(1).
     unread: VecDeque<PendingFault>,
     /// Guest PASID → host PASID, for binds with `IOMMU_SVA_GPASID_VAL`.
-    gpasids: BTreeMap<u32, u32>,
+    gpasids: BTreeMap<GuestPasid, HostPasid>,
     /// Torn down: every request is refused as for an unknown handle.
     dead: bool,
 }
@@ -436,7 +437,13 @@ impl<B: Backend> Vm<B> {
                 }
                 return;
             }
-            Some(p) => Some(st.view.binds.get(&p).and_then(|b| b.gpasid).unwrap_or(p)),
+            Some(p) => Some(
+                st.view
+                    .binds
+                    .get(&p)
+                    .and_then(|b| b.gpasid)
+                    .unwrap_or(GuestPasid(p.0)),
+            ),
             None => None,
         };
         if st.awaiting.len() + st.unread.len() >= self.vm.config.max_pending_faults.max(1) {
@@ -502,7 +509,7 @@ fn fault_record(f: &PendingFault) -> Fault {
     flags.set(PageRequestFlags::NEEDS_PASID, r.needs_pasid);
     Fault::page_request(FaultPageRequest {
         flags: flags.bits(),
-        pasid: f.guest_pasid.unwrap_or(0),
+        pasid: f.guest_pasid.map_or(0, GuestPasid::raw_value),
         grpid: r.grpid,
         perm: r.perm.bits(),
         addr: r.addr,
@@ -522,11 +529,11 @@ impl<B: Backend> NestingHandler for Vm<B> {
     type Error = ViommuError;
 
     fn pasid_alloc(&self, min: u32, max: u32) -> Result<u32> {
-        self.alloc_pasid(min, max)
+        self.alloc_pasid(min, max).map(HostPasid::raw_value)
     }
 
     fn pasid_free(&self, min: u32, max: u32) -> Result<()> {
-        self.free_pasids(min, max);
+        self.free_pasids(HostPasid(min), HostPasid(max));
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use vsva_uapi::consts::NestingFeatures;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, GuestPasid, HostPasid};
 use crate::error::{Result, ViommuError};
 
 use super::*;
@@ -19,7 +19,7 @@ impl<B: Backend> Vm<B> {
     /// [`ViommuError::PasidQuota`], [`ViommuError::PasidSpaceExhausted`] (`ENOSPC`, also
     /// when the range's only free PASIDs are guest PASIDs of the VM's binds);
     /// [`ViommuError::Unsupported`] without PASID support.
-    pub fn alloc_pasid(&self, min: u32, max: u32) -> Result<u32> {
+    pub fn alloc_pasid(&self, min: u32, max: u32) -> Result<HostPasid> {
         self.require(NestingFeatures::SYSWIDE_PASID, "PASID allocation")?;
         let (lo, hi) = (min.max(1), max.min(self.host_iommu().max_pasid()));
         let mut st = self.lock();
@@ -40,7 +40,7 @@ impl<B: Backend> Vm<B> {
                 Err(e) => break Err(e),
             };
             match self.host.pasids.alloc(lo, hi, start) {
-                Some(p) if st.gpasids.contains_key(&p) => aside.push(p),
+                Some(p) if st.gpasids.contains_key(&GuestPasid(p)) => aside.push(p),
                 Some(p) => break Ok(p),
                 None => break Err(ViommuError::PasidSpaceExhausted { min: lo, max: hi }),
             }
@@ -48,7 +48,7 @@ impl<B: Backend> Vm<B> {
         for p in aside {
             self.host.pasids.free(p);
         }
-        let pasid = found?;
+        let pasid = HostPasid(found?);
         st.view.pasids.insert(pasid);
         Ok(pasid)
     }
@@ -56,16 +56,16 @@ impl<B: Backend> Vm<B> {
     /// Frees every PASID the VM owns in `[min, max]` (`VFIO_IOMMU_PASID_REQUEST` with
     /// `FREE`); a bound one is unbound first. PASIDs of other VMs and unallocated ones
     /// are left alone. Cannot fail; repeating it does nothing.
-    pub fn free_pasids(&self, min: u32, max: u32) {
+    pub fn free_pasids(&self, min: HostPasid, max: HostPasid) {
         if min > max {
             return;
         }
         let mut st = self.lock();
-        let doomed: Vec<u32> = st.view.pasids.range(min..=max).copied().collect();
+        let doomed: Vec<HostPasid> = st.view.pasids.range(min..=max).copied().collect();
         for p in doomed {
             self.unbind_locked(&mut st, p);
             st.view.pasids.remove(&p);
-            self.host.pasids.free(p);
+            self.host.pasids.free(p.0);
         }
     }
 }

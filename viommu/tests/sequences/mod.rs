@@ -33,6 +33,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use vsva_viommu::HostPasid;
 
 use vsva_uapi::consts::{
     CacheInvType, GpasidBindFlags, InvAddrFlags, InvPasidFlags, PageRequestFlags, PageResponseCode,
@@ -205,7 +206,7 @@ fn new_vm<P: SequenceProbe>(p: &P) -> (Vm<P::Backend>, DeviceId) {
 }
 
 fn alloc<B: Backend>(vm: &Vm<B>) -> u32 {
-    vm.alloc_pasid(1, (1 << 20) - 1).expect("alloc a PASID")
+    vm.alloc_pasid(1, (1 << 20) - 1).expect("alloc a PASID").0
 }
 
 fn bound_now<P: SequenceProbe>(p: &P, vm: VmId) -> BTreeMap<u32, u64> {
@@ -241,9 +242,9 @@ pub fn alloc_bind_unbind_free<P: SequenceProbe>(p: &P) {
     assert!(bound_now(p, vm.id()).is_empty());
     // Bind, then free the PASID while bound: free unbinds.
     vm.bind_gpasid(&bind).expect("bind again");
-    vm.free_pasids(pasid, pasid);
+    vm.free_pasids(HostPasid(pasid), HostPasid(pasid));
     assert!(bound_now(p, vm.id()).is_empty());
-    assert!(!vm.snapshot().pasids.contains(&pasid));
+    assert!(!vm.snapshot().pasids.contains(&HostPasid(pasid)));
     let gone = vm.bind_gpasid(&bind);
     assert!(
         matches!(gone, Err(ViommuError::NotOwned { .. })),

@@ -18,6 +18,7 @@
 //! Without a usable `/dev/kvm` it says so and exits with status 2.
 
 use std::process::ExitCode;
+use vsva_viommu::{GuestPasid, HostPasid};
 
 use vsva_uapi::consts::{FaultPerm, VFIO_IOMMU_NESTING_OP, VFIO_IOMMU_PASID_REQUEST};
 use vsva_uapi::Errno;
@@ -160,7 +161,7 @@ fn run_vtd(vmm: &Vmm<SoftwareIommu>, model: &SoftwareIommu) -> bool {
                     PageRequest {
                         id: 0,
                         device,
-                        pasid: Some(*hpasid),
+                        pasid: Some(HostPasid(*hpasid)),
                         grpid: 1,
                         perm: FaultPerm::READ | FaultPerm::WRITE,
                         addr: 0x7f00_0003_0000,
@@ -208,7 +209,7 @@ fn run_vtd(vmm: &Vmm<SoftwareIommu>, model: &SoftwareIommu) -> bool {
                 "bind {:#x} -> gpgd {:#x} as guest PASID {:#x}",
                 b.hpasid,
                 b.gpgd,
-                b.gpasid.unwrap_or(0)
+                b.gpasid.unwrap_or(GuestPasid(0))
             ),
             Event::Unbind(h) => format!("unbind {h:#x}"),
             Event::Invalidate(_) => "invalidate".into(),

@@ -7,6 +7,7 @@
 mod vmm_support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use vsva_viommu::{GuestPasid, HostPasid};
 
 use vmm_support::*;
 use vsva_uapi::consts::{CacheInvType, FaultPerm, PageResponseCode, VtdGpasidFlags};
@@ -72,7 +73,7 @@ fn normalized(log: &[Event], a: u32, b: u32) -> Vec<Event> {
     };
     let scope = |s: InvalidationScope| match s {
         InvalidationScope::Pasid { pasid, archid } => InvalidationScope::Pasid {
-            pasid: pasid.map(p),
+            pasid: pasid.map(|h| HostPasid(p(h.0))),
             archid,
         },
         InvalidationScope::Addr {
@@ -83,7 +84,7 @@ fn normalized(log: &[Event], a: u32, b: u32) -> Vec<Event> {
             granule_size,
             leaf,
         } => InvalidationScope::Addr {
-            pasid: pasid.map(p),
+            pasid: pasid.map(|h| HostPasid(p(h.0))),
             archid,
             addr,
             last,
@@ -95,17 +96,17 @@ fn normalized(log: &[Event], a: u32, b: u32) -> Vec<Event> {
     log.iter()
         .map(|e| match *e {
             Event::Bind(bind) => Event::Bind(GpasidBind {
-                hpasid: p(bind.hpasid),
+                hpasid: HostPasid(p(bind.hpasid.0)),
                 ..bind
             }),
-            Event::Unbind(h) => Event::Unbind(p(h)),
+            Event::Unbind(h) => Event::Unbind(HostPasid(p(h.0))),
             Event::Invalidate(inv) => Event::Invalidate(Invalidation {
                 scope: scope(inv.scope),
                 ..inv
             }),
             Event::PageResponse(r) => Event::PageResponse(HostPageResponse {
                 device: DeviceId(0),
-                pasid: r.pasid.map(p),
+                pasid: r.pasid.map(|h| HostPasid(p(h.0))),
                 ..r
             }),
             other => other,
@@ -150,13 +151,13 @@ fn expected_effects() -> Vec<Event> {
         })
     };
     let mut v = vec![
-        bind(1, None, 0x20000),
-        bind(2, Some(0x42), 0x30000),
-        at_pasid(CacheInvType::IOTLB, 1),    // #9
-        at_addr(CacheInvType::IOTLB, 1),     // #12
-        at_addr(CacheInvType::DEV_IOTLB, 1), // #13
-        at_addr(CacheInvType::IOTLB | CacheInvType::DEV_IOTLB, 2), // #15
-        at_pasid(CacheInvType::IOTLB, 2),    // #16
+        bind(HostPasid(1), None, 0x20000),
+        bind(HostPasid(2), Some(GuestPasid(0x42)), 0x30000),
+        at_pasid(CacheInvType::IOTLB, HostPasid(1)), // #9
+        at_addr(CacheInvType::IOTLB, HostPasid(1)),  // #12
+        at_addr(CacheInvType::DEV_IOTLB, HostPasid(1)), // #13
+        at_addr(CacheInvType::IOTLB | CacheInvType::DEV_IOTLB, HostPasid(2)), // #15
+        at_pasid(CacheInvType::IOTLB, HostPasid(2)), // #16
     ];
     // The hook tags the requests with B (bound with guest PASID 0x42); the guest answers
     // each with the PASID it was shown, the backend gets host PASID B.
@@ -164,12 +165,12 @@ fn expected_effects() -> Vec<Event> {
         v.push(Event::PageResponse(HostPageResponse {
             id: 0,
             device: DeviceId(0),
-            pasid: Some(2),
+            pasid: Some(HostPasid(2)),
             grpid,
             code: PageResponseCode::Success,
         }));
     }
-    v.extend([Event::Unbind(1), Event::Unbind(2)]);
+    v.extend([Event::Unbind(HostPasid(1)), Event::Unbind(HostPasid(2))]);
     v
 }
 
@@ -223,7 +224,7 @@ fn check_well_behaved(
         assert!(!model
             .vm_state(guest.vm().id())
             .pasid_entries
-            .contains_key(&p));
+            .contains_key(&HostPasid(p)));
     }
     // The backend saw exactly the effects of the sequence, in order; the refused
     // requests left no trace.

@@ -103,6 +103,7 @@ fn alloc_and_free_a_pasid_from_two_vms_at_once() {
             .snapshot()
             .pasids
             .into_iter()
+            .map(|p| p.0)
             .collect::<Vec<_>>(),
         vec![pb as u32]
     );

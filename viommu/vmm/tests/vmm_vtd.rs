@@ -17,6 +17,7 @@ use vsva_viommu::{
     DeviceId, GpasidBind, HostIommu, HostPageResponse, Invalidation, InvalidationScope,
     PageRequest, Viommu,
 };
+use vsva_viommu::{GuestPasid, HostPasid};
 use vsva_vmm::{Guest, GuestSpec, Vmm};
 use vsva_vtd::VtdStats;
 
@@ -80,7 +81,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
         PageRequest {
             id: 0,
             device: dev,
-            pasid: Some(h),
+            pasid: Some(HostPasid(h)),
             grpid: GRPID,
             perm: FaultPerm::READ | FaultPerm::WRITE,
             addr: FAULT_ADDR,
@@ -158,12 +159,12 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let Some(Event::Bind(bind)) = log.first() else {
         panic!("first backend call is not a bind: {log:?}");
     };
-    assert_eq!(bind.hpasid, h);
+    assert_eq!(bind.hpasid, HostPasid(h));
     assert_eq!(
         *bind,
         GpasidBind {
-            hpasid: h,
-            gpasid: Some(GPASID),
+            hpasid: HostPasid(h),
+            gpasid: Some(GuestPasid(GPASID)),
             gpgd: GPGD,
             addr_width: 48,
             vtd_flags: VtdGpasidFlags::empty(),
@@ -174,14 +175,14 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let at_pasid = Event::Invalidate(Invalidation {
         caches: CacheInvType::IOTLB,
         scope: InvalidationScope::Pasid {
-            pasid: Some(h),
+            pasid: Some(HostPasid(h)),
             archid: None,
         },
     });
     let pages = Event::Invalidate(Invalidation {
         caches: CacheInvType::IOTLB,
         scope: InvalidationScope::Addr {
-            pasid: Some(h),
+            pasid: Some(HostPasid(h)),
             archid: None,
             addr: 0x7f00_0001_0000,
             last: 0x7f00_0001_0000 + 16 * 4096 - 1,
@@ -197,12 +198,12 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
             Event::PageResponse(HostPageResponse {
                 id: 0,
                 device: dev,
-                pasid: Some(h),
+                pasid: Some(HostPasid(h)),
                 grpid: GRPID,
                 code: PageResponseCode::Failure,
             }),
             pages,
-            Event::Unbind(h)
+            Event::Unbind(HostPasid(h))
         ],
         "backend calls"
     );
@@ -243,7 +244,7 @@ fn finish_linux_guest(
         PageRequest {
             id: 0,
             device: guest.device(),
-            pasid: Some(h),
+            pasid: Some(HostPasid(h)),
             grpid: GRPID,
             perm: FaultPerm::READ,
             addr: FAULT_ADDR,

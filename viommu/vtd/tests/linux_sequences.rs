@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use vsva_viommu::{GuestPasid, HostPasid};
 
 use common::linux_guest::{LinuxGuest, QiError, SVA_DID};
 use vm_memory::{GuestAddress, GuestMemoryMmap};
@@ -76,7 +77,7 @@ fn boot_probe_bind_flush_fault_respond_unbind() {
     let sva = st
         .pasid_entries
         .values()
-        .find(|b| b.gpasid == Some(5))
+        .find(|b| b.gpasid == Some(GuestPasid(5)))
         .copied()
         .expect("PASID 5 bound with its guest PASID");
     assert_eq!(sva.gpgd, 0x7_0000);
@@ -197,7 +198,7 @@ fn vtd_failure_code_is_failure_and_linux_generic_codes_map_too() {
             PageRequest {
                 id: 0,
                 device: DeviceId(0x0300),
-                pasid: Some(h),
+                pasid: Some(HostPasid(h)),
                 grpid: 3,
                 perm: FaultPerm::READ,
                 addr: 0x1000,

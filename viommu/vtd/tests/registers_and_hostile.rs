@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use vsva_viommu::HostPasid;
 
 use common::linux_guest::{pc_psi, LinuxGuest, CONTEXT, IQ, PRQ, SVA_DID};
 use proptest::prelude::*;
@@ -199,7 +200,7 @@ fn page_request_overflow_sets_pro_and_answers_the_device() {
             PageRequest {
                 id: 0,
                 device: DeviceId(0x300),
-                pasid: Some(h),
+                pasid: Some(HostPasid(h)),
                 grpid: grp & 0x1ff,
                 perm: FaultPerm::READ,
                 addr: 0x1000 * u64::from(grp),
@@ -372,7 +373,7 @@ fn play(p: &Pair, ops: &[Op], tail: &mut u32) {
                     PageRequest {
                         id: 0,
                         device: DeviceId(0x300),
-                        pasid,
+                        pasid: pasid.map(HostPasid),
                         grpid: 1,
                         perm: FaultPerm::READ,
                         addr: 0x1000,
@@ -418,7 +419,8 @@ proptest! {
         prop_assert_eq!(p.model.violations(), 0);
         // The hostile VM holds only PASIDs it bound through its own unit.
         let snap = p.hostile.vm().snapshot();
-        let bound: std::collections::BTreeSet<u32> = p.hostile.bindings().iter().map(|b| b.0).collect();
+        let bound: std::collections::BTreeSet<HostPasid> =
+            p.hostile.bindings().iter().map(|b| HostPasid(b.0)).collect();
         prop_assert_eq!(snap.pasids, bound);
     }
 }
@@ -535,7 +537,7 @@ fn page_request_queue_wrapping_past_2_pow_64_refuses_the_request() {
         PageRequest {
             id: 0,
             device: DeviceId(0x300),
-            pasid: Some(h),
+            pasid: Some(HostPasid(h)),
             grpid: 1,
             perm: FaultPerm::READ,
             addr: 0x1000,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use vm_memory::GuestMemory;
 use vsva_uapi::hw::vtd::{ContextEntry, FaultReason, GstsFlags, PcInvDesc, TTM_SCALABLE};
 
-use vsva_viommu::Backend;
+use vsva_viommu::{Backend, HostPasid};
 use zerocopy::IntoBytes;
 
 use crate::mapping::FirstStage;
@@ -203,7 +203,7 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
             }
         };
         self.flush_pending(st);
-        let Ok(h) = self.vm.alloc_pasid(1, u32::MAX) else {
+        let Ok(h) = self.vm.alloc_pasid(1, u32::MAX).map(|p| p.raw_value()) else {
             fault(self, st);
             return;
         };
@@ -214,7 +214,7 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
                 .any(|b| b.gpasid_val && b.gpasid == gpasid);
         let data = key_stage.bind_data(h, gpasid_val.then_some(gpasid));
         if self.vm.bind_gpasid(data.as_bytes()).is_err() {
-            self.vm.free_pasids(h, h);
+            self.vm.free_pasids(HostPasid(h), HostPasid(h));
             fault(self, st);
             return;
         }
@@ -247,7 +247,7 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
                 st.by_key.remove(&(b.gpasid, b.stage));
                 let data = b.stage.bind_data(h, b.gpasid_val.then_some(b.gpasid));
                 let _ = self.vm.unbind_gpasid(data.as_bytes());
-                self.vm.free_pasids(h, h);
+                self.vm.free_pasids(HostPasid(h), HostPasid(h));
                 st.stats.unbinds += 1;
                 st.unflushed = true;
                 // Requests of the PASID awaiting a response were answered by the host on

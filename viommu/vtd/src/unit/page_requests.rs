@@ -54,17 +54,18 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
         let mut written = 0;
         while let Some(p) = self.vm.next_page_request() {
             let req = p.request;
+            let vm_pasid = p.guest_pasid.map(|g| g.raw_value());
             let rid = st.rids.get(&req.device).copied();
             let binding = req
                 .pasid
-                .and_then(|h| st.bindings.get(&h))
+                .and_then(|h| st.bindings.get(&h.raw_value()))
                 .map(|b| b.gpasid);
             let (Some(rid), Some(gpasid)) = (rid, binding) else {
-                self.refuse_request(st, req.device, p.guest_pasid, req.grpid, req.last_page);
+                self.refuse_request(st, req.device, vm_pasid, req.grpid, req.last_page);
                 continue;
             };
             if !self.offer.ecap.prs || !self.translating(st) {
-                self.refuse_request(st, req.device, p.guest_pasid, req.grpid, req.last_page);
+                self.refuse_request(st, req.device, vm_pasid, req.grpid, req.last_page);
                 continue;
             }
             match self.context(st, rid) {
@@ -81,16 +82,16 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
                             read,
                         );
                     }
-                    self.refuse_request(st, req.device, p.guest_pasid, req.grpid, req.last_page);
+                    self.refuse_request(st, req.device, vm_pasid, req.grpid, req.last_page);
                     continue;
                 }
                 None => {
-                    self.refuse_request(st, req.device, p.guest_pasid, req.grpid, req.last_page);
+                    self.refuse_request(st, req.device, vm_pasid, req.grpid, req.last_page);
                     continue;
                 }
             }
             if !self.write_request(st, rid, gpasid, &req) {
-                self.refuse_request(st, req.device, p.guest_pasid, req.grpid, req.last_page);
+                self.refuse_request(st, req.device, vm_pasid, req.grpid, req.last_page);
                 continue;
             }
             written += 1;
@@ -103,7 +104,7 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
                     gpasid,
                     prgi: (req.grpid & 0x1ff) as u16,
                     device: req.device,
-                    vm_pasid: p.guest_pasid,
+                    vm_pasid,
                 });
             }
         }
