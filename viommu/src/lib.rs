@@ -55,7 +55,7 @@
 //! let mut env = [0u8; 80];
 //! NestingOp::encode_envelope(NestingOpCode::BindPgtbl, bind.as_bytes(), &mut env).unwrap();
 //! assert_eq!(dispatch(VFIO_IOMMU_NESTING_OP, &env, &vm), Ok(0));
-//! assert_eq!(model.vm_state(vm.id()).pasid_entries[&pasid].gpgd, 0x1000);
+//! assert_eq!(model.vm_state(vm.id()).pasid_entries[&vsva_viommu::HostPasid(pasid)].gpgd, 0x1000);
 //!
 //! // A second bind of the same PASID is refused, naming the rule (EBUSY), and changes
 //! // nothing.
@@ -63,7 +63,7 @@
 //! assert_eq!(
 //!     e,
 //!     vsva_vfio::nesting::DispatchError::Handler(vsva_viommu::ViommuError::AlreadyBound {
-//!         hpasid: pasid
+//!         hpasid: vsva_viommu::HostPasid(pasid)
 //!     })
 //! );
 //! assert_eq!(e.errno(), vsva_uapi::Errno::EBUSY);

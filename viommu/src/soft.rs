@@ -13,7 +13,7 @@
 //! let viommu = Viommu::new(model.clone());
 //! let vm = viommu.create_vm(VmConfig::default());
 //! let pasid = vm.alloc_pasid(1, 1000).unwrap();
-//! assert!((1..=1000).contains(&pasid));
+//! assert!((1..=1000).contains(&pasid.raw_value()));
 //! assert!(model.vm_state(vm.id()).pasid_entries.is_empty());
 //! assert_eq!(model.violations(), 0);
 //! ```

@@ -30,11 +30,11 @@ pub struct InvalidationType {
 /// ```
 /// use vsva_uapi::consts::{CacheInvType, VtdGpasidFlags};
 /// use vsva_viommu::iommufd::{StageOneFormat, VtdS1};
-/// use vsva_viommu::{GpasidBind, Invalidation, InvalidationScope};
+/// use vsva_viommu::{GpasidBind, HostPasid, Invalidation, InvalidationScope};
 /// use vsva_vfio::iommufd::HwptData;
 ///
 /// let bind = GpasidBind {
-///     hpasid: 5, gpasid: None, gpgd: 0x1234_5000, addr_width: 48,
+///     hpasid: HostPasid(5), gpasid: None, gpgd: 0x1234_5000, addr_width: 48,
 ///     vtd_flags: VtdGpasidFlags::SRE, pat: 0, emt: 0,
 /// };
 /// let HwptData::VtdS1(s1) = VtdS1.gpasid_data(&bind).unwrap() else { unreachable!() };

@@ -203,9 +203,9 @@ impl<B> Host<B> {
 /// assert!(viommu.features().contains(NestingFeatures::BIND_PGTBL));
 /// let vm = viommu.create_vm(VmConfig::default());
 /// let p = vm.alloc_pasid(1, (1 << 20) - 1).unwrap();
-/// assert!(viommu.pasid_space().is_allocated(p));
+/// assert!(viommu.pasid_space().is_allocated(p.raw_value()));
 /// drop(vm); // tearing the VM down frees what it held
-/// assert!(!viommu.pasid_space().is_allocated(p));
+/// assert!(!viommu.pasid_space().is_allocated(p.raw_value()));
 /// ```
 pub struct Viommu<B: Backend> {
     host: Arc<Host<B>>,
