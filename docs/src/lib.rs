@@ -96,6 +96,8 @@ pub mod tables {
     pub const RELEASES_MARKER: &str = "releases";
     /// The marker name of the struct tables in `docs/layouts.md`.
     pub const LAYOUTS_MARKER: &str = "layouts";
+    /// The marker name of the ioctl table in `docs/layouts.md`.
+    pub const IOCTLS_MARKER: &str = "ioctls";
 
     /// `<!-- BEGIN GENERATED: name -->`.
     pub fn begin_marker(name: &str) -> String {
@@ -583,6 +585,38 @@ pub mod tables {
                     let _ = writeln!(out, "- {}", r);
                 }
             }
+        }
+        out
+    }
+
+    /// The table of every declared ioctl ([`vsva_uapi::ioctl::ALL_IOCTLS`]): number,
+    /// name, struct, the user buffer it points at, and the release it appeared in.
+    pub fn ioctls() -> String {
+        use vsva_uapi::ioctl::{DataLen, ALL_IOCTLS};
+        let mut out = String::from(
+            "| number | ioctl | struct | user buffer (pointer, length) | since |\n\
+             |---|---|---|---|---|\n",
+        );
+        for i in ALL_IOCTLS {
+            let data = match i.data {
+                None => "—".to_owned(),
+                Some(d) => {
+                    let len = match d.len {
+                        DataLen::Bytes(f) => format!("`{}` bytes", f.name),
+                        DataLen::Count { count, elem } => {
+                            format!("`{}` × {elem} bytes", count.name)
+                        }
+                        DataLen::Entries { len, num } => {
+                            format!("`{}` × `{}`", len.name, num.name)
+                        }
+                    };
+                    format!("`{}`, {len}", d.ptr.name)
+                }
+            };
+            out.push_str(&format!(
+                "| {:#06x} | `{}` | [`{}`](#{}) | {data} | {} |\n",
+                i.number, i.name, i.layout.name, i.layout.name, i.since
+            ));
         }
         out
     }

@@ -36,6 +36,28 @@ fn layouts_md_is_generated_from_the_declarations() {
 }
 
 #[test]
+fn the_ioctl_table_is_generated_from_the_declarations() {
+    let path = page_path();
+    let page = fs::read_to_string(&path).expect("docs/layouts.md is readable");
+    let want = tables::ioctls();
+    if blessing() {
+        let new = tables::splice(&page, tables::IOCTLS_MARKER, &want).expect("ioctls markers");
+        if new != page {
+            fs::write(&path, new).expect("docs/layouts.md is writable");
+        }
+        return;
+    }
+    let have = tables::generated_block(&page, tables::IOCTLS_MARKER).expect("ioctls markers");
+    assert_eq!(
+        have, want,
+        "docs/layouts.md's ioctl table is stale: regenerate it with `VSVA_BLESS=1 cargo test -p vsva-docs`"
+    );
+    for i in vsva_uapi::ioctl::ALL_IOCTLS {
+        assert!(have.contains(&format!("| `{}` | [`{}`]", i.name, i.layout.name)));
+    }
+}
+
+#[test]
 fn every_struct_and_field_is_documented() {
     let generated = tables::layouts();
     for layout in ALL_STRUCTS {

@@ -380,30 +380,30 @@ pub const VFIO_BASE: u8 = 100;
 pub const VFIO_IOMMU_PASID_REQUEST: u32 = io(VFIO_TYPE, VFIO_BASE + 18);
 /// `VFIO_IOMMU_NESTING_OP` (`VFIO_BASE + 19`, series v3–v7; never merged).
 pub const VFIO_IOMMU_NESTING_OP: u32 = io(VFIO_TYPE, VFIO_BASE + 19);
-/// `VFIO_DEVICE_BIND_IOMMUFD` (`VFIO_BASE + 18` on the cdev).
-pub const VFIO_DEVICE_BIND_IOMMUFD: u32 = io(VFIO_TYPE, VFIO_BASE + 18);
-/// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` (`VFIO_BASE + 19` on the cdev).
-pub const VFIO_DEVICE_ATTACH_IOMMUFD_PT: u32 = io(VFIO_TYPE, VFIO_BASE + 19);
-/// `VFIO_DEVICE_DETACH_IOMMUFD_PT` (`VFIO_BASE + 20` on the cdev).
-pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: u32 = io(VFIO_TYPE, VFIO_BASE + 20);
-/// `IOMMU_DESTROY`.
-pub const IOMMU_DESTROY: u32 = io(VFIO_TYPE, 0x80);
-/// `IOMMU_IOAS_ALLOC`.
-pub const IOMMU_IOAS_ALLOC: u32 = io(VFIO_TYPE, 0x81);
-/// `IOMMU_IOAS_IOVA_RANGES`.
-pub const IOMMU_IOAS_IOVA_RANGES: u32 = io(VFIO_TYPE, 0x84);
-/// `IOMMU_IOAS_MAP`.
-pub const IOMMU_IOAS_MAP: u32 = io(VFIO_TYPE, 0x85);
-/// `IOMMU_IOAS_UNMAP`.
-pub const IOMMU_IOAS_UNMAP: u32 = io(VFIO_TYPE, 0x86);
-/// `IOMMU_HWPT_ALLOC`.
-pub const IOMMU_HWPT_ALLOC: u32 = io(VFIO_TYPE, 0x89);
-/// `IOMMU_GET_HW_INFO`.
-pub const IOMMU_GET_HW_INFO: u32 = io(VFIO_TYPE, 0x8a);
-/// `IOMMU_HWPT_INVALIDATE`.
-pub const IOMMU_HWPT_INVALIDATE: u32 = io(VFIO_TYPE, 0x8d);
-/// `IOMMU_FAULT_QUEUE_ALLOC`.
-pub const IOMMU_FAULT_QUEUE_ALLOC: u32 = io(VFIO_TYPE, 0x8e);
+/// The number of [`crate::ioctl::VFIO_DEVICE_BIND_IOMMUFD`] (declared there).
+pub const VFIO_DEVICE_BIND_IOMMUFD: u32 = crate::ioctl::VFIO_DEVICE_BIND_IOMMUFD.number();
+/// The number of [`crate::ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT`] (declared there).
+pub const VFIO_DEVICE_ATTACH_IOMMUFD_PT: u32 = crate::ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT.number();
+/// The number of [`crate::ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT`] (declared there).
+pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: u32 = crate::ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT.number();
+/// The number of [`crate::ioctl::IOMMU_DESTROY`] (declared there).
+pub const IOMMU_DESTROY: u32 = crate::ioctl::IOMMU_DESTROY.number();
+/// The number of [`crate::ioctl::IOMMU_IOAS_ALLOC`] (declared there).
+pub const IOMMU_IOAS_ALLOC: u32 = crate::ioctl::IOMMU_IOAS_ALLOC.number();
+/// The number of [`crate::ioctl::IOMMU_IOAS_IOVA_RANGES`] (declared there).
+pub const IOMMU_IOAS_IOVA_RANGES: u32 = crate::ioctl::IOMMU_IOAS_IOVA_RANGES.number();
+/// The number of [`crate::ioctl::IOMMU_IOAS_MAP`] (declared there).
+pub const IOMMU_IOAS_MAP: u32 = crate::ioctl::IOMMU_IOAS_MAP.number();
+/// The number of [`crate::ioctl::IOMMU_IOAS_UNMAP`] (declared there).
+pub const IOMMU_IOAS_UNMAP: u32 = crate::ioctl::IOMMU_IOAS_UNMAP.number();
+/// The number of [`crate::ioctl::IOMMU_HWPT_ALLOC`] (declared there).
+pub const IOMMU_HWPT_ALLOC: u32 = crate::ioctl::IOMMU_HWPT_ALLOC.number();
+/// The number of [`crate::ioctl::IOMMU_GET_HW_INFO`] (declared there).
+pub const IOMMU_GET_HW_INFO: u32 = crate::ioctl::IOMMU_GET_HW_INFO.number();
+/// The number of [`crate::ioctl::IOMMU_HWPT_INVALIDATE`] (declared there).
+pub const IOMMU_HWPT_INVALIDATE: u32 = crate::ioctl::IOMMU_HWPT_INVALIDATE.number();
+/// The number of [`crate::ioctl::IOMMU_FAULT_QUEUE_ALLOC`] (declared there).
+pub const IOMMU_FAULT_QUEUE_ALLOC: u32 = crate::ioctl::IOMMU_FAULT_QUEUE_ALLOC.number();
 
 uapi_enum! {
     /// `enum iommu_hw_info_type`.

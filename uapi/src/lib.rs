@@ -78,6 +78,7 @@ pub mod decl;
 pub mod errno;
 pub mod error;
 pub mod hw;
+pub mod ioctl;
 pub mod iommu;
 pub mod iommufd;
 pub mod registry;

@@ -34,13 +34,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use vsva_uapi::consts::DevicePtFlags;
+use vsva_uapi::ioctl::{self, Ioctl};
 use vsva_uapi::iommufd::{
     VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt,
 };
+use vsva_uapi::{FieldRef, UapiStruct};
 use zerocopy::FromZeros;
 
 use crate::device::Device;
-use crate::iommufd::{encode_request, DevId, HwptId, Iommufd};
+use crate::iommufd::{encode_request, send_declared, DevId, HwptId, Iommufd, Sent};
 use crate::sys::{FdView, Kernel, KernelFd};
 use crate::{Error, Result};
 
@@ -48,9 +50,9 @@ pub use vsva_uapi::consts::{
     VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
 };
 
-const ATTACH: &str = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+const ATTACH: &str = ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT.name();
 const ATTACH_PASID: &str = "VFIO_DEVICE_ATTACH_IOMMUFD_PT (VFIO_DEVICE_ATTACH_PASID)";
-const DETACH: &str = "VFIO_DEVICE_DETACH_IOMMUFD_PT";
+const DETACH: &str = ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT.name();
 const DETACH_PASID: &str = "VFIO_DEVICE_DETACH_IOMMUFD_PT (VFIO_DEVICE_DETACH_PASID)";
 
 /// An open VFIO device cdev.
@@ -149,10 +151,11 @@ impl CdevDevice {
         self.path.as_deref()
     }
 
-    fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
-        let fd = self.device.fd();
-        fd.ioctl_sized(request, arg)
-            .map_err(|e| Error::ioctl(op, e))
+    /// Sends `req` through the declared `ioctl` on the device fd (errors named `op`).
+    fn call<T: UapiStruct>(&self, op: &'static str, ioctl: &Ioctl<T>, req: &T) -> Result<Sent> {
+        let (sent, r) = send_declared(self.device.fd(), ioctl, |b| encode_request(req, b), None)?;
+        r.map_err(|e| Error::ioctl(op, e))?;
+        Ok(sent)
     }
 
     /// `ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, &{argsz = 16, iommufd})`: binds the
@@ -166,13 +169,12 @@ impl CdevDevice {
     /// # References
     /// `struct vfio_device_bind_iommufd` in `vfio.h`; `vfio_df_ioctl_bind_iommufd`.
     pub fn bind(&self, iommufd: &Iommufd) -> Result<DevId> {
-        const OP: &str = "VFIO_DEVICE_BIND_IOMMUFD";
+        const OP: &str = ioctl::VFIO_DEVICE_BIND_IOMMUFD.name();
         let mut req = VfioDeviceBindIommufd::new_zeroed();
         req.iommufd = iommufd.fd().raw() as u32; // the C __s32, bit for bit
-        let mut buf = [0u8; 24];
-        let len = encode_request(&req, &mut buf)?;
-        self.sized(OP, VFIO_DEVICE_BIND_IOMMUFD, &mut buf)?;
-        let devid = buf.get(..len).and_then(|b| u32_at(b, 12));
+        let sent = self.call(OP, &ioctl::VFIO_DEVICE_BIND_IOMMUFD, &req)?;
+        let at = FieldRef::named(VfioDeviceBindIommufd::FIELDS, "out_devid").offset;
+        let devid = u32_at(sent.bytes(), at);
         let id = devid.map(DevId).ok_or(Error::BadReply {
             op: OP,
             what: "reply shorter than out_devid",
@@ -194,10 +196,9 @@ impl CdevDevice {
             req.flags = DevicePtFlags::PASID.bits();
             req.pasid = pasid;
         }
-        let mut buf = [0u8; 16];
-        let len = encode_request(&req, &mut buf)?;
-        self.sized(op, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf)?;
-        let pt = buf.get(..len).and_then(|b| u32_at(b, 8));
+        let sent = self.call(op, &ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT, &req)?;
+        let at = FieldRef::named(VfioDeviceAttachIommufdPt::FIELDS, "pt_id").offset;
+        let pt = u32_at(sent.bytes(), at);
         pt.map(HwptId).ok_or(Error::BadReply {
             op,
             what: "reply shorter than pt_id",
@@ -242,9 +243,7 @@ impl CdevDevice {
             req.flags = DevicePtFlags::PASID.bits();
             req.pasid = pasid;
         }
-        let mut buf = [0u8; 12];
-        encode_request(&req, &mut buf)?;
-        self.sized(op, VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf)?;
+        self.call(op, &ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT, &req)?;
         Ok(())
     }
 

@@ -42,13 +42,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use vsva_uapi::consts::{HwCapabilities, HwptAllocFlags};
+use vsva_uapi::ioctl::{self, Ioctl};
 use vsva_uapi::iommufd as uapi;
 use vsva_uapi::iommufd::{HwptPageResponse, HwptPgfault, HwptVtdS1, HwptVtdS1Invalidate};
-use vsva_uapi::{min_encoded_len, Errno, UapiStruct};
+use vsva_uapi::{min_encoded_len, Errno, FieldRef, UapiStruct, MAX_STRUCT_SIZE};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::smmuv3::Smmuv3Capabilities;
-use crate::sys::{DataLen, FdView, Host, Kernel, KernelFd};
+use crate::sys::{FdView, Host, Kernel, KernelFd};
 use crate::vtd::VtdCapabilities;
 use crate::{Error, Result};
 
@@ -285,7 +286,7 @@ impl HwptAllocRequest {
         };
         req.data_type = data_type;
         req.data_len = u32::try_from(data.len())
-            .map_err(|_| Error::ioctl("IOMMU_HWPT_ALLOC", Errno::EINVAL))?;
+            .map_err(|_| Error::ioctl(ioctl::IOMMU_HWPT_ALLOC.name(), Errno::EINVAL))?;
         Ok((req, data))
     }
 }
@@ -405,14 +406,14 @@ pub fn ioas_map_request(
     length: u64,
     iova: Option<u64>,
     flags: u32,
-) -> Result<[u8; 40]> {
+) -> Result<[u8; core::mem::size_of::<uapi::IoasMap>()]> {
     let mut req = uapi::IoasMap::new_zeroed();
     req.ioas_id = ioas.0;
     req.flags = flags | iova.map_or(0, |_| IOAS_MAP_FIXED_IOVA);
     req.user_va = user_va;
     req.length = length;
     req.iova = iova.unwrap_or(0);
-    let mut out = [0u8; 40];
+    let mut out = [0u8; core::mem::size_of::<uapi::IoasMap>()];
     encode_request(&req, &mut out)?;
     Ok(out)
 }
@@ -461,10 +462,25 @@ impl Iommufd {
         &self.fd
     }
 
-    fn sized(&self, op: &'static str, request: u32, arg: &mut [u8]) -> Result<i32> {
-        self.fd
-            .ioctl_sized(request, arg)
-            .map_err(|e| Error::ioctl(op, e))
+    /// Sends `req` through the declared `ioctl`, encoded for the oldest header that holds
+    /// it ([`encode_request`]), into a buffer of the struct's size, with `data` as the
+    /// user buffer the declaration's pointer field points at. Returns what the kernel
+    /// left in the buffer and its errno, if any.
+    fn send<T: UapiStruct>(
+        &self,
+        ioctl: &Ioctl<T>,
+        req: &T,
+        data: Option<&mut [u8]>,
+    ) -> Result<(Sent, std::result::Result<i32, Errno>)> {
+        send_declared(&self.fd, ioctl, |buf| encode_request(req, buf), data)
+    }
+
+    /// [`Iommufd::send`], the errno as [`Error::Ioctl`] named after the ioctl, and the
+    /// reply decoded with the struct's declaration.
+    fn call<T: UapiStruct>(&self, ioctl: &Ioctl<T>, req: &T, data: Option<&mut [u8]>) -> Result<T> {
+        let (sent, r) = self.send(ioctl, req, data)?;
+        r.map_err(|e| Error::ioctl(ioctl.name(), e))?;
+        sent.reply()
     }
 
     /// `ioctl(iommufd, IOMMU_DESTROY, &{size = 8, id})`: destroys an object.
@@ -477,9 +493,7 @@ impl Iommufd {
     pub fn destroy(&self, id: impl Into<u32>) -> Result<()> {
         let mut req = uapi::Destroy::new_zeroed();
         req.id = id.into();
-        let mut buf = [0u8; 8];
-        encode_request(&req, &mut buf)?;
-        self.sized("IOMMU_DESTROY", IOMMU_DESTROY, &mut buf)?;
+        self.call(&ioctl::IOMMU_DESTROY, &req, None)?;
         Ok(())
     }
 
@@ -491,11 +505,11 @@ impl Iommufd {
     /// # References
     /// `struct iommu_ioas_alloc` in `iommufd.h`.
     pub fn ioas_alloc(&self) -> Result<IoasId> {
-        let req = uapi::IoasAlloc::new_zeroed();
-        let mut buf = [0u8; 12];
-        let len = encode_request(&req, &mut buf)?;
-        self.sized("IOMMU_IOAS_ALLOC", IOMMU_IOAS_ALLOC, &mut buf)?;
-        let reply: uapi::IoasAlloc = decode_reply(&buf, len)?;
+        let reply = self.call(
+            &ioctl::IOMMU_IOAS_ALLOC,
+            &uapi::IoasAlloc::new_zeroed(),
+            None,
+        )?;
         Ok(IoasId(reply.out_ioas_id))
     }
 
@@ -513,11 +527,7 @@ impl Iommufd {
         req.ioas_id = ioas.0;
         req.iova = iova;
         req.length = length;
-        let mut buf = [0u8; 24];
-        let len = encode_request(&req, &mut buf)?;
-        self.sized("IOMMU_IOAS_UNMAP", IOMMU_IOAS_UNMAP, &mut buf)?;
-        let reply: uapi::IoasUnmap = decode_reply(&buf, len)?;
-        Ok(reply.length)
+        Ok(self.call(&ioctl::IOMMU_IOAS_UNMAP, &req, None)?.length)
     }
 
     /// `ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &{size = 32, ioas_id, num_iovas, allowed_iovas})`:
@@ -534,31 +544,20 @@ impl Iommufd {
     /// # References
     /// `struct iommu_ioas_iova_ranges`, `struct iommu_iova_range` in `iommufd.h`.
     pub fn ioas_iova_ranges(&self, ioas: IoasId) -> Result<IovaRanges> {
-        const OP: &str = "IOMMU_IOAS_IOVA_RANGES";
+        let op = ioctl::IOMMU_IOAS_IOVA_RANGES.name();
         let mut count = 0usize;
         for _ in 0..MAX_RETRIES {
             let mut req = uapi::IoasIovaRanges::new_zeroed();
             req.ioas_id = ioas.0;
             req.num_iovas = count as u32; // count <= MAX_IOVA_RANGES
-            let mut buf = [0u8; 32];
-            let len = encode_request(&req, &mut buf)?;
             let mut data = vec![0u8; count * IOVA_RANGE];
-            let r = self.fd.ioctl_sized_data(
-                IOMMU_IOAS_IOVA_RANGES,
-                &mut buf,
-                16,
-                DataLen::Count {
-                    at: 8,
-                    elem: IOVA_RANGE,
-                },
-                &mut data,
-            );
-            let reply: uapi::IoasIovaRanges = decode_reply(&buf, len)?;
+            let (sent, r) = self.send(&ioctl::IOMMU_IOAS_IOVA_RANGES, &req, Some(&mut data))?;
+            let reply: uapi::IoasIovaRanges = sent.reply()?;
             let have = reply.num_iovas as usize;
             match r {
                 Ok(_) => {
                     let bytes = data.get(..have * IOVA_RANGE).ok_or(Error::BadReply {
-                        op: OP,
+                        op,
                         what: "num_iovas past the array given",
                     })?;
                     let ranges = bytes
@@ -573,23 +572,23 @@ impl Iommufd {
                 Err(e) if e == EMSGSIZE => {
                     if have <= count {
                         return Err(Error::BadReply {
-                            op: OP,
+                            op,
                             what: "EMSGSIZE without a larger num_iovas",
                         });
                     }
                     if have > MAX_IOVA_RANGES {
                         return Err(Error::BadReply {
-                            op: OP,
+                            op,
                             what: "num_iovas beyond any IOMMU",
                         });
                     }
                     count = have;
                 }
-                Err(e) => return Err(Error::ioctl(OP, e)),
+                Err(e) => return Err(Error::ioctl(op, e)),
             }
         }
         Err(Error::BadReply {
-            op: OP,
+            op,
             what: "num_iovas keeps growing",
         })
     }
@@ -611,26 +610,22 @@ impl Iommufd {
     /// `struct iommu_hw_info`, `iommu_hw_info_vtd`, `iommu_hw_info_arm_smmuv3` in
     /// `iommufd.h`; Intel VT-d spec §11.4.2–3.
     pub fn hw_info(&self, dev: DevId) -> Result<DecodedHwInfo> {
-        const OP: &str = "IOMMU_GET_HW_INFO";
+        const OP: &str = ioctl::IOMMU_GET_HW_INFO.name();
         let mut cap = 64usize;
         for _ in 0..MAX_RETRIES {
             let mut req = uapi::HwInfo::new_zeroed();
             req.dev_id = dev.0;
             req.data_len = cap as u32; // cap <= MAX_HW_INFO_DATA
-            let mut buf = [0u8; 40];
-            let newest = uapi::HwInfo::DECL.generations.len() - 1;
-            let len = req.encode_for(newest, &mut buf)?;
             let mut data = vec![0u8; cap];
-            self.fd
-                .ioctl_sized_data(
-                    IOMMU_GET_HW_INFO,
-                    &mut buf,
-                    16,
-                    DataLen::Bytes { at: 12 },
-                    &mut data,
-                )
-                .map_err(|e| Error::ioctl(OP, e))?;
-            let reply: uapi::HwInfo = decode_reply(&buf, len)?;
+            let newest = uapi::HwInfo::DECL.generations.len() - 1;
+            let (sent, r) = send_declared(
+                &self.fd,
+                &ioctl::IOMMU_GET_HW_INFO,
+                |buf| Ok(req.encode_for(newest, buf)?),
+                Some(&mut data),
+            )?;
+            r.map_err(|e| Error::ioctl(OP, e))?;
+            let reply: uapi::HwInfo = sent.reply()?;
             let n = reply.data_len as usize;
             if n > cap {
                 if n > MAX_HW_INFO_DATA {
@@ -665,34 +660,21 @@ impl Iommufd {
     /// `struct iommu_hwpt_alloc`, `iommu_hwpt_vtd_s1` in `iommufd.h`;
     /// `iommufd_hwpt_alloc` in `hw_pagetable.c`.
     pub fn hwpt_alloc(&self, request: &HwptAllocRequest) -> Result<HwptId> {
-        const OP: &str = "IOMMU_HWPT_ALLOC";
         let (req, mut data) = request.encode()?;
-        let mut buf = [0u8; 48];
-        let len = encode_request(&req, &mut buf)?;
-        let r = if request.data == HwptData::None {
-            self.fd.ioctl_sized(IOMMU_HWPT_ALLOC, &mut buf)
-        } else {
-            self.fd.ioctl_sized_data(
-                IOMMU_HWPT_ALLOC,
-                &mut buf,
-                32,
-                DataLen::Bytes { at: 28 },
-                &mut data,
-            )
-        };
-        r.map_err(|e| Error::ioctl(OP, e))?;
+        let data = (request.data != HwptData::None).then_some(data.as_mut_slice());
+        let (sent, r) = self.send(&ioctl::IOMMU_HWPT_ALLOC, &req, data)?;
+        r.map_err(|e| Error::ioctl(ioctl::IOMMU_HWPT_ALLOC.name(), e))?;
         if let HwptData::Driver { .. } = request.data {
             // The reply echoes a data type vsva does not declare, which the declaration's
             // check would refuse; only `out_hwpt_id` is the kernel's.
             let (reply, _) =
-                uapi::HwptAlloc::read_from_prefix(&buf).map_err(|_| Error::BadReply {
-                    op: OP,
+                uapi::HwptAlloc::read_from_prefix(&sent.buf).map_err(|_| Error::BadReply {
+                    op: ioctl::IOMMU_HWPT_ALLOC.name(),
                     what: "reply shorter than iommu_hwpt_alloc",
                 })?;
             return Ok(HwptId(reply.out_hwpt_id));
         }
-        let reply: uapi::HwptAlloc = decode_reply(&buf, len)?;
-        Ok(HwptId(reply.out_hwpt_id))
+        Ok(HwptId(sent.reply::<uapi::HwptAlloc>()?.out_hwpt_id))
     }
 
     /// `ioctl(iommufd, IOMMU_HWPT_INVALIDATE, &{size = 32, hwpt_id, data_uptr,
@@ -739,7 +721,7 @@ impl Iommufd {
         entry_len: usize,
         entries: &[u8],
     ) -> std::result::Result<usize, (usize, Error)> {
-        const OP: &str = "IOMMU_HWPT_INVALIDATE";
+        const OP: &str = ioctl::IOMMU_HWPT_INVALIDATE.name();
         let einval = || (0, Error::ioctl(OP, Errno::EINVAL));
         let sent = match entries.len().checked_div(entry_len) {
             Some(n) if n * entry_len == entries.len() => n,
@@ -752,22 +734,13 @@ impl Iommufd {
         req.data_type = data_type;
         req.entry_len = u32::try_from(entry_len).map_err(|_| einval())?;
         req.entry_num = num;
-        let mut buf = [0u8; 32];
-        encode_request(&req, &mut buf).map_err(|e| (0, e))?;
         let mut data = entries.to_vec();
-        let r = self.fd.ioctl_sized_data(
-            IOMMU_HWPT_INVALIDATE,
-            &mut buf,
-            8,
-            DataLen::Entries {
-                len_at: 20,
-                num_at: 24,
-            },
-            &mut data,
-        );
+        let (reply_buf, r) = self
+            .send(&ioctl::IOMMU_HWPT_INVALIDATE, &req, Some(&mut data))
+            .map_err(|e| (0, e))?;
         // Only `entry_num` is written back; the rest echoes the request, whose data type
         // may be one vsva does not declare, so it is not decoded.
-        let (reply, _) = uapi::HwptInvalidate::read_from_prefix(&buf).map_err(|_| {
+        let (reply, _) = uapi::HwptInvalidate::read_from_prefix(&reply_buf.buf).map_err(|_| {
             (
                 0,
                 Error::BadReply {
@@ -804,15 +777,16 @@ impl Iommufd {
     /// # References
     /// `struct iommu_fault_alloc` in `iommufd.h`; `iommufd_fault_alloc` in `fault.c`.
     pub fn fault_queue_alloc(&self) -> Result<FaultQueue> {
-        const OP: &str = "IOMMU_FAULT_QUEUE_ALLOC";
+        const OP: &str = ioctl::IOMMU_FAULT_QUEUE_ALLOC.name();
         let req = uapi::FaultAlloc::new_zeroed();
-        let mut buf = [0u8; 16];
+        let mut buf = [0u8; uapi::FaultAlloc::DECL.size];
         let len = encode_request(&req, &mut buf)?;
-        // `out_fault_fd` (offset 12) is owned from here on: closed even if the rest of the
-        // reply is refused.
+        // `out_fault_fd` is owned from here on: closed even if the rest of the reply is
+        // refused.
+        let fd_at = FieldRef::named(uapi::FaultAlloc::FIELDS, "out_fault_fd").offset;
         let fd = self
             .fd
-            .ioctl_sized_fd(IOMMU_FAULT_QUEUE_ALLOC, &mut buf, 12)
+            .ioctl_sized_fd(ioctl::IOMMU_FAULT_QUEUE_ALLOC.number(), &mut buf, fd_at)
             .map_err(|e| Error::ioctl(OP, e))?
             .ok_or(Error::BadReply {
                 op: OP,
@@ -827,6 +801,43 @@ impl Iommufd {
 }
 
 const IOVA_RANGE: usize = core::mem::size_of::<uapi::IovaRange>();
+
+/// A request as sent and as the kernel left it: the struct's bytes and the length sent.
+pub(crate) struct Sent {
+    buf: [u8; MAX_STRUCT_SIZE],
+    len: usize,
+}
+
+impl Sent {
+    /// The reply, decoded with the struct's declaration ([`decode_reply`]).
+    pub(crate) fn reply<T: UapiStruct>(&self) -> Result<T> {
+        decode_reply(&self.buf, self.len)
+    }
+
+    /// The bytes sent (as the kernel left them).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Sends a request through the declared `ioctl` on `fd`: `encode` writes it into a
+/// buffer of the struct's size (returning the length encoded), and `data` is the user
+/// buffer the declaration's pointer field points at ([`KernelFd::ioctl_declared`]).
+/// Returns what the kernel left in the buffer and its errno, if any.
+pub(crate) fn send_declared<T: UapiStruct>(
+    fd: &KernelFd,
+    ioctl: &Ioctl<T>,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize>,
+    data: Option<&mut [u8]>,
+) -> Result<(Sent, std::result::Result<i32, Errno>)> {
+    let mut sent = Sent {
+        buf: [0u8; MAX_STRUCT_SIZE],
+        len: 0,
+    };
+    sent.len = encode(&mut sent.buf[..T::DECL.size])?;
+    let r = fd.ioctl_declared(ioctl, &mut sent.buf[..T::DECL.size], data);
+    Ok((sent, r))
+}
 
 fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result<DecodedHwInfo> {
     let mut info = DecodedHwInfo {
@@ -869,7 +880,7 @@ fn hw_info_from(op: &'static str, reply: &uapi::HwInfo, data: Vec<u8>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scripted::{Call, Reply, ScriptedKernel};
+    use crate::scripted::{as_declared, Call, Reply, ScriptedKernel};
 
     fn open(k: &ScriptedKernel) -> Iommufd {
         k.add_path(IOMMUFD_PATH);
@@ -921,5 +932,63 @@ mod tests {
         let fd = open(&k);
         assert!(matches!(fd.hw_info(DevId(1)), Err(Error::BadReply { .. })));
         assert_eq!(k.calls().len(), 1);
+    }
+
+    #[test]
+    fn every_call_is_the_declared_ioctl_at_the_declared_size() {
+        let k = ScriptedKernel::new();
+        // The scripted kernel answers by the declaration: fields by name, not offsets.
+        k.on(IOMMU_IOAS_ALLOC, |_, call| match call {
+            Call::Sized(arg) => {
+                as_declared(&ioctl::IOMMU_IOAS_ALLOC, arg, |req| req.out_ioas_id = 7);
+                Ok(Reply::Value(0))
+            }
+            _ => Err(Errno::EINVAL),
+        });
+        k.on(IOMMU_DESTROY, |_, _| Ok(Reply::Value(0)));
+        let fd = open(&k);
+        assert_eq!(fd.ioas_alloc().unwrap(), IoasId(7));
+        fd.destroy(IoasId(7)).unwrap();
+        let calls = k.calls();
+        let names: Vec<_> = calls
+            .iter()
+            .filter_map(|c| c.ioctl())
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(names, ["IOMMU_IOAS_ALLOC", "IOMMU_DESTROY"]);
+        for c in &calls {
+            assert_eq!(c.arg.len(), c.ioctl().unwrap().layout.size);
+        }
+        // Without a buffer the declared pointer is zeroed and the length must be 0.
+        let mut req = uapi::HwptAlloc::new_zeroed();
+        req.size = 48;
+        req.data_uptr = 0xdead_0000;
+        let mut arg = req.as_bytes().to_vec();
+        k.on(IOMMU_HWPT_ALLOC, |_, call| match call {
+            Call::Sized(arg) if arg[32..40] == [0; 8] => Ok(Reply::Value(0)),
+            _ => Err(Errno::EFAULT),
+        });
+        assert_eq!(
+            fd.fd
+                .ioctl_declared(&ioctl::IOMMU_HWPT_ALLOC, &mut arg, None),
+            Ok(0)
+        );
+        req.data_len = 8;
+        let mut arg = req.as_bytes().to_vec();
+        assert_eq!(
+            fd.fd
+                .ioctl_declared(&ioctl::IOMMU_HWPT_ALLOC, &mut arg, None),
+            Err(Errno::EINVAL)
+        );
+        // A buffer for an ioctl that declares none is refused before any call.
+        let n = k.calls().len();
+        let mut arg = uapi::Destroy::new_zeroed().as_bytes().to_vec();
+        arg[0] = 8;
+        assert_eq!(
+            fd.fd
+                .ioctl_declared(&ioctl::IOMMU_DESTROY, &mut arg, Some(&mut [0u8; 4])),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(k.calls().len(), n);
     }
 }

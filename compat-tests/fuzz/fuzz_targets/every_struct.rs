@@ -1,5 +1,6 @@
 //! Fuzzes every declared struct (`vsva_uapi::ALL_STRUCTS`, generated from the
-//! declarations, so a newly declared struct is fuzzed without touching this file), each
+//! declarations, so a newly declared struct is fuzzed without touching this file; every
+//! declared ioctl's struct, `vsva_uapi::ioctl::ALL_IOCTLS`, is one of them), each
 //! through its typed `from_user` / `decode` (the registry's typed visit). The first input
 //! byte picks the struct (its index in `ALL_STRUCTS`, modulo their number), the second the
 //! policy (0, 1, 2 one of `Policy::ALL`, else the struct's default); the rest is the user

@@ -118,7 +118,9 @@ impl fmt::Display for ExplainError {
         match self {
             ExplainError::UnknownStruct(name) => {
                 write!(f, "unknown struct `{name}`; valid names: ")?;
-                write_list(f, ALL_STRUCTS.iter().map(|l| l.name))
+                write_list(f, ALL_STRUCTS.iter().map(|l| l.name))?;
+                f.write_str("; or an ioctl's: ")?;
+                write_list(f, vsva_uapi::ioctl::ALL_IOCTLS.iter().map(|i| i.name))
             }
             ExplainError::UnknownPolicy(name) => {
                 write!(f, "unknown policy `{name}`; valid policies: ")?;
@@ -185,12 +187,15 @@ fn write_list<'a>(f: &mut fmt::Formatter<'_>, names: impl Iterator<Item = &'a st
 const VENDORS: [Vendor; 1] = [Vendor::Vtd];
 
 /// The declaration of the struct the kernel calls `name` (any of
-/// [`vsva_uapi::ALL_STRUCTS`]).
+/// [`vsva_uapi::ALL_STRUCTS`]), or of the struct a declared ioctl takes when `name` is
+/// the ioctl's (`IOMMU_HWPT_ALLOC`: `iommu_hwpt_alloc`; [`vsva_uapi::ioctl::ALL_IOCTLS`]).
 ///
 /// # Errors
 /// [`ExplainError::UnknownStruct`], whose message lists the valid names.
 pub fn lookup_struct(name: &str) -> Result<&'static Layout, ExplainError> {
-    layout_named(name).ok_or_else(|| ExplainError::UnknownStruct(name.to_owned()))
+    layout_named(name)
+        .or_else(|| vsva_uapi::ioctl::ioctl_named(name).map(|i| i.layout))
+        .ok_or_else(|| ExplainError::UnknownStruct(name.to_owned()))
 }
 
 /// Parses a policy name as [`Policy::name`] prints it (`linux-5.10`, `zero-tail`,
@@ -1032,6 +1037,14 @@ mod tests {
     #[test]
     fn names_are_looked_up_and_unknown_ones_list_the_valid_ones() {
         assert_eq!(lookup_struct("iommu_hwpt_alloc").unwrap().size, 48);
+        // An ioctl's name names its struct.
+        assert_eq!(
+            lookup_struct("IOMMU_HWPT_ALLOC").unwrap().name,
+            "iommu_hwpt_alloc"
+        );
+        for i in vsva_uapi::ioctl::ALL_IOCTLS {
+            assert_eq!(lookup_struct(i.name).unwrap().name, i.layout.name);
+        }
         let msg = lookup_struct("iommu_nope").unwrap_err().to_string();
         assert!(msg.starts_with("unknown struct `iommu_nope`; valid names: "));
         for layout in ALL_STRUCTS {

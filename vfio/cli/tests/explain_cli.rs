@@ -240,11 +240,26 @@ fn unknown_struct_exits_2_listing_the_valid_names() {
         .lines()
         .next()
         .unwrap_or_default()
+        .split("; or an ioctl's: ")
+        .next()
+        .unwrap_or_default()
         .split(", ")
         .collect();
     let declared: Vec<&str> = vsva_uapi::ALL_STRUCTS.iter().map(|l| l.name).collect();
     assert_eq!(listed, declared);
     assert_eq!(declared.len(), 46);
+    // Then every declared ioctl's name, which names its struct.
+    let ioctls: Vec<&str> = vsva_uapi::ioctl::ALL_IOCTLS
+        .iter()
+        .map(|i| i.name)
+        .collect();
+    let tail = run
+        .stderr
+        .split("; or an ioctl's: ")
+        .nth(1)
+        .unwrap_or_default();
+    let tail = tail.lines().next().unwrap_or_default();
+    assert_eq!(tail.split(", ").collect::<Vec<_>>(), ioctls);
     for name in [
         "vfio_iommu_type1_dma_map",
         "iommu_ioas_map",

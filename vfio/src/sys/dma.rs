@@ -2,13 +2,14 @@
 //! They are methods of [`Container`] and [`Iommufd`], declared here because every
 //! `unsafe` item of the crate lives in [`crate::sys`].
 
+use vsva_uapi::ioctl;
 use vsva_uapi::vfio_core::VFIO_IOMMU_MAP_DMA;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::iommu::dma_map_request;
-use crate::iommufd::{ioas_map_request, IoasId, Iommufd, IOMMU_IOAS_MAP};
+use crate::iommufd::{ioas_map_request, IoasId, Iommufd};
 
 impl Container {
     /// `ioctl(container, VFIO_IOMMU_MAP_DMA, {argsz, flags, vaddr, iova, size})`: maps
@@ -64,23 +65,24 @@ impl Iommufd {
         iova: Option<u64>,
         flags: u32,
     ) -> Result<u64> {
+        const OP: &str = ioctl::IOMMU_IOAS_MAP.name();
         let mut req = ioas_map_request(ioas, user_va, length, iova, flags)?;
         // SAFETY: the request names exactly the caller's range, whose lifetime is this
         // function's contract; `dma_map` bounds the kernel's access to `req` by its size.
         unsafe {
             self.fd()
                 .kernel()
-                .dma_map(self.fd().raw(), IOMMU_IOAS_MAP, &mut req)
+                .dma_map(self.fd().raw(), ioctl::IOMMU_IOAS_MAP.number(), &mut req)
         }
-        .map_err(|e| Error::ioctl("IOMMU_IOAS_MAP", e))?;
+        .map_err(|e| Error::ioctl(OP, e))?;
         let reply =
             vsva_uapi::iommufd::IoasMap::read_from_bytes(&req).map_err(|_| Error::BadReply {
-                op: "IOMMU_IOAS_MAP",
+                op: OP,
                 what: "reply is not an iommu_ioas_map",
             })?;
         match iova {
             Some(fixed) if reply.iova != fixed => Err(Error::BadReply {
-                op: "IOMMU_IOAS_MAP",
+                op: OP,
                 what: "the kernel moved a fixed IOVA",
             }),
             _ => Ok(reply.iova),
@@ -126,7 +128,7 @@ mod tests {
     fn ioas_map_returns_the_kernel_iova_and_checks_a_fixed_one() {
         let k = ScriptedKernel::new();
         k.add_path("/dev/iommu");
-        k.on(IOMMU_IOAS_MAP, |_, call| match call {
+        k.on(ioctl::IOMMU_IOAS_MAP.number(), |_, call| match call {
             Call::DmaMap(arg) => {
                 arg[32..40].copy_from_slice(&0x2000u64.to_ne_bytes());
                 Ok(Reply::Value(0))

@@ -60,6 +60,24 @@ pub enum DataLen {
     },
 }
 
+impl From<vsva_uapi::ioctl::DataLen> for DataLen {
+    /// The offsets of the length fields a declared ioctl names.
+    fn from(len: vsva_uapi::ioctl::DataLen) -> DataLen {
+        use vsva_uapi::ioctl::DataLen as Declared;
+        match len {
+            Declared::Bytes(f) => DataLen::Bytes { at: f.offset },
+            Declared::Count { count, elem } => DataLen::Count {
+                at: count.offset,
+                elem,
+            },
+            Declared::Entries { len, num } => DataLen::Entries {
+                len_at: len.offset,
+                num_at: num.offset,
+            },
+        }
+    }
+}
+
 impl DataLen {
     /// The number of bytes the struct in `arg` describes, or `None` if a field is
     /// missing or the product overflows.
@@ -438,6 +456,41 @@ impl KernelFd {
         unsafe {
             self.kernel
                 .ioctl_sized_data(self.raw, request, arg, ptr_at, len, data)
+        }
+    }
+
+    /// A declared ioctl ([`vsva_uapi::ioctl`]) on this fd: its number, and its one user
+    /// buffer exactly where the declaration says. With `data`, the declared pointer field
+    /// points at it and the declared length fields must not describe more than it
+    /// ([`KernelFd::ioctl_sized_data`]); without, the pointer field (if sent) is zeroed
+    /// and the length fields must describe nothing (`EINVAL` before the call otherwise),
+    /// so the kernel follows no pointer ([`KernelFd::ioctl_sized`]). A `data` for an ioctl that
+    /// declares no buffer is `EINVAL`. Crate contract: `arg` is a `T` built by the caller
+    /// (its size field set), and the declaration is the kernel's.
+    pub(crate) fn ioctl_declared<T>(
+        &self,
+        ioctl: &vsva_uapi::ioctl::Ioctl<T>,
+        arg: &mut [u8],
+        data: Option<&mut [u8]>,
+    ) -> Result<i32, Errno> {
+        let info = ioctl.info();
+        match (info.data, data) {
+            (None, None) => self.ioctl_sized(info.number, arg),
+            (None, Some(_)) => Err(Errno::EINVAL),
+            (Some(d), Some(data)) => {
+                self.ioctl_sized_data(info.number, arg, d.ptr.offset, d.len.into(), data)
+            }
+            (Some(d), None) => {
+                // A pointer (or length) field past the size sent is not read at all.
+                let size = declared_size(arg).ok_or(Errno::EINVAL)?;
+                if let Some(ptr) = arg[..size].get_mut(d.ptr.offset..d.ptr.offset + 8) {
+                    ptr.fill(0);
+                }
+                match DataLen::from(d.len).described(&arg[..size]) {
+                    None | Some(0) => self.ioctl_sized(info.number, arg),
+                    Some(_) => Err(Errno::EINVAL),
+                }
+            }
         }
     }
 

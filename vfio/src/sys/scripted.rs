@@ -88,6 +88,33 @@ pub struct Recorded {
     pub arg: Vec<u8>,
 }
 
+impl Recorded {
+    /// The declaration of the recorded ioctl ([`vsva_uapi::ioctl`]), if vsva declares one
+    /// with this number.
+    pub fn ioctl(&self) -> Option<&'static vsva_uapi::ioctl::IoctlInfo> {
+        vsva_uapi::ioctl::ioctl_numbered(self.request)
+    }
+}
+
+/// A responder's view of a declared ioctl's argument: `arg` (the bytes the caller sent)
+/// read as the kernel's copy of the struct `T` the ioctl declares (bytes past what was
+/// sent read as zero), handed to `f` to read and fill in by field name, and written back
+/// to `arg` (never more than was sent, as the kernel does). `ioctl` only names the
+/// struct: `as_declared(&ioctl::IOMMU_HWPT_ALLOC, arg, |req| ...)` gets an
+/// `iommu_hwpt_alloc`.
+pub fn as_declared<T: vsva_uapi::UapiStruct, R>(
+    _ioctl: &vsva_uapi::ioctl::Ioctl<T>,
+    arg: &mut [u8],
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    let mut value = T::new_zeroed();
+    let n = arg.len().min(T::DECL.size);
+    value.as_mut_bytes()[..n].copy_from_slice(&arg[..n]);
+    let r = f(&mut value);
+    arg[..n].copy_from_slice(&value.as_bytes()[..n]);
+    r
+}
+
 #[derive(Default)]
 struct State {
     paths: HashMap<PathBuf, Result<(), Errno>>,

@@ -33,7 +33,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vsva_uapi::consts::{DevicePtFlags, HwptAllocFlags, PgfaultFlags};
-use vsva_uapi::iommufd::HwptPgfault;
+use vsva_uapi::ioctl;
+use vsva_uapi::iommufd::{
+    HwInfoVtd, HwptAlloc, HwptInvalidate, HwptPageResponse, HwptPgfault, HwptVtdS1,
+    HwptVtdS1Invalidate,
+};
 use vsva_uapi::Errno;
 use vsva_vfio::cdev::{
     VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
@@ -43,9 +47,9 @@ use vsva_vfio::iommufd::{
     IOMMU_FAULT_QUEUE_ALLOC, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE,
     IOMMU_IOAS_ALLOC,
 };
-use vsva_vfio::scripted::{Call, Recorded, Reply, ScriptedKernel};
+use vsva_vfio::scripted::{as_declared, Call, Recorded, Reply, ScriptedKernel};
 use vsva_vfio::sys::Kernel;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use crate::host::HostIommu;
 
@@ -148,27 +152,6 @@ struct Model {
     auto_answered: Vec<FakeFault>,
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    (u64::from(u32_at(b, at + 4)) << 32) | u64::from(u32_at(b, at))
-}
-
-fn put32(b: &mut [u8], at: usize, v: u32) {
-    if let Some(s) = b.get_mut(at..at + 4) {
-        s.copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
-fn put64(b: &mut [u8], at: usize, v: u64) {
-    if let Some(s) = b.get_mut(at..at + 8) {
-        s.copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
 impl Model {
     fn new_id(&mut self, o: FakeObject) -> u32 {
         self.next_id += 1;
@@ -217,7 +200,7 @@ impl Model {
     }
 
     fn destroy(&mut self, arg: &mut [u8]) -> Result<Reply, Errno> {
-        let id = u32_at(arg, 4);
+        let id = as_declared(&ioctl::IOMMU_DESTROY, arg, |req| req.id);
         match self.objects.get(&id) {
             None | Some(FakeObject::Device(_)) => Err(Errno::ENOENT),
             Some(_) if self.in_use(id) => Err(Errno::EBUSY),
@@ -229,32 +212,37 @@ impl Model {
     }
 
     fn hw_info(&mut self, arg: &mut [u8], data: &mut [u8]) -> Result<Reply, Errno> {
-        let dev = u32_at(arg, 8);
-        let Some(FakeObject::Device(path)) = self.objects.get(&dev) else {
-            return Err(Errno::ENOENT);
-        };
-        let width = self.cdevs.get(path).map_or(0, |c| c.0);
-        let mut vtd = [0u8; 24];
-        put64(&mut vtd, 8, self.cap);
-        put64(&mut vtd, 16, self.ecap);
-        let n = data.len().min(vtd.len());
-        data[..n].copy_from_slice(&vtd[..n]);
-        put32(arg, 12, vtd.len() as u32);
-        put32(arg, 24, vsva_vfio::iommufd::HW_INFO_TYPE_INTEL_VTD);
-        if let Some(b) = arg.get_mut(28) {
-            *b = width;
-        }
-        put64(arg, 32, 0);
-        Ok(Reply::Value(0))
+        as_declared(&ioctl::IOMMU_GET_HW_INFO, arg, |req| {
+            let Some(FakeObject::Device(path)) = self.objects.get(&req.dev_id) else {
+                return Err(Errno::ENOENT);
+            };
+            let mut vtd = HwInfoVtd::new_zeroed();
+            vtd.cap_reg = self.cap;
+            vtd.ecap_reg = self.ecap;
+            let vtd = vtd.as_bytes();
+            let n = data.len().min(vtd.len());
+            data[..n].copy_from_slice(&vtd[..n]);
+            req.data_len = vtd.len() as u32;
+            req.data_type = vsva_vfio::iommufd::HW_INFO_TYPE_INTEL_VTD;
+            req.out_max_pasid_log2 = self.cdevs.get(path).map_or(0, |c| c.0);
+            req.out_capabilities = 0;
+            Ok(Reply::Value(0))
+        })
     }
 
     fn hwpt_alloc(&mut self, arg: &mut [u8], data: &[u8]) -> Result<Reply, Errno> {
-        let flags = u32_at(arg, 4);
-        let (dev, pt) = (u32_at(arg, 8), u32_at(arg, 12));
-        let (data_type, data_len) = (u32_at(arg, 24), u32_at(arg, 28));
+        as_declared(&ioctl::IOMMU_HWPT_ALLOC, arg, |req| {
+            self.hwpt_alloc_req(req, data)
+        })
+    }
+
+    fn hwpt_alloc_req(&mut self, req: &mut HwptAlloc, data: &[u8]) -> Result<Reply, Errno> {
+        let flags = req.flags;
+        let (dev, pt) = (req.dev_id, req.pt_id);
+        let (data_type, data_len) = (req.data_type, req.data_len);
         let fault = flags & HwptAllocFlags::FAULT_ID_VALID.bits() != 0;
-        let fault_id = u32_at(arg, 40);
-        if flags & !HwptAllocFlags::all().bits() != 0 || u32_at(arg, 20) != 0 {
+        let fault_id = req.fault_id;
+        if flags & !HwptAllocFlags::all().bits() != 0 || req.__reserved != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
         if !self.is_device(dev) || !self.objects.contains_key(&pt) {
@@ -286,7 +274,8 @@ impl Model {
                 return Err(Errno::EINVAL);
             }
             // iommu_hwpt_vtd_s1: flags ⊆ SRE|EAFE|WPE, __reserved zero.
-            if u64_at(data, 0) & !0b111 != 0 || u32_at(data, 20) != 0 {
+            let s1 = HwptVtdS1::read_from_bytes(data).map_err(|_| Errno::EINVAL)?;
+            if s1.flags & !0b111 != 0 || s1.__reserved != 0 {
                 return Err(Errno::EOPNOTSUPP);
             }
         }
@@ -298,21 +287,27 @@ impl Model {
             data: data.to_vec(),
             fault_id: fault.then_some(fault_id),
         }));
-        put32(arg, 16, id);
+        req.out_hwpt_id = id;
         Ok(Reply::Value(0))
     }
 
     fn invalidate(&mut self, arg: &mut [u8], data: &[u8]) -> Result<Reply, Errno> {
-        let (hwpt, data_type) = (u32_at(arg, 4), u32_at(arg, 16));
-        let (entry_len, num) = (u32_at(arg, 20), u32_at(arg, 24));
-        if u32_at(arg, 28) != 0 {
+        as_declared(&ioctl::IOMMU_HWPT_INVALIDATE, arg, |req| {
+            self.invalidate_req(req, data)
+        })
+    }
+
+    fn invalidate_req(&mut self, req: &mut HwptInvalidate, data: &[u8]) -> Result<Reply, Errno> {
+        let (hwpt, data_type) = (req.hwpt_id, req.data_type);
+        let (entry_len, num) = (req.entry_len, req.entry_num);
+        if req.__reserved != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
         let (nested, dev_id) = match self.hwpt(hwpt) {
             None => return Err(Errno::ENOENT),
             Some(h) => (h.data_type != 0, h.dev_id),
         };
-        put32(arg, 24, 0);
+        req.entry_num = 0;
         if !nested || data_type != HWPT_INVALIDATE_DATA_VTD_S1 {
             return Err(Errno::EINVAL);
         }
@@ -333,8 +328,9 @@ impl Model {
                     break;
                 }
             }
-            let (addr, npages, flags) = (u64_at(e, 0), u64_at(e, 8), u32_at(e, 16));
-            if flags & !1 != 0 || u32_at(e, 20) != 0 {
+            let e = HwptVtdS1Invalidate::read_from_bytes(e).map_err(|_| Errno::EINVAL)?;
+            let (addr, npages, flags) = (e.addr, e.npages, e.flags);
+            if flags & !1 != 0 || e.__reserved != 0 {
                 result = Err(Errno::EOPNOTSUPP);
                 break;
             }
@@ -344,7 +340,7 @@ impl Model {
             }
             handled += 1;
         }
-        put32(arg, 24, handled);
+        req.entry_num = handled;
         self.invalidations.push(FakeInvalidation {
             hwpt,
             dev_id,
@@ -359,8 +355,10 @@ impl Model {
     fn fault_alloc(&mut self, arg: &mut [u8]) -> Result<Reply, Errno> {
         let fd = self.fault_fds.pop().ok_or(Errno::ENOMEM)?;
         let id = self.new_id(FakeObject::Fault);
-        put32(arg, 8, id);
-        put32(arg, 12, fd as u32);
+        as_declared(&ioctl::IOMMU_FAULT_QUEUE_ALLOC, arg, |req| {
+            req.out_fault_id = id;
+            req.out_fault_fd = fd as u32;
+        });
         Ok(Reply::Value(0))
     }
 
@@ -401,13 +399,15 @@ impl Model {
                 if let Some(c) = self.cdevs.get_mut(path) {
                     c.1 = Some(id);
                 }
-                put32(arg, 12, id);
+                as_declared(&ioctl::VFIO_DEVICE_BIND_IOMMUFD, arg, |req| {
+                    req.out_devid = id
+                });
                 Ok(Reply::Value(0))
             }
             VFIO_DEVICE_ATTACH_IOMMUFD_PT => {
                 let (dev, width) = self.bound(path)?;
-                let flags = u32_at(arg, 4);
-                let pt = u32_at(arg, 8);
+                let req = as_declared(&ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT, arg, |req| *req);
+                let (flags, pt) = (req.flags, req.pt_id);
                 if flags & !DevicePtFlags::PASID.bits() != 0 {
                     return Err(Errno::EINVAL);
                 }
@@ -415,7 +415,7 @@ impl Model {
                     return Err(Errno::ENOENT);
                 }
                 if flags != 0 {
-                    let pasid = u32_at(arg, 12);
+                    let pasid = req.pasid;
                     if u64::from(pasid) >> width != 0 || self.hwpt(pt).is_none() {
                         return Err(Errno::EINVAL);
                     }
@@ -433,8 +433,9 @@ impl Model {
             }
             VFIO_DEVICE_DETACH_IOMMUFD_PT => {
                 let (dev, _) = self.bound(path)?;
-                if u32_at(arg, 4) != 0 {
-                    let pasid = u32_at(arg, 8);
+                let req = as_declared(&ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT, arg, |req| *req);
+                if req.flags != 0 {
+                    let pasid = req.pasid;
                     if self.pasids.remove(&(dev, pasid)).is_none() {
                         return Err(Errno::EINVAL);
                     }
@@ -471,7 +472,8 @@ impl Model {
         }
         let mut done = 0;
         for rec in bytes.chunks_exact(8) {
-            let (cookie, code) = (u32_at(rec, 0), u32_at(rec, 4));
+            let rec = HwptPageResponse::read_from_bytes(rec).map_err(|_| Errno::EINVAL)?;
+            let (cookie, code) = (rec.cookie, rec.code);
             if code > 1 || !self.outstanding.contains_key(&cookie) {
                 break;
             }
@@ -550,7 +552,7 @@ impl FakeIommufd {
                 match (request, call) {
                     (IOMMU_IOAS_ALLOC, Call::Sized(arg)) => {
                         let id = m.new_id(FakeObject::Ioas);
-                        put32(arg, 8, id);
+                        as_declared(&ioctl::IOMMU_IOAS_ALLOC, arg, |req| req.out_ioas_id = id);
                         Ok(Reply::Value(0))
                     }
                     (IOMMU_DESTROY, Call::Sized(arg)) => m.destroy(arg),
