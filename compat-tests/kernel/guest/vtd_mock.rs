@@ -13,7 +13,7 @@ use std::sync::Arc;
 use linux_guest::{LinuxGuest, SVA_DID};
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 use vsva_viommu::iommufd::IommufdConfig;
-use vsva_viommu::VmConfig;
+use vsva_viommu::{GuestPasid, VmConfig};
 use vsva_vtd::{Msi, VtdConfig, VtdEvent, VtdUnit};
 
 use crate::guest;
@@ -53,7 +53,7 @@ fn linux_guest_on_vsva_vtd_over_the_mock_iommu() {
     let h5 = unit
         .bindings()
         .iter()
-        .find(|b| b.1 == 5)
+        .find(|b| b.1 == GuestPasid(5))
         .expect("PASID 5 bound")
         .0;
 
@@ -84,7 +84,7 @@ fn linux_guest_on_vsva_vtd_over_the_mock_iommu() {
 
     // An IOPF on the mock for the host PASID reaches the guest as PASID 5.
     let mock = p.mock(dev);
-    mock.trigger_iopf(h5, 7, 1, 0x4000)
+    mock.trigger_iopf(h5.0, 7, 1, 0x4000)
         .expect("IOMMU_TEST_OP_TRIGGER_IOPF");
     assert_eq!(
         p.viommu()

@@ -18,7 +18,7 @@
 //! Without a usable `/dev/kvm` it says so and exits with status 2.
 
 use std::process::ExitCode;
-use vsva_viommu::{GuestPasid, HostPasid};
+use vsva_viommu::GuestPasid;
 
 use vsva_uapi::consts::{FaultPerm, VFIO_IOMMU_NESTING_OP, VFIO_IOMMU_PASID_REQUEST};
 use vsva_uapi::Errno;
@@ -161,7 +161,7 @@ fn run_vtd(vmm: &Vmm<SoftwareIommu>, model: &SoftwareIommu) -> bool {
                     PageRequest {
                         id: 0,
                         device,
-                        pasid: Some(HostPasid(*hpasid)),
+                        pasid: Some(*hpasid),
                         grpid: 1,
                         perm: FaultPerm::READ | FaultPerm::WRITE,
                         addr: 0x7f00_0003_0000,

@@ -88,7 +88,9 @@ use vsva_uapi::consts::FaultPerm;
 use vsva_uapi::Errno;
 
 use vsva_viommu::soft::SoftwareIommu;
-use vsva_viommu::{Backend, DeviceId, PageRequest, Viommu, ViommuError, Vm, VmConfig, VmId};
+use vsva_viommu::{
+    Backend, DeviceId, GuestPasid, HostPasid, PageRequest, Viommu, ViommuError, Vm, VmConfig, VmId,
+};
 
 use crate::sys::kvm::{self as kvm, Exit, Machine, MmioData};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -618,7 +620,7 @@ impl<B: Backend> Guest<B> {
 
     /// The emulated VT-d's binds (`(host PASID, guest PASID, requester ids)`), if the
     /// guest has one.
-    pub fn vtd_bindings(&self) -> Option<Vec<(u32, u32, Vec<u16>)>> {
+    pub fn vtd_bindings(&self) -> Option<Vec<(HostPasid, GuestPasid, Vec<u16>)>> {
         self.vtd.as_ref().map(|(u, _)| u.bindings())
     }
 

@@ -73,7 +73,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let [(h, gpasid, ref rids)] = bindings[..] else {
         panic!("one bind after the first run: {bindings:?}");
     };
-    assert_eq!((gpasid, rids.as_slice()), (GPASID, &[RID][..]));
+    assert_eq!((gpasid, rids.as_slice()), (GuestPasid(GPASID), &[RID][..]));
     // The host reports a page request of the device on the bound PASID; the VMM delivers
     // it before the vCPU resumes.
     model.inject_page_request(
@@ -81,7 +81,7 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
         PageRequest {
             id: 0,
             device: dev,
-            pasid: Some(HostPasid(h)),
+            pasid: Some(HostPasid(h.0)),
             grpid: GRPID,
             perm: FaultPerm::READ | FaultPerm::WRITE,
             addr: FAULT_ADDR,
@@ -159,11 +159,11 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let Some(Event::Bind(bind)) = log.first() else {
         panic!("first backend call is not a bind: {log:?}");
     };
-    assert_eq!(bind.hpasid, HostPasid(h));
+    assert_eq!(bind.hpasid, HostPasid(h.0));
     assert_eq!(
         *bind,
         GpasidBind {
-            hpasid: HostPasid(h),
+            hpasid: HostPasid(h.0),
             gpasid: Some(GuestPasid(GPASID)),
             gpgd: GPGD,
             addr_width: 48,
@@ -175,14 +175,14 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
     let at_pasid = Event::Invalidate(Invalidation {
         caches: CacheInvType::IOTLB,
         scope: InvalidationScope::Pasid {
-            pasid: Some(HostPasid(h)),
+            pasid: Some(HostPasid(h.0)),
             archid: None,
         },
     });
     let pages = Event::Invalidate(Invalidation {
         caches: CacheInvType::IOTLB,
         scope: InvalidationScope::Addr {
-            pasid: Some(HostPasid(h)),
+            pasid: Some(HostPasid(h.0)),
             archid: None,
             addr: 0x7f00_0001_0000,
             last: 0x7f00_0001_0000 + 16 * 4096 - 1,
@@ -198,12 +198,12 @@ fn linux_style_guest_binds_flushes_and_unbinds_through_the_emulated_vtd() {
             Event::PageResponse(HostPageResponse {
                 id: 0,
                 device: dev,
-                pasid: Some(HostPasid(h)),
+                pasid: Some(HostPasid(h.0)),
                 grpid: GRPID,
                 code: PageResponseCode::Failure,
             }),
             pages,
-            Event::Unbind(HostPasid(h))
+            Event::Unbind(HostPasid(h.0))
         ],
         "backend calls"
     );
@@ -244,7 +244,7 @@ fn finish_linux_guest(
         PageRequest {
             id: 0,
             device: guest.device(),
-            pasid: Some(HostPasid(h)),
+            pasid: Some(HostPasid(h.0)),
             grpid: GRPID,
             perm: FaultPerm::READ,
             addr: FAULT_ADDR,

@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
         .map(|d| {
             let w = [d[0], d[1]];
             let p = vsva_uapi::hw::vtd::PiotlbInvDesc::decode(&[w[0], w[1], 0, 0]);
-            vsva_vtd::mapping::piotlb_invalidation(&p, hpasid, 18)
+            vsva_vtd::mapping::piotlb_invalidation(&p, hpasid.0, 18)
         })
         .collect();
     let one_by_one = || {

@@ -198,7 +198,7 @@ fn vtd_failure_code_is_failure_and_linux_generic_codes_map_too() {
             PageRequest {
                 id: 0,
                 device: DeviceId(0x0300),
-                pasid: Some(HostPasid(h)),
+                pasid: Some(HostPasid(h.0)),
                 grpid: 3,
                 perm: FaultPerm::READ,
                 addr: 0x1000,

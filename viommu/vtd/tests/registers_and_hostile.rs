@@ -200,7 +200,7 @@ fn page_request_overflow_sets_pro_and_answers_the_device() {
             PageRequest {
                 id: 0,
                 device: DeviceId(0x300),
-                pasid: Some(HostPasid(h)),
+                pasid: Some(HostPasid(h.0)),
                 grpid: grp & 0x1ff,
                 perm: FaultPerm::READ,
                 addr: 0x1000 * u64::from(grp),
@@ -373,7 +373,7 @@ fn play(p: &Pair, ops: &[Op], tail: &mut u32) {
                     PageRequest {
                         id: 0,
                         device: DeviceId(0x300),
-                        pasid: pasid.map(HostPasid),
+                        pasid,
                         grpid: 1,
                         perm: FaultPerm::READ,
                         addr: 0x1000,
@@ -420,7 +420,7 @@ proptest! {
         // The hostile VM holds only PASIDs it bound through its own unit.
         let snap = p.hostile.vm().snapshot();
         let bound: std::collections::BTreeSet<HostPasid> =
-            p.hostile.bindings().iter().map(|b| HostPasid(b.0)).collect();
+            p.hostile.bindings().iter().map(|b| HostPasid(b.0.0)).collect();
         prop_assert_eq!(snap.pasids, bound);
     }
 }
@@ -537,7 +537,7 @@ fn page_request_queue_wrapping_past_2_pow_64_refuses_the_request() {
         PageRequest {
             id: 0,
             device: DeviceId(0x300),
-            pasid: Some(HostPasid(h)),
+            pasid: Some(HostPasid(h.0)),
             grpid: 1,
             perm: FaultPerm::READ,
             addr: 0x1000,

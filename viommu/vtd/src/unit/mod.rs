@@ -10,7 +10,7 @@ use vsva_uapi::hw::vtd::{
     EventControlFlags, FaultRecord, FstsFlags, GstsFlags, Iqercd, PrsFlags, Rtaddr,
 };
 use vsva_uapi::CacheInvalidateInfo;
-use vsva_viommu::{Backend, DeviceId, Vm};
+use vsva_viommu::{Backend, DeviceId, GuestPasid, HostPasid, Vm};
 
 use crate::caps::{Offer, IRO};
 use crate::error::VtdError;
@@ -331,11 +331,17 @@ impl<B: Backend, M: GuestMemory, I: MsiSink> VtdUnit<B, M, I> {
 
     /// The host PASIDs bound for the guest: `(host PASID, guest PASID, the guest
     /// requester ids whose entries use it)`.
-    pub fn bindings(&self) -> Vec<(u32, u32, Vec<u16>)> {
+    pub fn bindings(&self) -> Vec<(HostPasid, GuestPasid, Vec<u16>)> {
         self.lock()
             .bindings
             .iter()
-            .map(|(h, b)| (*h, b.gpasid, b.devices.iter().copied().collect()))
+            .map(|(h, b)| {
+                (
+                    HostPasid(*h),
+                    GuestPasid(b.gpasid),
+                    b.devices.iter().copied().collect(),
+                )
+            })
             .collect()
     }
 
