@@ -247,7 +247,7 @@ fn unknown_struct_exits_2_listing_the_valid_names() {
         .collect();
     let declared: Vec<&str> = vsva_uapi::ALL_STRUCTS.iter().map(|l| l.name).collect();
     assert_eq!(listed, declared);
-    assert_eq!(declared.len(), 46);
+    assert!(declared.len() >= 46);
     // Then every declared ioctl's name, which names its struct.
     let ioctls: Vec<&str> = vsva_uapi::ioctl::ALL_IOCTLS
         .iter()
