@@ -125,6 +125,7 @@ static const struct vsva_c_struct_info structs[] = {
 	STRUCT(iommu_hwpt_pgfault),
 	STRUCT(iommu_hwpt_page_response),
 	STRUCT(iommu_destroy),
+	STRUCT(iommu_hwpt_set_dirty_tracking),
 	STRUCT(iommu_ioas_alloc),
 	STRUCT(iommu_ioas_map),
 	STRUCT(iommu_ioas_unmap),
@@ -398,6 +399,12 @@ static const struct vsva_c_field_info fields[] = {
 	/* iommu_hwpt_page_response */
 	FLD(iommu_hwpt_page_response, cookie),
 	FLD(iommu_hwpt_page_response, code),
+
+	/* iommu_hwpt_set_dirty_tracking */
+	FLD(iommu_hwpt_set_dirty_tracking, size),
+	FLD(iommu_hwpt_set_dirty_tracking, flags),
+	FLD(iommu_hwpt_set_dirty_tracking, hwpt_id),
+	FLD(iommu_hwpt_set_dirty_tracking, __reserved),
 
 	/* iommu_destroy */
 	FLD(iommu_destroy, size),
@@ -1026,6 +1033,24 @@ static int cmp_detach(const struct vfio_device_detach_iommufd_pt *got,
 	return 0;
 }
 
+static void known_set_dirty_tracking(struct iommu_hwpt_set_dirty_tracking *s)
+{
+	s->size = sizeof(*s);
+	s->flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+	s->hwpt_id = 5;
+}
+
+static int cmp_set_dirty_tracking(const struct iommu_hwpt_set_dirty_tracking *got,
+				  const struct iommu_hwpt_set_dirty_tracking *want, int idx,
+				  const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(hwpt_id);
+	CMP(__reserved);
+	return 0;
+}
+
 static void known_destroy(struct iommu_destroy *s)
 {
 	s->size = sizeof(*s);
@@ -1490,6 +1515,8 @@ SAMPLE(pgfault, iommu_hwpt_pgfault, known_pgfault, cmp_pgfault)
 SAMPLE(hwpt_page_response, iommu_hwpt_page_response, known_hwpt_page_response,
        cmp_hwpt_page_response)
 SAMPLE(destroy, iommu_destroy, known_destroy, cmp_destroy)
+SAMPLE(set_dirty_tracking, iommu_hwpt_set_dirty_tracking, known_set_dirty_tracking,
+       cmp_set_dirty_tracking)
 SAMPLE(ioas_alloc, iommu_ioas_alloc, known_ioas_alloc, cmp_ioas_alloc)
 SAMPLE(ioas_map, iommu_ioas_map, known_ioas_map, cmp_ioas_map)
 SAMPLE(ioas_unmap, iommu_ioas_unmap, known_ioas_unmap, cmp_ioas_unmap)
@@ -1583,6 +1610,8 @@ static const struct sample samples[] = {
 	SMP("iommu_hwpt_pgfault", iommu_hwpt_pgfault, pgfault),
 	SMP("iommu_hwpt_page_response", iommu_hwpt_page_response, hwpt_page_response),
 	SMP("iommu_destroy", iommu_destroy, destroy),
+	SMP("iommu_hwpt_set_dirty_tracking/enable", iommu_hwpt_set_dirty_tracking,
+	    set_dirty_tracking),
 	SMP("iommu_ioas_alloc", iommu_ioas_alloc, ioas_alloc),
 	SMP("iommu_ioas_map/fixed_rw", iommu_ioas_map, ioas_map),
 	SMP("iommu_ioas_unmap", iommu_ioas_unmap, ioas_unmap),

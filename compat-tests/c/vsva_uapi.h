@@ -503,6 +503,15 @@ struct iommu_ioas_iova_ranges {
 	vsva_aligned_u64 out_iova_alignment;
 };
 
+#define IOMMU_HWPT_DIRTY_TRACKING_ENABLE	(1 << 0)
+
+struct iommu_hwpt_set_dirty_tracking {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t hwpt_id;
+	uint32_t __reserved;
+};
+
 #define VFIO_DEVICE_BIND_FLAG_TOKEN	(1 << 0)
 
 struct vfio_device_bind_iommufd {
@@ -694,6 +703,7 @@ _Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "ioas_alloc");
 _Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas_map");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "ioas_unmap");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "ioas_iova_ranges");
+_Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "set_dirty_tracking");
 _Static_assert(sizeof(struct vfio_device_bind_iommufd) == 24, "bind_iommufd");
 _Static_assert(VSVA_OFFSETOFEND(vfio_device_bind_iommufd, out_devid) == 16, "bind minsz");
 /* vfio.h: minsz of the info replies is offsetofend of the field before cap_offset. */

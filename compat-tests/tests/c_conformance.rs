@@ -31,7 +31,8 @@ use vsva_uapi::consts::{
     VtdInvFlags, VtdS1Flags,
 };
 use vsva_uapi::iommufd::{
-    Destroy, IoasAlloc, IoasIovaRanges, IoasMap, IoasUnmap, VfioDeviceBindIommufd,
+    Destroy, HwptSetDirtyTracking, IoasAlloc, IoasIovaRanges, IoasMap, IoasUnmap,
+    VfioDeviceBindIommufd,
 };
 use vsva_uapi::vfio_core::{
     VfioDeviceInfo, VfioGroupStatus, VfioIommuType1DmaMap, VfioIommuType1DmaUnmap,
@@ -931,6 +932,18 @@ fn cases() -> Vec<Case> {
             },
             |v| v.code = IommufdPageResponseCode::Success.raw(),
             "code",
+        ),
+        case(
+            "iommu_hwpt_set_dirty_tracking/enable",
+            HwptSetDirtyTracking {
+                size: 16,
+                flags: 1,
+                hwpt_id: 5,
+                __reserved: 0,
+            },
+            |v| assert_eq!((v.flags, v.hwpt_id), (1, 5)),
+            |v| v.hwpt_id = 6,
+            "hwpt_id",
         ),
         case(
             "iommu_destroy",

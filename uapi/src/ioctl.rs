@@ -26,9 +26,9 @@ use core::marker::PhantomData;
 
 use crate::consts::{io, VFIO_BASE, VFIO_TYPE};
 use crate::iommufd::{
-    Destroy, FaultAlloc, HwInfo, HwptAlloc, HwptInvalidate, IoasAlloc, IoasIovaRanges, IoasMap,
-    IoasUnmap, IovaRange, VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd,
-    VfioDeviceDetachIommufdPt,
+    Destroy, FaultAlloc, HwInfo, HwptAlloc, HwptInvalidate, HwptSetDirtyTracking, IoasAlloc,
+    IoasIovaRanges, IoasMap, IoasUnmap, IovaRange, VfioDeviceAttachIommufdPt,
+    VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt,
 };
 use crate::release::Release;
 use crate::{FieldRef, Layout};
@@ -235,6 +235,8 @@ ioctls! {
     /// What the IOMMU behind a device supports (with its driver data).
     IOMMU_GET_HW_INFO = iommufd(0x8a) => HwInfo { ptr data_uptr, bytes data_len },
         since Release::V6_6;
+    /// Starts or stops dirty tracking on a paging HWPT.
+    IOMMU_HWPT_SET_DIRTY_TRACKING = iommufd(0x8b) => HwptSetDirtyTracking, since Release::V6_7;
     /// Invalidates a nested HWPT's caches (an array of driver entries).
     IOMMU_HWPT_INVALIDATE = iommufd(0x8d) => HwptInvalidate {
         ptr data_uptr, entries entry_len x entry_num

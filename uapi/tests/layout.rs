@@ -863,6 +863,24 @@ const REFERENCE: &[Ref] = &[
         generations: &[12],
         policy: FX,
     },
+    // iommufd-7x.md §2.15: size @0, flags @4 (ENABLE=1), hwpt_id @8, __reserved @12; 16 B.
+    Ref {
+        name: "iommu_hwpt_set_dirty_tracking",
+        size: 16,
+        align: 4,
+        sized: true,
+        min: 16,
+        fields: &[
+            ("size", 0, 4),
+            ("flags", 4, 4),
+            ("hwpt_id", 8, 4),
+            ("__reserved", 12, 4),
+        ],
+        variants: &[],
+        exts: &[],
+        generations: &[16],
+        policy: ZT,
+    },
 ];
 
 fn reference(name: &str) -> &'static Ref {

@@ -677,6 +677,25 @@ impl Iommufd {
         Ok(HwptId(sent.reply::<uapi::HwptAlloc>()?.out_hwpt_id))
     }
 
+    /// `ioctl(iommufd, IOMMU_HWPT_SET_DIRTY_TRACKING, &{size = 16, flags, hwpt_id})`:
+    /// starts (`enable`, `IOMMU_HWPT_DIRTY_TRACKING_ENABLE`) or stops dirty tracking on a
+    /// paging HWPT (one allocated with `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`).
+    ///
+    /// # Errors
+    /// `EOPNOTSUPP` (the domain has no dirty tracking), `ENOENT` (not a paging HWPT),
+    /// `ENOTTY` (before v6.7).
+    ///
+    /// # References
+    /// `struct iommu_hwpt_set_dirty_tracking` in `iommufd.h`;
+    /// `iommufd_hwpt_set_dirty_tracking` in `hw_pagetable.c`.
+    pub fn hwpt_set_dirty_tracking(&self, hwpt: HwptId, enable: bool) -> Result<()> {
+        let mut req = uapi::HwptSetDirtyTracking::new_zeroed();
+        req.flags = u32::from(enable);
+        req.hwpt_id = hwpt.0;
+        self.call(&ioctl::IOMMU_HWPT_SET_DIRTY_TRACKING, &req, None)?;
+        Ok(())
+    }
+
     /// `ioctl(iommufd, IOMMU_HWPT_INVALIDATE, &{size = 32, hwpt_id, data_uptr,
     /// data_type = VTD_S1, entry_len = 24, entry_num})`: invalidates a nested VT-d
     /// stage-1's caches. Returns how many entries the kernel handled.
@@ -932,6 +951,39 @@ mod tests {
         let fd = open(&k);
         assert!(matches!(fd.hw_info(DevId(1)), Err(Error::BadReply { .. })));
         assert_eq!(k.calls().len(), 1);
+    }
+
+    #[test]
+    fn hwpt_set_dirty_tracking_sends_enable_for_the_hwpt() {
+        let k = ScriptedKernel::new();
+        k.on(
+            ioctl::IOMMU_HWPT_SET_DIRTY_TRACKING.number(),
+            |_, call| match call {
+                Call::Sized(arg) => {
+                    as_declared(&ioctl::IOMMU_HWPT_SET_DIRTY_TRACKING, arg, |req| {
+                        match (req.size, req.hwpt_id, req.flags) {
+                            (16, 5, 0 | 1) => Ok(Reply::Value(0)),
+                            _ => Err(Errno::ENOENT),
+                        }
+                    })
+                }
+                _ => Err(Errno::EFAULT),
+            },
+        );
+        let fd = open(&k);
+        fd.hwpt_set_dirty_tracking(HwptId(5), true).unwrap();
+        fd.hwpt_set_dirty_tracking(HwptId(5), false).unwrap();
+        let flags: Vec<u32> = k
+            .calls()
+            .iter()
+            .map(|c| u32::from_ne_bytes([c.arg[4], c.arg[5], c.arg[6], c.arg[7]]))
+            .collect();
+        assert_eq!(flags, [1, 0]);
+        let err = fd.hwpt_set_dirty_tracking(HwptId(6), true).unwrap_err();
+        assert_eq!(
+            err,
+            Error::ioctl("IOMMU_HWPT_SET_DIRTY_TRACKING", Errno::ENOENT)
+        );
     }
 
     #[test]
