@@ -43,7 +43,8 @@ uapi_structs! {
             generations: &[
                 Generation { name: "v6.6", size: 32 },
                 Generation { name: "v6.7", size: 40 },
-                Generation { name: "v6.15", size: 40 },
+                // out_max_pasid_log2: 6.15, and 6.12's stable series since 6.12.32.
+                Generation { name: "v6.12", size: 40 },
                 Generation { name: "v6.17", size: 40 },
             ],
             vendor: None,
@@ -200,17 +201,17 @@ uapi_structs! {
             sized: true, min_size: 32,
             default_policy: Policy::ZeroTail, union: None, extensions: &[],
             // iommufd_hwpt_invalidate: __reserved first (EOPNOTSUPP), then entry_num != 0 needs
-            // an array: data_uptr and entry_len, and since 7.2 entry_len <= PAGE_SIZE and
-            // entry_num <= 2^19 (EINVAL).
+            // an array: data_uptr and entry_len, and entry_len <= PAGE_SIZE and entry_num
+            // <= 2^19 (EINVAL; merged in 7.2, in 6.12's stable series since 6.12.96).
             rules: &[
                 Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
                     field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX },
                 Rule::Requires { when: FieldRef::named(FIELDS, "entry_num"),
                     field: FieldRef::named(FIELDS, "entry_len"), mask: u64::MAX },
-                Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                Rule::Since { release: Release::V6_12, rule: &Rule::AtMost {
                     when: FieldRef::named(FIELDS, "entry_num"),
                     field: FieldRef::named(FIELDS, "entry_len"), max: crate::PAGE_SIZE as u64 } },
-                Rule::Since { release: Release::V7_2, rule: &Rule::AtMost {
+                Rule::Since { release: Release::V6_12, rule: &Rule::AtMost {
                     when: FieldRef::named(FIELDS, "entry_num"),
                     field: FieldRef::named(FIELDS, "entry_num"), max: 1 << 19 } },
             ],

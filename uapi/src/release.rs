@@ -12,11 +12,11 @@
 //! ```
 //! use vsva_uapi::release::{Release, ReleaseError};
 //!
-//! let debian: Release = "6.12.0-1-amd64".parse().unwrap();
-//! assert_eq!(debian, Release::new(6, 12));
-//! assert_eq!(debian.to_string(), "6.12");
-//! // No rule changed between 6.11 and 6.12 in what vsva models.
-//! assert_eq!(debian.rules(), Release::V6_11);
+//! let debian: Release = "6.14.0-1-amd64".parse().unwrap();
+//! assert_eq!(debian, Release::new(6, 14));
+//! assert_eq!(debian.to_string(), "6.14");
+//! // No rule changed between 6.13 and 6.14 in what vsva models.
+//! assert_eq!(debian.rules(), Release::V6_13);
 //! assert_eq!("7.3".parse::<Release>(), Ok(Release::V7_3));
 //! assert_eq!("5.4".parse::<Release>(), Err(ReleaseError::TooOld(Release::new(5, 4))));
 //! assert_eq!("six".parse::<Release>(), Err(ReleaseError::Malformed));
@@ -47,6 +47,12 @@ impl Release {
     pub const V6_8: Release = Release::new(6, 8);
     /// v6.11: fault queues (`IOMMU_FAULT_QUEUE_ALLOC`, `fault_id`, `FAULT_ID_VALID`).
     pub const V6_11: Release = Release::new(6, 11);
+    /// v6.12, the long-term release as its stable series ships it today (Debian's
+    /// 6.12.118): with the backports of `iommu_hw_info.out_max_pasid_log2` (6.12.32) and
+    /// of `iommu_hwpt_invalidate`'s bounds on `entry_len` and `entry_num` (6.12.96). The
+    /// tier's policies suite checks these against the booted 6.12. (Later non-LTS
+    /// releases up to 7.1 get them too, by the newest-known-point rule.)
+    pub const V6_12: Release = Release::new(6, 12);
     /// v6.13: vIOMMU objects, ARM SMMUv3 nesting data, `FAULT_ID_VALID` on paging HWPTs.
     pub const V6_13: Release = Release::new(6, 13);
     /// v6.15: PASID-compatible HWPTs, VFIO PASID attach, `out_max_pasid_log2`;
@@ -58,7 +64,8 @@ impl Release {
     pub const V7_0: Release = Release::new(7, 0);
     /// v7.1: `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED`.
     pub const V7_1: Release = Release::new(7, 1);
-    /// v7.2: bounds on `iommu_hwpt_invalidate`'s `entry_len` and `entry_num`.
+    /// v7.2: fault queue and vEVENTQ read fixes (no rule vsva models changed: the
+    /// invalidation bounds merged here were already in 6.12's stable series).
     pub const V7_2: Release = Release::new(7, 2);
     /// v7.3: the newest release vsva models (noiommu mode, SMMUv3 errata bits).
     pub const V7_3: Release = Release::new(7, 3);
@@ -72,6 +79,7 @@ impl Release {
         Release::V6_7,
         Release::V6_8,
         Release::V6_11,
+        Release::V6_12,
         Release::V6_13,
         Release::V6_15,
         Release::V6_17,
@@ -251,7 +259,8 @@ mod tests {
 
     #[test]
     fn between_points_gets_the_older_point() {
-        assert_eq!(Release::new(6, 12).rules(), Release::V6_11);
+        assert_eq!(Release::new(6, 12).rules(), Release::V6_12);
+        assert_eq!(Release::new(6, 10).rules(), Release::V6_8);
         assert_eq!(Release::new(6, 14).rules(), Release::V6_13);
         assert_eq!(Release::new(5, 15).rules(), Release::V5_13);
         assert_eq!(Release::new(6, 1).rules(), Release::V5_13);
@@ -259,7 +268,7 @@ mod tests {
         assert_eq!(Release::new(7, 99).rules(), Release::NEWEST);
         assert_eq!(Release::new(5, 9).try_rules(), None);
         assert_eq!(Release::new(4, 19).try_rules(), None);
-        assert!(!Release::new(6, 12).is_known());
+        assert!(!Release::new(6, 14).is_known());
     }
 
     #[test]

@@ -204,7 +204,8 @@ const REFERENCE: &[Ref] = &[
         variants: &[],
         // IOMMU_HW_INFO_FLAG_INPUT_TYPE validates in_data_type (offsetofend = 28).
         exts: &[(1, 28)],
-        // 6.6, 6.7 (out_capabilities), 6.15 (out_max_pasid_log2), 6.17 (INPUT_TYPE).
+        // 6.6, 6.7 (out_capabilities), 6.12 (out_max_pasid_log2: 6.15, backported to
+        // 6.12.32), 6.17 (INPUT_TYPE).
         generations: &[32, 40, 40, 40],
         policy: ZT,
     },

@@ -211,7 +211,8 @@ fn hwpt_invalidate_checks_reserved_first_and_leaves_the_type() {
         None,
         "any type"
     );
-    // 7.2's bounds: entry_len <= PAGE_SIZE, entry_num <= 2^19.
+    // 7.2's bounds (in 6.12's stable series since 6.12.96): entry_len <= PAGE_SIZE,
+    // entry_num <= 2^19.
     for (len, num) in [(4097u32, 1u32), (24, (1 << 19) + 1)] {
         let x = HwptInvalidate {
             entry_len: len,
@@ -219,17 +220,17 @@ fn hwpt_invalidate_checks_reserved_first_and_leaves_the_type() {
             ..i
         };
         assert_eq!(
-            kernel::<HwptInvalidate>(x.as_bytes(), Release::V7_2),
+            kernel::<HwptInvalidate>(x.as_bytes(), Release::V6_12),
             Some(Errno::EINVAL)
         );
-        assert_eq!(kernel::<HwptInvalidate>(x.as_bytes(), Release::V7_1), None);
+        assert_eq!(kernel::<HwptInvalidate>(x.as_bytes(), Release::V6_11), None);
     }
     let x = HwptInvalidate {
         entry_len: 4096,
         entry_num: 1 << 19,
         ..i
     };
-    assert_eq!(kernel::<HwptInvalidate>(x.as_bytes(), Release::V7_2), None);
+    assert_eq!(kernel::<HwptInvalidate>(x.as_bytes(), Release::V6_12), None);
     // The ioctl arrived in 6.8.
     assert_eq!(
         kernel::<HwptInvalidate>(i.as_bytes(), Release::V6_7),

@@ -1,9 +1,17 @@
-//! The size policies, observed on the real kernel and compared with what vsva-uapi predicts
-//! for the very same bytes.
+//! The kernel's rules, observed on the real kernel and compared with what vsva-uapi
+//! predicts for the very same bytes **at the release this boot runs**
+//! ([`Rules::kernel`] of the booted kernel's release: 6.12 or 7.3).
 //!
-//! Each case crafts a struct (a size, a tail, sometimes a flag), sends it raw through
-//! [`Kernel::ioctl_sized`] and asks `T::from_user(bytes, policy)` what the kernel should
-//! answer. The two must agree, and both must be the errno the kernel is known to give:
+//! Each case crafts a struct (a size, a tail, a flag, a reserved field, a field the
+//! handler checks in its own order), sends it raw through `ioctl` and asks
+//! `T::decode_with(bytes, policy, None, Rules::kernel(booted))` what the kernel should
+//! answer. A predicted refusal must be the kernel's errno exactly; a predicted acceptance
+//! means the kernel gets past its own checks of the struct, to success or to a refusal
+//! that needs more than the bytes (an object lookup, the driver), which the case names.
+//! vsva's own strictness (`Rules::VSVA`) is not compared: it is stricter on purpose.
+//! The structs: every iommufd and VFIO cdev struct the emulated VT-d can take
+//! (`IOMMU_IOAS_ALLOC`, `IOMMU_GET_HW_INFO`, `IOMMU_HWPT_ALLOC`, `IOMMU_HWPT_INVALIDATE`,
+//! `VFIO_DEVICE_BIND/ATTACH/DETACH_IOMMUFD_PT`); the size policies among them:
 //!
 //! - iommufd (`copy_struct_from_user`, [`Policy::ZeroTail`]): a larger size with a
 //!   non-zero tail is `E2BIG`, with a zero tail accepted, below the minimum `EINVAL`;
@@ -14,12 +22,17 @@ use std::sync::Arc;
 
 use vsva_uapi::iommufd::{IoasAlloc, VfioDeviceBindIommufd};
 use vsva_uapi::VfioDeviceDetachIommufdPt;
-use vsva_uapi::{Errno, HwInfo, Policy, UapiStruct, VfioDeviceAttachIommufdPt};
+use vsva_uapi::{
+    Errno, HwInfo, HwptAlloc, HwptInvalidate, Policy, Release, Rules, UapiStruct,
+    VfioDeviceAttachIommufdPt,
+};
 use vsva_vfio::cdev::{
     CdevDevice, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD,
     VFIO_DEVICE_DETACH_IOMMUFD_PT,
 };
-use vsva_vfio::iommufd::{Iommufd, IOMMU_GET_HW_INFO, IOMMU_IOAS_ALLOC};
+use vsva_vfio::iommufd::{
+    Iommufd, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
+};
 use vsva_vfio::sys::KernelFd;
 use vsva_vfio::sys::{prepare_data, DataLen};
 
@@ -65,11 +78,83 @@ impl Case {
     }
 }
 
-/// What vsva-uapi's `policy` says the kernel does with `user`: all the memory readable from
-/// the struct's first byte, exactly as sent (a VFIO handler copies its base struct before
-/// looking at `argsz`, so a short `argsz` in a full buffer is `EINVAL`, not `EFAULT`).
+const EINVAL: Errno = Errno::EINVAL;
+const ENOENT: Errno = Errno::ENOENT;
+const EOPNOTSUPP: Errno = Errno::EOPNOTSUPP;
+
+/// The release this boot runs, as vsva-uapi names it.
+fn booted() -> Release {
+    let text = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    Release::parse(&text).unwrap_or_else(|e| panic!("kernel {text:?}: {e}"))
+}
+
+/// What vsva-uapi says this boot's kernel does with `user` under `policy`: all the memory
+/// readable from the struct's first byte, exactly as sent (a VFIO handler copies its base
+/// struct before looking at `argsz`, so a short `argsz` in a full buffer is `EINVAL`, not
+/// `EFAULT`).
 fn predict<T: UapiStruct>(user: &[u8], policy: Policy) -> Result<(), Errno> {
-    T::from_user(user, policy).map(drop).map_err(|e| e.errno())
+    T::decode_with(user, policy, None, Rules::kernel(booted()))
+        .map(drop)
+        .map_err(|e| e.errno())
+}
+
+/// One crafted struct of the per-release comparison: `bytes` written over a valid base
+/// of `size` bytes, and the refusals the kernel may give after its own checks of the
+/// struct pass (object lookups, the driver) when vsva predicts acceptance.
+struct Probe {
+    what: &'static str,
+    size: u32,
+    bytes: &'static [(usize, u32)],
+    after: &'static [Errno],
+}
+
+const fn probe(
+    what: &'static str,
+    size: u32,
+    bytes: &'static [(usize, u32)],
+    after: &'static [Errno],
+) -> Probe {
+    Probe {
+        what,
+        size,
+        bytes,
+        after,
+    }
+}
+
+impl Probe {
+    /// The user memory: the base (`base` bytes, at least `size`) with the size field and
+    /// the `u32` writes of the probe.
+    fn build(&self, base: &[u8]) -> Vec<u8> {
+        let mut buf = base.to_vec();
+        buf.resize((self.size as usize).max(base.len()), 0);
+        buf[..4].copy_from_slice(&self.size.to_ne_bytes());
+        for &(at, v) in self.bytes {
+            buf[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        buf
+    }
+
+    /// The kernel's answer agrees with the prediction: the same refusal, or past the
+    /// struct's checks (success or one of `after`).
+    fn judge(&self, name: &str, kernel: Result<(), Errno>, predicted: Result<(), Errno>) {
+        let release = booted();
+        match predicted {
+            Err(p) => assert_eq!(
+                kernel,
+                Err(p),
+                "{name} {} on {release}: vsva-uapi predicts {p}, the kernel said {kernel:?}",
+                self.what
+            ),
+            Ok(()) => assert!(
+                kernel.is_ok() || kernel.is_err_and(|e| self.after.contains(&e)),
+                "{name} {} on {release}: vsva-uapi predicts the struct's checks pass, \
+                 the kernel said {kernel:?} (expected Ok or one of {:?})",
+                self.what,
+                self.after
+            ),
+        }
+    }
 }
 
 fn sized(fd: &KernelFd, request: u32, arg: &mut [u8]) -> Result<(), Errno> {
@@ -130,17 +215,19 @@ fn iommufd_ioas_alloc_follows_zero_tail() {
 }
 
 #[test]
-fn iommufd_past_a_page_the_kernel_accepts_a_zero_tail_and_vsva_caps_it() {
+fn iommufd_past_a_page_the_kernel_accepts_a_zero_tail_and_vsva_strict_caps_it() {
     guest::require_guest();
-    // copy_struct_from_user has no upper bound: iommufd takes any size with a zero tail.
-    // vsva-uapi's ZeroTail applies the kernel-doc's callers' `usize > PAGE_SIZE` cap to
-    // every struct (decl.rs), so it is stricter here, on purpose: this pins the difference.
+    // copy_struct_from_user has no upper bound: iommufd takes any size with a zero tail,
+    // and so do the kernel's rules in vsva-uapi. vsva's strictness (the named rule
+    // `zero-tail-page-cap`, which vsva-viommu applies) caps it at a page, on purpose:
+    // this pins both.
     let iommufd = Iommufd::open(guest::kernel()).unwrap();
     for size in [4097u32, 8192, 65536] {
         let mut buf = vec![0u8; size as usize];
         buf[..4].copy_from_slice(&size.to_ne_bytes());
-        let predicted = predict::<IoasAlloc>(&buf, Policy::ZeroTail);
-        assert_eq!(predicted, Err(Errno::E2BIG), "size {size}");
+        assert_eq!(predict::<IoasAlloc>(&buf, Policy::ZeroTail), Ok(()), "size {size}");
+        let strict = IoasAlloc::decode(&buf, Policy::ZeroTail, None).map(drop);
+        assert_eq!(strict.map_err(|e| e.errno()), Err(Errno::E2BIG), "size {size}");
         assert_eq!(Policy::ZeroTail.argsz_cap(), Some(4096));
         let kernel = sized(iommufd.fd(), IOMMU_IOAS_ALLOC, &mut buf);
         assert_eq!(
@@ -298,5 +385,190 @@ fn vfio_cdev_bind_ignores_bytes_past_the_flags_end() {
                 "out_devid"
             );
         }
+    }
+}
+
+/// `IOMMU_HWPT_ALLOC` on the edu device and an IOAS: sizes, reserved fields, the flags
+/// of this release, and the handler's order (`__reserved`, then `data_type` against
+/// `data_len`, then the lookups, then the paging allocation's flags).
+#[test]
+fn iommufd_hwpt_alloc_follows_this_releases_rules() {
+    guest::require_guest();
+    let s = Cdev::open(&guest::edu());
+    let fd = s.iommufd.fd();
+    let ioas = s.iommufd.ioas_alloc().unwrap();
+    let mut base = vec![0u8; 48];
+    base[8..12].copy_from_slice(&s.dev_id.0.to_ne_bytes());
+    base[12..16].copy_from_slice(&ioas.0.to_ne_bytes());
+    let probes = [
+        probe("v6.6 size (24)", 24, &[], &[]),
+        probe("v6.7 size (40)", 40, &[], &[]),
+        probe("v6.11 size (48)", 48, &[], &[]),
+        probe("larger, zero tail", 64, &[], &[]),
+        probe("past a page, zero tail", 8192, &[], &[]),
+        probe("larger, non-zero tail", 64, &[(60, 1)], &[]),
+        probe("below the minimum (24)", 20, &[], &[]),
+        probe("__reserved set", 48, &[(20, 1)], &[]),
+        probe("__reserved2 set (never read)", 48, &[(44, 0xdead)], &[]),
+        probe("unknown flag bit 4", 48, &[(4, 1 << 4)], &[]),
+        probe(
+            "unknown flag and data_type without data_len: the lengths first",
+            48,
+            &[(4, 1 << 4), (24, 9)],
+            &[],
+        ),
+        probe("data_len without data_type", 48, &[(28, 8)], &[]),
+        probe("unknown data_type with data_len", 48, &[(24, 9), (28, 8)], &[EOPNOTSUPP]),
+        // QEMU's VT-d has no ECAP.NEST and no SLADS: the driver refuses.
+        probe("NEST_PARENT", 48, &[(4, 1)], &[EOPNOTSUPP]),
+        probe("DIRTY_TRACKING", 48, &[(4, 2)], &[EOPNOTSUPP]),
+        // 6.11–6.12: FAULT_ID_VALID is a nested-HWPT flag only; from 6.13 a paging one
+        // too, whose fault_id 0 is then looked up.
+        probe("FAULT_ID_VALID", 48, &[(4, 4)], &[EOPNOTSUPP, ENOENT]),
+        probe("FAULT_ID_VALID, size 40", 40, &[(4, 4)], &[EOPNOTSUPP, ENOENT]),
+        probe("FAULT_ID_VALID | NEST_PARENT", 48, &[(4, 5)], &[EOPNOTSUPP]),
+        probe("PASID (6.15)", 48, &[(4, 8)], &[EOPNOTSUPP]),
+        probe("VTD_S1 data on a paging HWPT", 48, &[(24, 1), (28, 24)], &[EOPNOTSUPP, EINVAL]),
+    ];
+    for p in &probes {
+        let mut buf = p.build(&base);
+        let predicted = predict::<HwptAlloc>(&buf, Policy::ZeroTail);
+        let kernel = sized(fd, IOMMU_HWPT_ALLOC, &mut buf);
+        p.judge("IOMMU_HWPT_ALLOC", kernel, predicted);
+        if kernel.is_ok() {
+            let hwpt = u32::from_ne_bytes(buf[16..20].try_into().unwrap());
+            s.iommufd.destroy(hwpt).expect("destroy the HWPT a probe allocated");
+        }
+    }
+    s.iommufd.destroy(ioas).unwrap();
+}
+
+/// `IOMMU_HWPT_INVALIDATE`: `__reserved` first (EOPNOTSUPP), then the array's shape
+/// (EINVAL; 7.2's bounds on `entry_len` and `entry_num`), then the object lookup (an IOAS
+/// id is not an invalidatable object); the data type is the driver's.
+#[test]
+fn iommufd_hwpt_invalidate_follows_this_releases_rules() {
+    guest::require_guest();
+    let s = Cdev::open(&guest::edu());
+    let fd = s.iommufd.fd();
+    let ioas = s.iommufd.ioas_alloc().unwrap();
+    let mut base = vec![0u8; 32];
+    base[4..8].copy_from_slice(&ioas.0.to_ne_bytes());
+    // data_uptr (offset 8) is only followed after the lookup, which fails here: an IOAS
+    // is not a nested HWPT (ENOENT up to 6.12), nor an object to invalidate (EINVAL from
+    // 6.13, where hwpt_id may name any object). So a refusal before the lookup (7.2's
+    // bounds, in 6.12.96+) shows on 6.12 as EINVAL where the lookup would be ENOENT.
+    const PTR: u32 = 0x1000;
+    let lookup: &'static [Errno] = if booted() >= Release::V6_13 {
+        &[EINVAL]
+    } else {
+        &[ENOENT]
+    };
+    let probes = [
+        probe("exact size, no entries", 32, &[], lookup),
+        probe("larger, zero tail", 40, &[], lookup),
+        probe("larger, non-zero tail", 40, &[(36, 1)], &[]),
+        probe("below the minimum (32)", 28, &[], &[]),
+        probe(
+            "__reserved set, entries without an array",
+            32,
+            &[(28, 1), (24, 1)],
+            &[],
+        ),
+        probe("entries without an array", 32, &[(24, 1)], &[]),
+        probe("entries without entry_len", 32, &[(24, 1), (8, PTR)], &[]),
+        probe(
+            "an unknown data type, one entry",
+            32,
+            &[(24, 1), (8, PTR), (20, 24), (16, 0x77)],
+            lookup,
+        ),
+        probe(
+            "entry_len past a page (7.2, 6.12.96)",
+            32,
+            &[(24, 1), (8, PTR), (20, 8192)],
+            lookup,
+        ),
+        probe(
+            "entry_num past 2^19 (7.2, 6.12.96)",
+            32,
+            &[(24, (1 << 19) + 1), (8, PTR), (20, 24)],
+            lookup,
+        ),
+    ];
+    for p in &probes {
+        let mut buf = p.build(&base);
+        let predicted = predict::<HwptInvalidate>(&buf, Policy::ZeroTail);
+        let kernel = sized(fd, IOMMU_HWPT_INVALIDATE, &mut buf);
+        p.judge("IOMMU_HWPT_INVALIDATE", kernel, predicted);
+    }
+    s.iommufd.destroy(ioas).unwrap();
+}
+
+/// The PASID flags of the cdev attach and detach, at this release: unknown (EINVAL)
+/// before 6.15; from 6.15 known, and an IOAS `pt_id` for a PASID is EINVAL (edu has no
+/// PASID capability either).
+#[test]
+fn vfio_cdev_pasid_flags_follow_this_release() {
+    guest::require_guest();
+    let s = Cdev::open(&guest::edu());
+    let ioas = s.iommufd.ioas_alloc().unwrap();
+    let mut base = vec![0u8; 16];
+    base[8..12].copy_from_slice(&ioas.0.to_ne_bytes());
+    let attach = [
+        probe("PASID flag, pasid 5", 16, &[(4, 1), (12, 5)], &[EINVAL, EOPNOTSUPP]),
+        probe("PASID flag, v6.6 size (12)", 12, &[(4, 1)], &[EINVAL, EOPNOTSUPP]),
+    ];
+    for p in &attach {
+        let mut buf = p.build(&base);
+        let predicted = predict::<VfioDeviceAttachIommufdPt>(&buf, Policy::FlagsXend);
+        let kernel = sized(s.cdev.fd(), VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf);
+        p.judge("VFIO_DEVICE_ATTACH_IOMMUFD_PT", kernel, predicted);
+        if kernel.is_ok() {
+            s.cdev.detach().unwrap();
+        }
+    }
+    s.cdev.attach(ioas).unwrap();
+    let detach = [
+        probe("PASID flag, pasid 5", 12, &[(4, 1), (8, 5)], &[EOPNOTSUPP]),
+        probe("PASID flag, v6.6 size (8)", 8, &[(4, 1)], &[EINVAL, EOPNOTSUPP]),
+    ];
+    for p in &detach {
+        let mut buf = p.build(&base[..12]);
+        let predicted = predict::<VfioDeviceDetachIommufdPt>(&buf, Policy::FlagsXend);
+        let kernel = sized(s.cdev.fd(), VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf);
+        p.judge("VFIO_DEVICE_DETACH_IOMMUFD_PT", kernel, predicted);
+    }
+    s.cdev.detach().unwrap();
+    s.iommufd.destroy(ioas).unwrap();
+}
+
+/// `IOMMU_GET_HW_INFO` at this release: the INPUT_TYPE flag (6.17) and
+/// `out_max_pasid_log2`, once part of `__reserved` (6.15; in 6.12's stable series since
+/// 6.12.32, which this tier's 6.12.118 has).
+#[test]
+fn iommufd_get_hw_info_flags_follow_this_release() {
+    guest::require_guest();
+    let s = Cdev::open(&guest::edu());
+    let fd = s.iommufd.fd();
+    let mut base = vec![0u8; 40];
+    base[8..12].copy_from_slice(&s.dev_id.0.to_ne_bytes());
+    base[12..16].copy_from_slice(&64u32.to_ne_bytes());
+    let probes = [
+        probe("INPUT_TYPE, DEFAULT type", 40, &[(4, 1)], &[]),
+        probe("INPUT_TYPE, INTEL_VTD type", 40, &[(4, 1), (24, 1)], &[Errno::EOPNOTSUPP]),
+        probe("out_max_pasid_log2 byte set on input", 40, &[(28, 3)], &[]),
+        probe("unknown flag bit 1", 40, &[(4, 2)], &[]),
+    ];
+    for p in &probes {
+        let mut data = vec![0u8; 64];
+        let mut buf = p.build(&base);
+        let len = DataLen::Bytes { at: 12 };
+        prepare_data(&mut buf, 16, len, data.as_mut_ptr() as u64, data.len())
+            .expect("a well-formed data request");
+        let predicted = predict::<HwInfo>(&buf, Policy::ZeroTail);
+        let kernel = crate::sys::raw_sized_data(fd, IOMMU_GET_HW_INFO, &mut buf, 16, len, &mut data)
+            .map(drop);
+        p.judge("IOMMU_GET_HW_INFO", kernel, predicted);
     }
 }
