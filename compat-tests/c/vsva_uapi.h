@@ -642,6 +642,31 @@ struct vfio_iommu_type1_info_dma_avail {
 };
 
 /* ------------------------------------------------------------------------------------
+ * The ioctl numbers: _IO(type, nr) is (type << 8) | nr (no size, no direction);
+ * iommufd's commands are IOMMUFD_CMD_BASE (0x80) + n (iommufd-7x.md section 1.5), the
+ * VFIO cdev's VFIO_BASE (100) + n (vfio.h).
+ * ---------------------------------------------------------------------------------- */
+
+#define VSVA_IO(type, nr)	((uint32_t)(((type) << 8) | (nr)))
+#define IOMMUFD_TYPE		(';')
+#define VFIO_TYPE		(';')
+#define VFIO_BASE		100
+
+#define IOMMU_DESTROY			VSVA_IO(IOMMUFD_TYPE, 0x80)
+#define IOMMU_IOAS_ALLOC		VSVA_IO(IOMMUFD_TYPE, 0x81)
+#define IOMMU_IOAS_IOVA_RANGES		VSVA_IO(IOMMUFD_TYPE, 0x84)
+#define IOMMU_IOAS_MAP			VSVA_IO(IOMMUFD_TYPE, 0x85)
+#define IOMMU_IOAS_UNMAP		VSVA_IO(IOMMUFD_TYPE, 0x86)
+#define IOMMU_HWPT_ALLOC		VSVA_IO(IOMMUFD_TYPE, 0x89)
+#define IOMMU_GET_HW_INFO		VSVA_IO(IOMMUFD_TYPE, 0x8a)
+#define IOMMU_HWPT_SET_DIRTY_TRACKING	VSVA_IO(IOMMUFD_TYPE, 0x8b)
+#define IOMMU_HWPT_INVALIDATE		VSVA_IO(IOMMUFD_TYPE, 0x8d)
+#define IOMMU_FAULT_QUEUE_ALLOC		VSVA_IO(IOMMUFD_TYPE, 0x8e)
+#define VFIO_DEVICE_BIND_IOMMUFD	VSVA_IO(VFIO_TYPE, VFIO_BASE + 18)
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT	VSVA_IO(VFIO_TYPE, VFIO_BASE + 19)
+#define VFIO_DEVICE_DETACH_IOMMUFD_PT	VSVA_IO(VFIO_TYPE, VFIO_BASE + 20)
+
+/* ------------------------------------------------------------------------------------
  * The reference's x86_64 numbers, checked by the C compiler alone.
  * ---------------------------------------------------------------------------------- */
 

@@ -355,7 +355,24 @@ fn rust_constants() -> BTreeMap<String, u64> {
         consts::IOMMU_PASID_FORMAT_SMMUV3.into(),
     );
     put("VFIO_NESTING_OP_MASK", consts::VFIO_NESTING_OP_MASK.into());
+    // Every declared ioctl's number, under its kernel name.
+    for i in vsva_uapi::ioctl::ALL_IOCTLS {
+        put(i.name, u64::from(i.number));
+    }
     m
+}
+
+/// The ioctl numbers C computes with `_IO` are the declarations' (C ⊆ Rust is checked
+/// with every constant; here: every declared ioctl is in the C header).
+#[test]
+fn every_declared_ioctl_has_its_number_in_c() {
+    let c: BTreeMap<_, _> = c_layout::constants()
+        .into_iter()
+        .map(|k| (k.name, k.value))
+        .collect();
+    for i in vsva_uapi::ioctl::ALL_IOCTLS {
+        assert_eq!(c.get(i.name), Some(&u64::from(i.number)), "{}", i.name);
+    }
 }
 
 #[test]
