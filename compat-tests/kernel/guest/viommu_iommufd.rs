@@ -295,7 +295,8 @@ impl MockDevice {
 }
 
 impl DeviceAttach for MockDevice {
-    fn attach_pasid(&self, pasid: u32, hwpt: HwptId) -> vsva_vfio::Result<()> {
+    fn attach_pasid(&self, pasid: HostPasid, hwpt: HwptId) -> vsva_vfio::Result<()> {
+        let pasid = pasid.raw_value();
         let mut st = lock(&self.state);
         if st.stack.iter().any(|(p, _)| *p == pasid) {
             return Err(vsva_vfio::Error::ioctl(REPLACE, Errno::EBUSY));
@@ -305,7 +306,8 @@ impl DeviceAttach for MockDevice {
         Ok(())
     }
 
-    fn detach_pasid(&self, pasid: u32, _parent: HwptId) -> vsva_vfio::Result<()> {
+    fn detach_pasid(&self, pasid: HostPasid, _parent: HwptId) -> vsva_vfio::Result<()> {
+        let pasid = pasid.raw_value();
         let mut st = lock(&self.state);
         let Some(i) = st.stack.iter().position(|(p, _)| *p == pasid) else {
             return Err(vsva_vfio::Error::ioctl(REPLACE, Errno::EINVAL));

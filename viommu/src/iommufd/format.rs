@@ -12,7 +12,7 @@ use vsva_vfio::cdev::CdevDevice;
 use vsva_vfio::iommufd::{HwptData, HwptId, HWPT_INVALIDATE_DATA_VTD_S1};
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::backend::{GpasidBind, Invalidation, InvalidationScope, PasidTableBind};
+use crate::backend::{GpasidBind, HostPasid, Invalidation, InvalidationScope, PasidTableBind};
 
 /// The `IOMMU_HWPT_INVALIDATE` entry type of a [`StageOneFormat`](crate::iommufd::StageOneFormat).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,16 +253,17 @@ impl StageOneFormat for Smmuv3Ste {
 ///
 /// ```
 /// use vsva_viommu::iommufd::DeviceAttach;
+/// use vsva_viommu::HostPasid;
 /// use vsva_vfio::iommufd::HwptId;
 ///
 /// /// A device that can only replace its one page table.
 /// #[derive(Debug)]
 /// struct Replace;
 /// impl DeviceAttach for Replace {
-///     fn attach_pasid(&self, _pasid: u32, hwpt: HwptId) -> vsva_vfio::Result<()> {
+///     fn attach_pasid(&self, _pasid: HostPasid, hwpt: HwptId) -> vsva_vfio::Result<()> {
 ///         self.attach_rid(hwpt.0)
 ///     }
-///     fn detach_pasid(&self, _pasid: u32, parent: HwptId) -> vsva_vfio::Result<()> {
+///     fn detach_pasid(&self, _pasid: HostPasid, parent: HwptId) -> vsva_vfio::Result<()> {
 ///         self.attach_rid(parent.0)
 ///     }
 ///     fn attach_rid(&self, _pt: u32) -> vsva_vfio::Result<()> {
@@ -275,14 +276,14 @@ pub trait DeviceAttach: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// The kernel's refusal.
-    fn attach_pasid(&self, pasid: u32, hwpt: HwptId) -> vsva_vfio::Result<()>;
+    fn attach_pasid(&self, pasid: HostPasid, hwpt: HwptId) -> vsva_vfio::Result<()>;
 
     /// Detaches `pasid` (attached earlier); `parent` is the device's nest parent, for
     /// devices that cannot leave a PASID unattached.
     ///
     /// # Errors
     /// The kernel's refusal.
-    fn detach_pasid(&self, pasid: u32, parent: HwptId) -> vsva_vfio::Result<()>;
+    fn detach_pasid(&self, pasid: HostPasid, parent: HwptId) -> vsva_vfio::Result<()>;
 
     /// Attaches (or moves) the device's RID to `pt` (a HWPT or an IOAS).
     ///
@@ -292,12 +293,12 @@ pub trait DeviceAttach: Send + Sync + fmt::Debug {
 }
 
 impl DeviceAttach for CdevDevice {
-    fn attach_pasid(&self, pasid: u32, hwpt: HwptId) -> vsva_vfio::Result<()> {
-        CdevDevice::attach_pasid(self, pasid, hwpt).map(drop)
+    fn attach_pasid(&self, pasid: HostPasid, hwpt: HwptId) -> vsva_vfio::Result<()> {
+        CdevDevice::attach_pasid(self, pasid.raw_value(), hwpt).map(drop)
     }
 
-    fn detach_pasid(&self, pasid: u32, _parent: HwptId) -> vsva_vfio::Result<()> {
-        CdevDevice::detach_pasid(self, pasid)
+    fn detach_pasid(&self, pasid: HostPasid, _parent: HwptId) -> vsva_vfio::Result<()> {
+        CdevDevice::detach_pasid(self, pasid.raw_value())
     }
 
     fn attach_rid(&self, pt: u32) -> vsva_vfio::Result<()> {

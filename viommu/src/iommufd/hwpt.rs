@@ -158,7 +158,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
         };
         d.dev
             .attach
-            .attach_pasid(hpasid.0, nested)
+            .attach_pasid(hpasid, nested)
             .map_err(|e| e.errno())?;
         d.objects.nested.insert(hpasid, nested);
         undo.steps.pop();
@@ -171,7 +171,7 @@ impl<F: StageOneFormat> IommufdBackend<F> {
             return;
         };
         let parent = d.objects.parent.unwrap_or(nested);
-        if let Err(e) = d.dev.attach.detach_pasid(hpasid.0, parent) {
+        if let Err(e) = d.dev.attach.detach_pasid(hpasid, parent) {
             self.teardown_error("detach_pasid", hpasid.0, &e);
         }
         self.destroy(nested);
