@@ -97,6 +97,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use vsva_vtd::{MmioHandler, Msi, MsiSink, VtdConfig, VtdEvent, VtdStats, VtdUnit};
 
 mod device;
+#[cfg(feature = "linux")]
+pub mod linux;
 // The only module with `allow(unsafe_code)`: guest RAM, KVM_SET_USER_MEMORY_REGION,
 // the vCPU's kick signal.
 #[allow(unsafe_code)]
@@ -418,6 +420,9 @@ pub enum VmmError {
     /// The vCPU thread panicked (a bug in the VMM, never the guest's doing).
     #[error("the vCPU thread panicked")]
     VcpuPanicked,
+    /// A Linux guest could not be loaded (feature `linux`): what was wrong.
+    #[error("booting Linux: {0}")]
+    Boot(&'static str),
 }
 
 impl From<kvm::KvmFailure> for VmmError {
