@@ -169,8 +169,8 @@ pub mod tables {
     }
 
     /// A struct of `layout` that passes its own field checks as far as values go:
-    /// versions, enumerations and ranges at their first valid value, everything else
-    /// zero, the size field the struct size.
+    /// versions, enumerations and ranges at their first valid value, one bit of each
+    /// flag set a rule needs one of, everything else zero, the size field the struct size.
     pub fn valid_default(layout: &Layout) -> Vec<u8> {
         let mut buf = vec![0u8; layout.size];
         for f in layout.fields {
@@ -182,6 +182,16 @@ pub mod tables {
                 _ => 0,
             };
             put(&mut buf, f.offset, f.size, value);
+        }
+        for rule in layout.rules {
+            if let Rule::AnyOf { field, bits } = *rule {
+                put(
+                    &mut buf,
+                    field.offset,
+                    field.size,
+                    bits & bits.wrapping_neg(),
+                );
+            }
         }
         if layout.sized {
             put(&mut buf, 0, 4, layout.size as u64);

@@ -851,6 +851,17 @@ fn check_rule(ctx: Ctx, rule: &Rule, base: usize, buf: &[u8]) -> Result<(), Uapi
                     });
                 }
             }
+            Rule::AnyOf { field, bits } => {
+                let have = read_field(buf, field.at(base));
+                if have & bits == 0 {
+                    return Err(UapiError::NoneOf {
+                        strukt,
+                        field: field.name,
+                        have,
+                        bits,
+                    });
+                }
+            }
             Rule::AtMost { when, field, max } => {
                 let have = read_field(buf, field.at(base));
                 if read_field(buf, when.at(base)) != 0 && have > max {

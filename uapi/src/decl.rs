@@ -310,6 +310,9 @@ impl fmt::Display for Rule {
             Rule::NotTogether { field, bits } => {
                 write!(f, "not all of `{} & {bits:#x}` together", field.name)
             }
+            Rule::AnyOf { field, bits } => {
+                write!(f, "at least one bit of `{} & {bits:#x}`", field.name)
+            }
             Rule::AtMost { when, field, max } => write!(
                 f,
                 "`{} != 0` requires `{} <= {max:#x}`",
@@ -514,6 +517,13 @@ pub enum Rule {
         /// The flags field.
         field: FieldRef,
         /// The bits that may not all be set.
+        bits: u64,
+    },
+    /// At least one of `bits` must be set in `field` (`EINVAL`).
+    AnyOf {
+        /// The flags field.
+        field: FieldRef,
+        /// The bits of which one must be set.
         bits: u64,
     },
     /// When `when` is non-zero, `field` must be at most `max` (`EINVAL`).

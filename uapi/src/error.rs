@@ -465,6 +465,23 @@ error_catalogue! {
             display: ("{strukt}.{when} is set, so {field} must be too"),
             examples: [{ strukt: "iommu_hwpt_alloc", when: "data_type", field: "data_len" }],
         },
+        /// None of the flags of which the kernel needs at least one is set
+        /// (`IOMMU_IOAS_MAP` without `READABLE` or `WRITEABLE`). `EINVAL`.
+        NoneOf {
+            /// The struct.
+            strukt: &'static str,
+            /// The flags field.
+            field: &'static str,
+            /// The value given.
+            have: u64,
+            /// The bits of which one must be set.
+            bits: u64,
+        } => {
+            errno: Errno::EINVAL,
+            source: "iommufd ioas.c iommufd_ioas_map: neither IOMMU_IOAS_MAP_WRITEABLE nor READABLE",
+            display: ("{strukt}.{field} = {have:#x}: at least one of {bits:#x} must be set"),
+            examples: [{ strukt: "iommu_ioas_map", field: "flags", have: 1, bits: 6 }],
+        },
         /// Bits of `field` that are not allowed together with `when == equals`
         /// (e.g. a device-IOTLB invalidation at domain granularity). `EINVAL`.
         ForbiddenCombination {
@@ -637,8 +654,9 @@ mod tests {
             UapiError::MissingField { .. } => 19,
             UapiError::UnsupportedCombination { .. } => 20,
             UapiError::NotInRelease { .. } => 21,
+            UapiError::NoneOf { .. } => 22,
         };
-        let mut seen = [false; 22];
+        let mut seen = [false; 23];
         for e in UapiError::CATALOGUE {
             seen[index(e)] = true;
         }

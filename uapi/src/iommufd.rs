@@ -422,7 +422,11 @@ uapi_structs! {
         layout |FIELDS| {
             sized: true, min_size: 40,
             default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
+            // iommufd_ioas_map: unknown flags or __reserved (EOPNOTSUPP), then iova and
+            // length below ULONG_MAX (EOVERFLOW, not modelled), then READABLE or
+            // WRITEABLE (EINVAL), then the IOAS lookup.
+            rules: &[Rule::AnyOf { field: FieldRef::named(FIELDS, "flags"), bits: 0b110 }],
+            generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
         }
     }
 

@@ -388,6 +388,45 @@ fn strictness_is_a_named_layer_on_top_of_the_kernel() {
     assert_eq!(names, ["zero-tail-page-cap", "extension-needs-size"]);
 }
 
+/// `IOMMU_IOAS_MAP` needs READABLE or WRITEABLE (EINVAL), after its flags and
+/// `__reserved` (EOPNOTSUPP).
+#[test]
+fn ioas_map_needs_a_direction() {
+    use vsva_uapi::iommufd::IoasMap;
+    let mut m = IoasMap::new_zeroed();
+    m.size = 40;
+    m.length = 4096;
+    assert_eq!(
+        kernel::<IoasMap>(m.as_bytes(), Release::NEWEST),
+        Some(Errno::EINVAL)
+    );
+    m.flags = 1; // FIXED_IOVA only
+    assert!(matches!(
+        vsva::<IoasMap>(m.as_bytes(), None),
+        Err(UapiError::NoneOf { bits: 0b110, .. })
+    ));
+    for flags in [2, 4, 6, 7] {
+        m.flags = flags;
+        assert_eq!(
+            kernel::<IoasMap>(m.as_bytes(), Release::NEWEST),
+            None,
+            "{flags}"
+        );
+    }
+    m.flags = 0;
+    m.__reserved = 1;
+    assert_eq!(
+        kernel::<IoasMap>(m.as_bytes(), Release::V6_2),
+        Some(Errno::EOPNOTSUPP)
+    );
+    m.__reserved = 0;
+    m.flags = 8;
+    assert_eq!(
+        kernel::<IoasMap>(m.as_bytes(), Release::V6_2),
+        Some(Errno::EOPNOTSUPP)
+    );
+}
+
 /// A kernel release string picks the rules: between two known points the older one's.
 #[test]
 fn a_release_between_known_points_gets_the_older_points_rules() {

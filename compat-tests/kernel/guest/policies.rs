@@ -10,8 +10,9 @@
 //! that needs more than the bytes (an object lookup, the driver), which the case names.
 //! vsva's own strictness (`Rules::VSVA`) is not compared: it is stricter on purpose.
 //! The structs: every iommufd and VFIO cdev struct the emulated VT-d can take
-//! (`IOMMU_IOAS_ALLOC`, `IOMMU_GET_HW_INFO`, `IOMMU_HWPT_ALLOC`, `IOMMU_HWPT_INVALIDATE`,
-//! `VFIO_DEVICE_BIND/ATTACH/DETACH_IOMMUFD_PT`); the size policies among them:
+//! (`IOMMU_IOAS_ALLOC`, `IOMMU_IOAS_UNMAP`, `IOMMU_DESTROY`, `IOMMU_GET_HW_INFO`,
+//! `IOMMU_HWPT_ALLOC`, `IOMMU_HWPT_INVALIDATE`, `VFIO_DEVICE_BIND/ATTACH/DETACH_IOMMUFD_PT`);
+//! the size policies among them:
 //!
 //! - iommufd (`copy_struct_from_user`, [`Policy::ZeroTail`]): a larger size with a
 //!   non-zero tail is `E2BIG`, with a zero tail accepted, below the minimum `EINVAL`;
@@ -20,7 +21,7 @@
 
 use std::sync::Arc;
 
-use vsva_uapi::iommufd::{IoasAlloc, VfioDeviceBindIommufd};
+use vsva_uapi::iommufd::{Destroy, IoasAlloc, IoasUnmap, VfioDeviceBindIommufd};
 use vsva_uapi::VfioDeviceDetachIommufdPt;
 use vsva_uapi::{
     Errno, HwInfo, HwptAlloc, HwptInvalidate, Policy, Release, Rules, UapiStruct,
@@ -31,7 +32,8 @@ use vsva_vfio::cdev::{
     VFIO_DEVICE_DETACH_IOMMUFD_PT,
 };
 use vsva_vfio::iommufd::{
-    Iommufd, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
+    Iommufd, IOMMU_DESTROY, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE,
+    IOMMU_IOAS_ALLOC, IOMMU_IOAS_UNMAP,
 };
 use vsva_vfio::sys::KernelFd;
 use vsva_vfio::sys::{prepare_data, DataLen};
@@ -101,6 +103,7 @@ fn predict<T: UapiStruct>(user: &[u8], policy: Policy) -> Result<(), Errno> {
 /// One crafted struct of the per-release comparison: `bytes` written over a valid base
 /// of `size` bytes, and the refusals the kernel may give after its own checks of the
 /// struct pass (object lookups, the driver) when vsva predicts acceptance.
+#[derive(Clone, Copy)]
 struct Probe {
     what: &'static str,
     size: u32,
@@ -571,4 +574,54 @@ fn iommufd_get_hw_info_flags_follow_this_release() {
             .map(drop);
         p.judge("IOMMU_GET_HW_INFO", kernel, predicted);
     }
+}
+
+/// `IOMMU_DESTROY` and `IOMMU_IOAS_UNMAP`: the dispatch's size rules (nothing else is in
+/// their bytes but ids and ranges, which the handlers look up).
+#[test]
+fn iommufd_destroy_and_unmap_follow_zero_tail() {
+    guest::require_guest();
+    let iommufd = Iommufd::open(guest::kernel()).unwrap();
+    let fd = iommufd.fd();
+    let sizes: [Probe; 5] = [
+        probe("exact size", 0, &[], &[]),
+        probe("larger, zero tail", 16, &[], &[]),
+        probe("past a page, zero tail", 8192, &[], &[]),
+        probe("larger, non-zero tail", 64, &[(60, 1)], &[]),
+        probe("below the minimum", 4, &[], &[]),
+    ];
+    for p in &sizes {
+        // A fresh IOAS per probe: a destroy that goes through removes it.
+        let ioas = iommufd.ioas_alloc().unwrap();
+        let mut base = vec![0u8; 8];
+        base[4..8].copy_from_slice(&ioas.0.to_ne_bytes());
+        let probe = Probe {
+            size: if p.size == 0 { 8 } else { p.size },
+            ..*p
+        };
+        let mut buf = probe.build(&base);
+        let predicted = predict::<Destroy>(&buf, Policy::ZeroTail);
+        let kernel = sized(fd, IOMMU_DESTROY, &mut buf);
+        probe.judge("IOMMU_DESTROY", kernel, predicted);
+        if kernel.is_err() {
+            iommufd.destroy(ioas).unwrap();
+        }
+    }
+    let ioas = iommufd.ioas_alloc().unwrap();
+    let mut base = vec![0u8; 24];
+    base[4..8].copy_from_slice(&ioas.0.to_ne_bytes());
+    for p in &sizes {
+        // iova 0, length 0: past the struct's checks, nothing is mapped (ENOENT or
+        // EINVAL from the unmap itself).
+        let probe = Probe {
+            size: if p.size == 0 { 24 } else { p.size },
+            after: &[ENOENT, EINVAL],
+            ..*p
+        };
+        let mut buf = probe.build(&base);
+        let predicted = predict::<IoasUnmap>(&buf, Policy::ZeroTail);
+        let kernel = sized(fd, IOMMU_IOAS_UNMAP, &mut buf);
+        probe.judge("IOMMU_IOAS_UNMAP", kernel, predicted);
+    }
+    iommufd.destroy(ioas).unwrap();
 }

@@ -15,8 +15,9 @@ use iommufd_ioctls::IommuFd;
 use vfio_ioctls::VfioDevice;
 
 use vsva_uapi::consts::{
-    IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
-    VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+    IOMMU_DESTROY, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_ALLOC,
+    IOMMU_IOAS_UNMAP, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD,
+    VFIO_DEVICE_DETACH_IOMMUFD_PT,
 };
 use vsva_uapi::vfio_core::{VFIO_DEVICE_GET_REGION_INFO, VFIO_IOMMU_GET_INFO};
 use vsva_uapi::Errno;
@@ -32,13 +33,15 @@ use crate::mock_nesting::{
 /// and writes each within the struct's first-`u32` size, and through a pointer field
 /// it only reads (or, with [`raw_sized_data`], uses the buffer given). No DMA map, no fd
 /// or string argument.
-const RAW_SIZED: [u32; 10] = [
+const RAW_SIZED: [u32; 12] = [
     VFIO_IOMMU_GET_INFO,
     VFIO_DEVICE_GET_REGION_INFO,
     VFIO_DEVICE_BIND_IOMMUFD,
     VFIO_DEVICE_ATTACH_IOMMUFD_PT,
     VFIO_DEVICE_DETACH_IOMMUFD_PT,
     IOMMU_IOAS_ALLOC,
+    IOMMU_IOAS_UNMAP,
+    IOMMU_DESTROY,
     IOMMU_GET_HW_INFO,
     IOMMU_HWPT_ALLOC,
     IOMMU_HWPT_INVALIDATE,

@@ -260,6 +260,17 @@ pub fn apply_rules(buf: &mut [u8], base: usize, rules: &[Rule]) {
                     put(buf, base + field.offset, field.size, v & !highest);
                 }
             }
+            Rule::AnyOf { field, bits } => {
+                let v = get(buf, base + field.offset, field.size);
+                if v & bits == 0 {
+                    put(
+                        buf,
+                        base + field.offset,
+                        field.size,
+                        v | (bits & bits.wrapping_neg()),
+                    );
+                }
+            }
             Rule::AtMost { when, field, max } => {
                 if get(buf, base + when.offset, when.size) != 0
                     && get(buf, base + field.offset, field.size) > max
