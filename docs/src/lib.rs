@@ -26,7 +26,9 @@
 //! - [`layouts`]: every declared struct, field by field;
 //! - [`compat_matrix`]: user header × kernel header × feature use × policy, generated and
 //!   checked by `compat-tests` (`VSVA_BLESS=1 cargo test -p compat-tests --test matrix`);
-//! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`;
+//! - [`vmm_embedding`]: how a VMM embeds `vsva-viommu`, and the wiring (ACPI DMAR, MMIO,
+//!   MSI, guest memory) for an unmodified Linux guest, the mini-VMM's Linux mode as the
+//!   worked example;
 //! - [`vmm_fds`]: using vsva with an existing VMM's fds (owned or borrowed, who closes
 //!   what);
 //! - [`embedding`]: the mini-VMM on `kvm-ioctls` as a worked example of wiring vsva in

@@ -49,9 +49,15 @@ fn boot(kernel: Vec<u8>, initrd: Vec<u8>, cmdline: &str, vtd: bool) -> LinuxRun 
     }
     let viommu = Viommu::new(SoftwareIommu::new(HostIommu::vtd_default()));
     let run = boot_linux(&viommu, &spec).expect("the guest boots and ends");
-    // Past the capture too: the tier's log keeps the boot time.
+    // Past the capture too: the tier's log keeps the boot times (the guest's uptime at
+    // init, which its init prints, and the VMM's run from first KVM_RUN to power-off).
+    let text = run.console_text();
+    let uptime = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VSVA-L2-INIT uptime "))
+        .unwrap_or("?");
     let line = format!(
-        "\nlinux_boot: {cmdline:?}: end {:?} in {} ms, exits {:?}, unknown pio {} mmio {} {:x?}, vtd {:?} {:x?}\n",
+        "\nlinux_boot: {cmdline:?}: init at uptime {uptime} s; end {:?} in {} ms, exits {:?}, unknown pio {} mmio {} {:x?}, vtd {:?} {:x?}\n",
         run.end,
         run.elapsed.as_millis(),
         run.exits,
