@@ -123,6 +123,28 @@ fn unmodified_linux_finds_vsvas_dmar_and_enables_it_in_scalable_mode() {
     );
     assert!(regs.queued_invalidation_enabled(), "GSTS {:#x}", regs.gsts);
     assert!(regs.scalable_mode(), "RTADDR {:#x}", regs.rtaddr);
+    // The invalidation queue, the page request queue (the unit offers PRS) and both event
+    // interrupts are programmed: Linux's boot reads and writes them all.
+    assert_ne!(regs.iqa, 0, "IQA");
+    assert_ne!(regs.pqa, 0, "PQA: Linux set up the page request queue");
+    assert_eq!(
+        regs.feaddr & 0xfff0_0000,
+        0xfee0_0000,
+        "FEADDR {:#x}",
+        regs.feaddr
+    );
+    assert_eq!(
+        regs.peaddr & 0xfff0_0000,
+        0xfee0_0000,
+        "PEADDR {:#x}",
+        regs.peaddr
+    );
+    assert_eq!(
+        regs.fectl & (1 << 31),
+        0,
+        "fault interrupt unmasked: FECTL {:#x}",
+        regs.fectl
+    );
     let stats = run.vtd.expect("the unit's counters");
     assert!(stats.queue_runs > 0 && stats.waits > 0, "{stats:?}");
     // No DMAR faults: none recorded by the unit, none reported by the guest.
@@ -147,6 +169,12 @@ fn with_intel_iommu_off_the_unit_stays_disabled() {
     assert!(!text.contains("DMAR: dmar0: Using Queued invalidation"));
     let regs = run.vtd_registers.expect("a VT-d unit");
     assert_eq!(run.vtd_gsts_seen, 0, "the guest enabled nothing");
+    assert_eq!((regs.iqa, regs.pqa), (0, 0), "no queue set up");
+    assert_ne!(
+        regs.fectl & (1 << 31),
+        0,
+        "the fault interrupt stays masked"
+    );
     assert!(!regs.translation_enabled(), "GSTS {:#x}", regs.gsts);
     assert!(!regs.scalable_mode());
 }

@@ -40,6 +40,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use vm_superio::{Serial, Trigger};
 use vmm_sys_util::eventfd::EventFd;
 
+use vsva_uapi::hw::vtd::{offset, GstsFlags, Rtaddr, TTM_SCALABLE};
 use vsva_viommu::{Backend, DeviceId, Viommu, VmConfig};
 use vsva_vtd::{MmioHandler, Msi, MsiSink, VtdConfig, VtdEvent, VtdStats, VtdUnit};
 
@@ -205,7 +206,8 @@ pub struct LinuxRun {
     pub vtd_registers: Option<VtdRegisters>,
     /// Every `GSTS` bit the unit showed after one of the guest's register writes (ORed):
     /// what the guest enabled at some point (Linux disables translation again when it
-    /// powers off, so the registers at the end do not say).
+    /// powers off, so the registers at the end do not say). The VMM's own `GSTS` reads
+    /// count in the unit's [`VtdStats::mmio_reads`].
     pub vtd_gsts_seen: u32,
     /// MSIs the VT-d unit raised (delivered or not).
     pub vtd_msis: u64,
@@ -220,43 +222,59 @@ impl LinuxRun {
     }
 }
 
-/// `GSTS_REG`'s offset.
-const GSTS: u64 = 0x1c;
-
-/// The registers of the VT-d unit that say how the guest left it (VT-d spec 10.4).
+/// The registers of the VT-d unit that say how the guest left it (VT-d spec 10.4; the
+/// offsets and fields are `vsva_uapi::hw::vtd`'s).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VtdRegisters {
-    /// `CAP_REG` (0x08).
+    /// `CAP_REG`.
     pub cap: u64,
-    /// `ECAP_REG` (0x10).
+    /// `ECAP_REG`.
     pub ecap: u64,
-    /// `GSTS_REG` (0x1c).
+    /// `GSTS_REG`.
     pub gsts: u32,
-    /// `RTADDR_REG` (0x20).
+    /// `RTADDR_REG`.
     pub rtaddr: u64,
-    /// `FSTS_REG` (0x34).
+    /// `FSTS_REG`.
     pub fsts: u32,
+    /// `FECTL_REG` (the fault event's interrupt mask).
+    pub fectl: u32,
+    /// `FEADDR_REG` (the fault event's MSI address).
+    pub feaddr: u32,
+    /// `IQA_REG` (the invalidation queue).
+    pub iqa: u64,
+    /// `PQA_REG` (the page request queue).
+    pub pqa: u64,
+    /// `PECTL_REG` (the page request event's interrupt mask).
+    pub pectl: u32,
+    /// `PEADDR_REG` (the page request event's MSI address).
+    pub peaddr: u32,
 }
 
 impl VtdRegisters {
     /// Reads them from `unit` through its MMIO interface.
     pub fn read(unit: &dyn MmioHandler) -> VtdRegisters {
-        let q = |off: u64| {
+        let q = |off: u32| {
             let mut b = [0u8; 8];
-            unit.mmio_read(off, &mut b);
+            unit.mmio_read(u64::from(off), &mut b);
             u64::from_le_bytes(b)
         };
-        let d = |off: u64| {
+        let d = |off: u32| {
             let mut b = [0u8; 4];
-            unit.mmio_read(off, &mut b);
+            unit.mmio_read(u64::from(off), &mut b);
             u32::from_le_bytes(b)
         };
         VtdRegisters {
-            cap: q(0x08),
-            ecap: q(0x10),
-            gsts: d(GSTS),
-            rtaddr: q(0x20),
-            fsts: d(0x34),
+            cap: q(offset::CAP),
+            ecap: q(offset::ECAP),
+            gsts: d(offset::GSTS),
+            rtaddr: q(offset::RTADDR),
+            fsts: d(offset::FSTS),
+            fectl: d(offset::FECTL),
+            feaddr: d(offset::FEADDR),
+            iqa: q(offset::IQA),
+            pqa: q(offset::PQA),
+            pectl: d(offset::PECTL),
+            peaddr: d(offset::PEADDR),
         }
     }
 
@@ -270,20 +288,20 @@ impl VtdRegisters {
         gsts_queued_invalidation_enabled(self.gsts)
     }
 
-    /// The root table is a scalable-mode one (`RTADDR.TTM` = 01b).
+    /// The root table is a scalable-mode one (`RTADDR.TTM`).
     pub fn scalable_mode(&self) -> bool {
-        (self.rtaddr >> 10) & 3 == 1
+        Rtaddr::decode_raw(self.rtaddr).ttm == TTM_SCALABLE
     }
 }
 
-/// Whether a `GSTS` value has translation enabled (`TES`, bit 31).
+/// Whether a `GSTS` value has translation enabled (`TES`).
 pub fn gsts_translation_enabled(gsts: u32) -> bool {
-    gsts & (1 << 31) != 0
+    GstsFlags::from_bits_retain(gsts.into()).contains(GstsFlags::TES)
 }
 
-/// Whether a `GSTS` value has queued invalidation enabled (`QIES`, bit 26).
+/// Whether a `GSTS` value has queued invalidation enabled (`QIES`).
 pub fn gsts_queued_invalidation_enabled(gsts: u32) -> bool {
-    gsts & (1 << 26) != 0
+    GstsFlags::from_bits_retain(gsts.into()).contains(GstsFlags::QIES)
 }
 
 /// How many unknown accesses [`LinuxRun::unknown_log`] keeps.
@@ -564,7 +582,7 @@ pub fn boot_linux<B: Backend>(viommu: &Viommu<B>, spec: &LinuxSpec) -> Result<Li
                         exits.vtd_mmio += 1;
                         u.mmio_write(off, data);
                         let mut g = [0u8; 4];
-                        u.mmio_read(GSTS, &mut g);
+                        u.mmio_read(u64::from(offset::GSTS), &mut g);
                         gsts_seen |= u32::from_le_bytes(g);
                     } else if let Some(off) = ecam_offset(addr) {
                         exits.ecam += 1;
