@@ -126,6 +126,12 @@ static const struct vsva_c_struct_info structs[] = {
 	STRUCT(iommu_hwpt_page_response),
 	STRUCT(iommu_destroy),
 	STRUCT(iommu_hwpt_set_dirty_tracking),
+	STRUCT(iommu_hwpt_get_dirty_bitmap),
+	STRUCT(iommu_viommu_alloc),
+	STRUCT(iommu_vdevice_alloc),
+	STRUCT(iommu_veventq_alloc),
+	STRUCT(iommu_hw_queue_alloc),
+	STRUCT(iommufd_vevent_header),
 	STRUCT(iommu_ioas_alloc),
 	STRUCT(iommu_ioas_map),
 	STRUCT(iommu_ioas_unmap),
@@ -400,6 +406,58 @@ static const struct vsva_c_field_info fields[] = {
 	FLD(iommu_hwpt_page_response, cookie),
 	FLD(iommu_hwpt_page_response, code),
 
+	/* iommu_hwpt_get_dirty_bitmap */
+	FLD(iommu_hwpt_get_dirty_bitmap, size),
+	FLD(iommu_hwpt_get_dirty_bitmap, hwpt_id),
+	FLD(iommu_hwpt_get_dirty_bitmap, flags),
+	FLD(iommu_hwpt_get_dirty_bitmap, __reserved),
+	FLD(iommu_hwpt_get_dirty_bitmap, iova),
+	FLD(iommu_hwpt_get_dirty_bitmap, length),
+	FLD(iommu_hwpt_get_dirty_bitmap, page_size),
+	FLD(iommu_hwpt_get_dirty_bitmap, data),
+
+	/* iommu_viommu_alloc */
+	FLD(iommu_viommu_alloc, size),
+	FLD(iommu_viommu_alloc, flags),
+	FLD(iommu_viommu_alloc, type),
+	FLD(iommu_viommu_alloc, dev_id),
+	FLD(iommu_viommu_alloc, hwpt_id),
+	FLD(iommu_viommu_alloc, out_viommu_id),
+	FLD(iommu_viommu_alloc, data_len),
+	FLD(iommu_viommu_alloc, __reserved),
+	FLD(iommu_viommu_alloc, data_uptr),
+
+	/* iommu_vdevice_alloc */
+	FLD(iommu_vdevice_alloc, size),
+	FLD(iommu_vdevice_alloc, viommu_id),
+	FLD(iommu_vdevice_alloc, dev_id),
+	FLD(iommu_vdevice_alloc, out_vdevice_id),
+	FLD(iommu_vdevice_alloc, virt_id),
+
+	/* iommu_veventq_alloc */
+	FLD(iommu_veventq_alloc, size),
+	FLD(iommu_veventq_alloc, flags),
+	FLD(iommu_veventq_alloc, viommu_id),
+	FLD(iommu_veventq_alloc, type),
+	FLD(iommu_veventq_alloc, veventq_depth),
+	FLD(iommu_veventq_alloc, out_veventq_id),
+	FLD(iommu_veventq_alloc, out_veventq_fd),
+	FLD(iommu_veventq_alloc, __reserved),
+
+	/* iommu_hw_queue_alloc */
+	FLD(iommu_hw_queue_alloc, size),
+	FLD(iommu_hw_queue_alloc, flags),
+	FLD(iommu_hw_queue_alloc, viommu_id),
+	FLD(iommu_hw_queue_alloc, type),
+	FLD(iommu_hw_queue_alloc, index),
+	FLD(iommu_hw_queue_alloc, out_hw_queue_id),
+	FLD(iommu_hw_queue_alloc, nesting_parent_iova),
+	FLD(iommu_hw_queue_alloc, length),
+
+	/* iommufd_vevent_header */
+	FLD(iommufd_vevent_header, flags),
+	FLD(iommufd_vevent_header, sequence),
+
 	/* iommu_hwpt_set_dirty_tracking */
 	FLD(iommu_hwpt_set_dirty_tracking, size),
 	FLD(iommu_hwpt_set_dirty_tracking, flags),
@@ -640,6 +698,11 @@ static const struct vsva_c_const_info consts[] = {
 	CONST(IOMMU_HWPT_SET_DIRTY_TRACKING),
 	CONST(IOMMU_HWPT_INVALIDATE),
 	CONST(IOMMU_FAULT_QUEUE_ALLOC),
+	CONST(IOMMU_HWPT_GET_DIRTY_BITMAP),
+	CONST(IOMMU_VIOMMU_ALLOC),
+	CONST(IOMMU_VDEVICE_ALLOC),
+	CONST(IOMMU_VEVENTQ_ALLOC),
+	CONST(IOMMU_HW_QUEUE_ALLOC),
 	CONST(VFIO_DEVICE_BIND_IOMMUFD),
 	CONST(VFIO_DEVICE_ATTACH_IOMMUFD_PT),
 	CONST(VFIO_DEVICE_DETACH_IOMMUFD_PT),
@@ -1044,6 +1107,126 @@ static int cmp_detach(const struct vfio_device_detach_iommufd_pt *got,
 	CMP(argsz);
 	CMP(flags);
 	CMP(pasid);
+	return 0;
+}
+
+static void known_get_dirty_bitmap(struct iommu_hwpt_get_dirty_bitmap *s)
+{
+	s->size = sizeof(*s);
+	s->hwpt_id = 5;
+	s->flags = 1;
+	s->iova = 0x100000ULL;
+	s->length = 0x200000ULL;
+	s->page_size = 4096;
+	s->data = 0x7f0000001000ULL;
+}
+
+static int cmp_get_dirty_bitmap(const struct iommu_hwpt_get_dirty_bitmap *got, const struct iommu_hwpt_get_dirty_bitmap *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(hwpt_id);
+	CMP(flags);
+	CMP(__reserved);
+	CMP(iova);
+	CMP(length);
+	CMP(page_size);
+	CMP(data);
+	return 0;
+}
+
+static void known_viommu_alloc(struct iommu_viommu_alloc *s)
+{
+	s->size = sizeof(*s);
+	s->type = 1;
+	s->dev_id = 2;
+	s->hwpt_id = 3;
+	s->out_viommu_id = 4;
+	s->data_len = 16;
+	s->data_uptr = 0x7f0000002000ULL;
+}
+
+static int cmp_viommu_alloc(const struct iommu_viommu_alloc *got, const struct iommu_viommu_alloc *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(type);
+	CMP(dev_id);
+	CMP(hwpt_id);
+	CMP(out_viommu_id);
+	CMP(data_len);
+	CMP(__reserved);
+	CMP(data_uptr);
+	return 0;
+}
+
+static void known_vdevice_alloc(struct iommu_vdevice_alloc *s)
+{
+	s->size = sizeof(*s);
+	s->viommu_id = 4;
+	s->dev_id = 2;
+	s->out_vdevice_id = 6;
+	s->virt_id = 0x99;
+}
+
+static int cmp_vdevice_alloc(const struct iommu_vdevice_alloc *got, const struct iommu_vdevice_alloc *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(viommu_id);
+	CMP(dev_id);
+	CMP(out_vdevice_id);
+	CMP(virt_id);
+	return 0;
+}
+
+static void known_veventq_alloc(struct iommu_veventq_alloc *s)
+{
+	s->size = sizeof(*s);
+	s->viommu_id = 4;
+	s->type = 1;
+	s->veventq_depth = 64;
+	s->out_veventq_id = 7;
+	s->out_veventq_fd = 9;
+}
+
+static int cmp_veventq_alloc(const struct iommu_veventq_alloc *got, const struct iommu_veventq_alloc *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(viommu_id);
+	CMP(type);
+	CMP(veventq_depth);
+	CMP(out_veventq_id);
+	CMP(out_veventq_fd);
+	CMP(__reserved);
+	return 0;
+}
+
+static void known_hw_queue_alloc(struct iommu_hw_queue_alloc *s)
+{
+	s->size = sizeof(*s);
+	s->viommu_id = 4;
+	s->type = 1;
+	s->index = 1;
+	s->out_hw_queue_id = 8;
+	s->nesting_parent_iova = 0x80000000ULL;
+	s->length = 0x1000;
+}
+
+static int cmp_hw_queue_alloc(const struct iommu_hw_queue_alloc *got, const struct iommu_hw_queue_alloc *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(viommu_id);
+	CMP(type);
+	CMP(index);
+	CMP(out_hw_queue_id);
+	CMP(nesting_parent_iova);
+	CMP(length);
 	return 0;
 }
 
@@ -1529,6 +1712,11 @@ SAMPLE(pgfault, iommu_hwpt_pgfault, known_pgfault, cmp_pgfault)
 SAMPLE(hwpt_page_response, iommu_hwpt_page_response, known_hwpt_page_response,
        cmp_hwpt_page_response)
 SAMPLE(destroy, iommu_destroy, known_destroy, cmp_destroy)
+SAMPLE(get_dirty_bitmap, iommu_hwpt_get_dirty_bitmap, known_get_dirty_bitmap, cmp_get_dirty_bitmap)
+SAMPLE(viommu_alloc, iommu_viommu_alloc, known_viommu_alloc, cmp_viommu_alloc)
+SAMPLE(vdevice_alloc, iommu_vdevice_alloc, known_vdevice_alloc, cmp_vdevice_alloc)
+SAMPLE(veventq_alloc, iommu_veventq_alloc, known_veventq_alloc, cmp_veventq_alloc)
+SAMPLE(hw_queue_alloc, iommu_hw_queue_alloc, known_hw_queue_alloc, cmp_hw_queue_alloc)
 SAMPLE(set_dirty_tracking, iommu_hwpt_set_dirty_tracking, known_set_dirty_tracking,
        cmp_set_dirty_tracking)
 SAMPLE(ioas_alloc, iommu_ioas_alloc, known_ioas_alloc, cmp_ioas_alloc)
@@ -1624,6 +1812,11 @@ static const struct sample samples[] = {
 	SMP("iommu_hwpt_pgfault", iommu_hwpt_pgfault, pgfault),
 	SMP("iommu_hwpt_page_response", iommu_hwpt_page_response, hwpt_page_response),
 	SMP("iommu_destroy", iommu_destroy, destroy),
+	SMP("iommu_hwpt_get_dirty_bitmap/no_clear", iommu_hwpt_get_dirty_bitmap, get_dirty_bitmap),
+	SMP("iommu_viommu_alloc/smmuv3", iommu_viommu_alloc, viommu_alloc),
+	SMP("iommu_vdevice_alloc", iommu_vdevice_alloc, vdevice_alloc),
+	SMP("iommu_veventq_alloc/smmuv3", iommu_veventq_alloc, veventq_alloc),
+	SMP("iommu_hw_queue_alloc/tegra241", iommu_hw_queue_alloc, hw_queue_alloc),
 	SMP("iommu_hwpt_set_dirty_tracking/enable", iommu_hwpt_set_dirty_tracking,
 	    set_dirty_tracking),
 	SMP("iommu_ioas_alloc", iommu_ioas_alloc, ioas_alloc),

@@ -512,6 +512,65 @@ struct iommu_hwpt_set_dirty_tracking {
 	uint32_t __reserved;
 };
 
+/* iommufd-7x.md sections 2.16, 2.19-2.22: the vIOMMU object model (6.13-6.17). */
+struct iommu_hwpt_get_dirty_bitmap {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint32_t flags;
+	uint32_t __reserved;
+	vsva_aligned_u64 iova;
+	vsva_aligned_u64 length;
+	vsva_aligned_u64 page_size;
+	vsva_aligned_u64 data;
+};
+
+struct iommu_viommu_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t type;
+	uint32_t dev_id;
+	uint32_t hwpt_id;
+	uint32_t out_viommu_id;
+	uint32_t data_len;
+	uint32_t __reserved;
+	vsva_aligned_u64 data_uptr;
+};
+
+struct iommu_vdevice_alloc {
+	uint32_t size;
+	uint32_t viommu_id;
+	uint32_t dev_id;
+	uint32_t out_vdevice_id;
+	vsva_aligned_u64 virt_id;
+};
+
+struct iommu_veventq_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t viommu_id;
+	uint32_t type;
+	uint32_t veventq_depth;
+	uint32_t out_veventq_id;
+	uint32_t out_veventq_fd;
+	uint32_t __reserved;
+};
+
+struct iommu_hw_queue_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t viommu_id;
+	uint32_t type;
+	uint32_t index;
+	uint32_t out_hw_queue_id;
+	vsva_aligned_u64 nesting_parent_iova;
+	vsva_aligned_u64 length;
+};
+
+struct iommufd_vevent_header {
+	uint32_t flags;
+	uint32_t sequence;
+};
+
 #define VFIO_DEVICE_BIND_FLAG_TOKEN	(1 << 0)
 
 struct vfio_device_bind_iommufd {
@@ -662,6 +721,11 @@ struct vfio_iommu_type1_info_dma_avail {
 #define IOMMU_HWPT_SET_DIRTY_TRACKING	VSVA_IO(IOMMUFD_TYPE, 0x8b)
 #define IOMMU_HWPT_INVALIDATE		VSVA_IO(IOMMUFD_TYPE, 0x8d)
 #define IOMMU_FAULT_QUEUE_ALLOC		VSVA_IO(IOMMUFD_TYPE, 0x8e)
+#define IOMMU_HWPT_GET_DIRTY_BITMAP	VSVA_IO(IOMMUFD_TYPE, 0x8c)
+#define IOMMU_VIOMMU_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x90)
+#define IOMMU_VDEVICE_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x91)
+#define IOMMU_VEVENTQ_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x93)
+#define IOMMU_HW_QUEUE_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x94)
 #define VFIO_DEVICE_BIND_IOMMUFD	VSVA_IO(VFIO_TYPE, VFIO_BASE + 18)
 #define VFIO_DEVICE_ATTACH_IOMMUFD_PT	VSVA_IO(VFIO_TYPE, VFIO_BASE + 19)
 #define VFIO_DEVICE_DETACH_IOMMUFD_PT	VSVA_IO(VFIO_TYPE, VFIO_BASE + 20)
@@ -729,6 +793,14 @@ _Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas_map");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "ioas_unmap");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "ioas_iova_ranges");
 _Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "set_dirty_tracking");
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48, "get_dirty_bitmap");
+_Static_assert(sizeof(struct iommu_viommu_alloc) == 40, "viommu_alloc");
+_Static_assert(sizeof(struct iommu_vdevice_alloc) == 24, "vdevice_alloc");
+_Static_assert(sizeof(struct iommu_veventq_alloc) == 32, "veventq_alloc");
+_Static_assert(sizeof(struct iommu_hw_queue_alloc) == 40, "hw_queue_alloc");
+_Static_assert(sizeof(struct iommufd_vevent_header) == 8, "vevent_header");
+_Static_assert(VSVA_OFFSETOFEND(iommu_viommu_alloc, out_viommu_id) == 24, "viommu 6.13 size");
+_Static_assert(VSVA_OFFSETOFEND(iommu_veventq_alloc, out_veventq_fd) == 28, "veventq min_size");
 _Static_assert(sizeof(struct vfio_device_bind_iommufd) == 24, "bind_iommufd");
 _Static_assert(VSVA_OFFSETOFEND(vfio_device_bind_iommufd, out_devid) == 16, "bind minsz");
 /* vfio.h: minsz of the info replies is offsetofend of the field before cap_offset. */

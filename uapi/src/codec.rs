@@ -9,8 +9,8 @@ use core::ops::Range;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::decl::{
-    Check, Field, FieldKind, FieldRef, Late, Layout, Policy, Rule, StrictCheck, StrictRule,
-    Variant, Vendor,
+    bits_at, Check, Field, FieldKind, FieldRef, Late, Layout, Policy, Rule, StrictCheck,
+    StrictRule, Variant, Vendor,
 };
 use crate::error::UapiError;
 use crate::release::Release;
@@ -165,6 +165,19 @@ pub trait UapiStruct: FromBytes + IntoBytes + KnownLayout + Immutable + Copy {
     /// [`UapiError::UnknownGeneration`].
     fn encode_for(&self, generation: usize, out: &mut [u8]) -> Result<usize, UapiError> {
         encode_for(Self::DECL, self.as_bytes(), generation, out)
+    }
+
+    /// Encodes `self` as a request for a kernel of `release`: at that kernel's struct
+    /// size ([`Layout::size_at`]) and only if every flag bit, enumeration value, field
+    /// and extension it sets is one that release has — the "new user, old kernel" case.
+    /// Returns the number of bytes written (the `size` / `argsz` sent).
+    ///
+    /// # Errors
+    /// [`UapiError::NotInRelease`] if the release has no such struct;
+    /// [`UapiError::FeatureNewer`] for a newer flag or value; [`UapiError::FieldLost`]
+    /// for a newer field or extension; [`UapiError::OutputTooSmall`].
+    fn encode_for_release(&self, release: Release, out: &mut [u8]) -> Result<usize, UapiError> {
+        encode_for_release(Self::DECL, self.as_bytes(), release, out)
     }
 
     /// Encodes `self` for the newest header this crate knows.
@@ -930,6 +943,64 @@ pub fn encode_for(
         }
     }
     write_encoded(layout, value, target.size, out)
+}
+
+/// The producer role for a kernel of `release`: encodes the kernel-layout bytes `value`
+/// at the struct's size in that release, refusing what that release would not accept.
+/// See [`UapiStruct::encode_for_release`].
+///
+/// # Errors
+/// [`UapiError::NotInRelease`], [`UapiError::FeatureNewer`], [`UapiError::FieldLost`],
+/// [`UapiError::OutputTooSmall`].
+pub fn encode_for_release(
+    layout: &'static Layout,
+    value: &[u8],
+    release: Release,
+    out: &mut [u8],
+) -> Result<usize, UapiError> {
+    let strukt = layout.name;
+    let since = layout.since();
+    if release < since {
+        return Err(UapiError::NotInRelease {
+            strukt,
+            since,
+            release,
+        });
+    }
+    for f in layout.fields {
+        if f.size > 8 || f.end() > value.len() {
+            continue;
+        }
+        let v = read_int(value, f.offset, f.size);
+        let newer = |value: u64, since: Option<Release>| UapiError::FeatureNewer {
+            strukt,
+            field: f.name,
+            value,
+            since,
+            release,
+        };
+        match f.check {
+            Check::FlagsSince(list) => {
+                let unknown = v & !bits_at(list, release);
+                if unknown != 0 {
+                    let bit = unknown & unknown.wrapping_neg();
+                    let since = list.iter().find(|s| s.value & bit != 0);
+                    return Err(newer(bit, since.map(|s| s.release)));
+                }
+            }
+            Check::OneOfSince(list) if !f.check.allows_value(v, release) => {
+                let since = list.iter().find(|s| s.value == v);
+                return Err(newer(v, since.map(|s| s.release)));
+            }
+            _ => {}
+        }
+    }
+    // The newest generation that release has (the first one for the struct's own release).
+    let generation = (0..layout.generations.len())
+        .rev()
+        .find(|&i| layout.generation_release(i as u8) <= release)
+        .unwrap_or(0);
+    encode_for(layout, value, generation, out)
 }
 
 /// The smallest `argsz` that carries every non-zero byte of `value`, the selected union

@@ -433,6 +433,27 @@ error_catalogue! {
             display: ("{strukt}: its ioctl arrived in kernel {since}; kernel {release} does not have it"),
             examples: [{ strukt: "iommu_hwpt_alloc", since: Release::V6_6, release: Release::V5_10 }],
         },
+        /// Producer side: a request for an older kernel sets a flag bit or an enumeration
+        /// value newer than that kernel ([`encode_for_release`](crate::encode_for_release)).
+        /// `EOPNOTSUPP` (what that kernel answers for a bit or value it does not know).
+        FeatureNewer {
+            /// The struct.
+            strukt: &'static str,
+            /// The field holding the bit or value.
+            field: &'static str,
+            /// The bit (for flags) or the value.
+            value: u64,
+            /// The release that introduced it, if vsva declares it at all.
+            since: Option<Release>,
+            /// The release the request is built for.
+            release: Release,
+        } => {
+            errno: Errno::EOPNOTSUPP,
+            source: "producer side (vsva): the target kernel refuses a flag or value it does not know (-EOPNOTSUPP)",
+            display: ("{strukt}.{field}: {value:#x} is newer than kernel {release} (since {since:?})"),
+            examples: [{ strukt: "iommu_hwpt_alloc", field: "flags", value: 8,
+                since: Some(Release::V6_15), release: Release::V6_12 }],
+        },
         /// A value the kernel judges wrong (misaligned, out of range, an array of the wrong
         /// type, an unknown response code). `EINVAL` under every policy.
         InvalidValue {
@@ -655,8 +676,9 @@ mod tests {
             UapiError::UnsupportedCombination { .. } => 20,
             UapiError::NotInRelease { .. } => 21,
             UapiError::NoneOf { .. } => 22,
+            UapiError::FeatureNewer { .. } => 23,
         };
-        let mut seen = [false; 23];
+        let mut seen = [false; 24];
         for e in UapiError::CATALOGUE {
             seen[index(e)] = true;
         }

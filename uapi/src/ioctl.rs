@@ -26,9 +26,10 @@ use core::marker::PhantomData;
 
 use crate::consts::{io, VFIO_BASE, VFIO_TYPE};
 use crate::iommufd::{
-    Destroy, FaultAlloc, HwInfo, HwptAlloc, HwptInvalidate, HwptSetDirtyTracking, IoasAlloc,
-    IoasIovaRanges, IoasMap, IoasUnmap, IovaRange, VfioDeviceAttachIommufdPt,
-    VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt,
+    Destroy, FaultAlloc, HwInfo, HwQueueAlloc, HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate,
+    HwptSetDirtyTracking, IoasAlloc, IoasIovaRanges, IoasMap, IoasUnmap, IovaRange, VdeviceAlloc,
+    VeventqAlloc, VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt,
+    ViommuAlloc,
 };
 use crate::release::Release;
 use crate::{FieldRef, Layout};
@@ -237,12 +238,23 @@ ioctls! {
         since Release::V6_6;
     /// Starts or stops dirty tracking on a paging HWPT.
     IOMMU_HWPT_SET_DIRTY_TRACKING = iommufd(0x8b) => HwptSetDirtyTracking, since Release::V6_7;
+    /// Reads (and clears, unless `NO_CLEAR`) a paging HWPT's dirty bits of an IOVA range.
+    IOMMU_HWPT_GET_DIRTY_BITMAP = iommufd(0x8c) => HwptGetDirtyBitmap, since Release::V6_7;
     /// Invalidates a nested HWPT's caches (an array of driver entries).
     IOMMU_HWPT_INVALIDATE = iommufd(0x8d) => HwptInvalidate {
         ptr data_uptr, entries entry_len x entry_num
     }, since Release::V6_8;
     /// Allocates a fault queue and its fd.
     IOMMU_FAULT_QUEUE_ALLOC = iommufd(0x8e) => FaultAlloc, since Release::V6_11;
+    /// Allocates a vIOMMU over a nest-parent HWPT (with driver data since 6.17).
+    IOMMU_VIOMMU_ALLOC = iommufd(0x90) => ViommuAlloc { ptr data_uptr, bytes data_len },
+        since Release::V6_13;
+    /// Gives a device its guest-visible id in a vIOMMU.
+    IOMMU_VDEVICE_ALLOC = iommufd(0x91) => VdeviceAlloc, since Release::V6_13;
+    /// Allocates a vIOMMU event queue and its fd.
+    IOMMU_VEVENTQ_ALLOC = iommufd(0x93) => VeventqAlloc, since Release::V6_15;
+    /// Allocates a guest-owned hardware queue of a vIOMMU.
+    IOMMU_HW_QUEUE_ALLOC = iommufd(0x94) => HwQueueAlloc, since Release::V6_17;
     /// Binds a VFIO cdev device to an iommufd. (The VF token pointer, with
     /// `VFIO_DEVICE_BIND_FLAG_TOKEN`, is not a buffer vsva sends: no data declared.)
     VFIO_DEVICE_BIND_IOMMUFD = vfio(18) => VfioDeviceBindIommufd, since Release::V6_6;
@@ -280,6 +292,11 @@ mod tests {
         assert_eq!(IOMMU_DESTROY.number(), 0x3b80);
         assert_eq!(IOMMU_HWPT_INVALIDATE.number(), 0x3b8d);
         assert_eq!(IOMMU_FAULT_QUEUE_ALLOC.number(), 0x3b8e);
+        assert_eq!(IOMMU_HWPT_GET_DIRTY_BITMAP.number(), 0x3b8c);
+        assert_eq!(IOMMU_VIOMMU_ALLOC.number(), 0x3b90);
+        assert_eq!(IOMMU_VDEVICE_ALLOC.number(), 0x3b91);
+        assert_eq!(IOMMU_VEVENTQ_ALLOC.number(), 0x3b93);
+        assert_eq!(IOMMU_HW_QUEUE_ALLOC.number(), 0x3b94);
         // vfio.h: VFIO_BASE (100) + 18 / 19 / 20.
         assert_eq!(VFIO_DEVICE_BIND_IOMMUFD.number(), 0x3b76);
         assert_eq!(VFIO_DEVICE_DETACH_IOMMUFD_PT.number(), 0x3b78);

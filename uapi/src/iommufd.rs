@@ -514,6 +514,162 @@ uapi_structs! {
             vendor: None,
         }
     }
+
+    uapi_struct! {
+        /// `IOMMU_HWPT_GET_DIRTY_BITMAP`: read (and clear) the dirty bits of an IOVA range.
+        pub struct HwptGetDirtyBitmap = "iommu_hwpt_get_dirty_bitmap", size 48, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The paging HWPT.
+            hwpt_id: u32, at 4 => Check::None, since 0;
+            /// `IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR`.
+            flags: u32, at 8 => Check::Flags(1), since 0;
+            /// Must be zero.
+            __reserved: u32, at 12 => Check::Zero, since 0;
+            /// First IOVA (aligned to the IOAS and to `page_size`).
+            iova: u64, at 16 => Check::None, since 0;
+            /// Bytes (non-zero; `EINVAL` otherwise, after the HWPT lookup).
+            length: u64, at 24 => Check::None, since 0;
+            /// Bytes each bit stands for (non-zero).
+            page_size: u64, at 32 => Check::None, since 0;
+            /// User pointer to the bitmap, one bit per `page_size` of `length`.
+            data: u64, at 40 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 48,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.7", size: 48 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VIOMMU_ALLOC`: a vIOMMU object over a nest-parent HWPT (SMMUv3, Tegra241).
+        pub struct ViommuAlloc = "iommu_viommu_alloc", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            flags: u32, at 4 => Check::Flags(0), since 0;
+            /// `enum iommu_viommu_type`: ARM_SMMUV3 (6.13), TEGRA241_CMDQV (6.17); the core
+            /// refuses DEFAULT (0) with `EOPNOTSUPP` and the driver judges the rest (the
+            /// mock takes `0xdeadbeef`), so no value list is declared.
+            r#type: u32, at 8 => Check::None, since 0;
+            /// The device whose IOMMU instance the vIOMMU virtualises.
+            dev_id: u32, at 12 => Check::None, since 0;
+            /// A `NEST_PARENT` paging HWPT (`EINVAL` if not a nest parent).
+            hwpt_id: u32, at 16 => Check::None, since 0;
+            /// Out: the vIOMMU.
+            out_viommu_id: u32, at 20 => Check::None, since 0;
+            /// Length of the driver data (6.17).
+            data_len: u32, at 24 => Check::None, since 1;
+            /// Reserved; the handler does not check it (viommu.c).
+            __reserved: u32, at 28 => Check::None, since 1;
+            /// User pointer to the driver data, in and out (6.17).
+            data_uptr: u64, at 32 => Check::None, since 1;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[Rule::Requires { when: FieldRef::named(FIELDS, "data_len"),
+                field: FieldRef::named(FIELDS, "data_uptr"), mask: u64::MAX }],
+            generations: &[
+                Generation { name: "v6.13", size: 24 },
+                Generation { name: "v6.17", size: 40 },
+            ],
+            vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VDEVICE_ALLOC`: a device's virtual id (vSID, vDeviceID, vRID) in a vIOMMU.
+        pub struct VdeviceAlloc = "iommu_vdevice_alloc", size 24, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The vIOMMU.
+            viommu_id: u32, at 4 => Check::None, since 0;
+            /// The physical device (on the vIOMMU's IOMMU instance).
+            dev_id: u32, at 8 => Check::None, since 0;
+            /// Out: the vDEVICE.
+            out_vdevice_id: u32, at 12 => Check::None, since 0;
+            /// The guest's id for the device (unique in the vIOMMU: `EEXIST`).
+            virt_id: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 24 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VEVENTQ_ALLOC`: a vIOMMU event queue and its read-only fd.
+        pub struct VeventqAlloc = "iommu_veventq_alloc", size 32, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            flags: u32, at 4 => Check::Flags(0), since 0;
+            /// The vIOMMU.
+            viommu_id: u32, at 8 => Check::None, since 0;
+            /// `enum iommu_veventq_type`: ARM_SMMUV3 (6.15), TEGRA241_CMDQV (6.17); DEFAULT
+            /// (0) is `EOPNOTSUPP`, the rest is not checked against the driver.
+            r#type: u32, at 12 => Check::None, since 0;
+            /// Queue depth in events, `1..=2^19` (`EINVAL`).
+            veventq_depth: u32, at 16 => Check::Range { min: 1, below: (1 << 19) + 1 }, since 0;
+            /// Out: the vEVENTQ.
+            out_veventq_id: u32, at 20 => Check::None, since 0;
+            /// Out: its fd (`O_CLOEXEC`).
+            out_veventq_fd: u32, at 24 => Check::None, since 0;
+            /// Must be zero (checked with the flags: `EOPNOTSUPP`).
+            __reserved: u32, at 28 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 28,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.15", size: 32 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_HW_QUEUE_ALLOC`: a guest-owned hardware queue of a vIOMMU (Tegra241 VCMDQ).
+        pub struct HwQueueAlloc = "iommu_hw_queue_alloc", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            flags: u32, at 4 => Check::Flags(0), since 0;
+            /// The vIOMMU.
+            viommu_id: u32, at 8 => Check::None, since 0;
+            /// `enum iommu_hw_queue_type`: TEGRA241_CMDQV (6.17); DEFAULT (0) is `EOPNOTSUPP`.
+            r#type: u32, at 12 => Check::None, since 0;
+            /// The queue's index (ascending allocation, descending destruction).
+            index: u32, at 16 => Check::None, since 0;
+            /// Out: the HW queue.
+            out_hw_queue_id: u32, at 20 => Check::None, since 0;
+            /// The queue's base: an IOVA of the parent IOAS (a guest PA), pinned while it lives.
+            nesting_parent_iova: u64, at 24 => Check::None, since 0;
+            /// The queue's length in bytes (non-zero: `EINVAL`).
+            length: u64, at 32 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.17", size: 40 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// The header of every record read from a vEVENTQ fd (`iommufd_vevent_header`):
+        /// the type's data follows, except after a `LOST_EVENTS` header, which has none.
+        pub struct VeventHeader = "iommufd_vevent_header", size 8, align 4 {
+            /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS`.
+            flags: u32, at 0 => Check::Flags(1), since 0;
+            /// The event's sequence number (a dropped event takes one too; wraps at `i32::MAX`).
+            sequence: u32, at 4 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 8,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.15", size: 8 }], vendor: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -561,6 +717,168 @@ mod tests {
             assert_eq!(last.0 + last.1, size);
         }
         assert_eq!(IoasIovaRanges::DECL.min_size, 32); // offsetofend(out_iova_alignment)
+    }
+
+    #[test]
+    fn encode_for_release_sends_that_kernels_size_and_only_its_flags() {
+        use crate::consts::HwptAllocFlags;
+        use crate::UapiError;
+        use zerocopy::FromZeros;
+        let mut out = [0u8; 48];
+        // vIOMMU: 24 bytes on 6.13 (no driver data), 40 from 6.17; none before 6.13.
+        let mut viommu = ViommuAlloc::new_zeroed();
+        viommu.r#type = 1;
+        viommu.hwpt_id = 3;
+        assert_eq!(viommu.encode_for_release(Release::V6_13, &mut out), Ok(24));
+        assert_eq!(&out[..4], &24u32.to_ne_bytes());
+        assert_eq!(viommu.encode_for_release(Release::V7_3, &mut out), Ok(40));
+        assert_eq!(&out[..4], &40u32.to_ne_bytes());
+        assert!(matches!(
+            viommu.encode_for_release(Release::V6_12, &mut out),
+            Err(UapiError::NotInRelease {
+                since: Release::V6_13,
+                ..
+            })
+        ));
+        viommu.data_len = 16;
+        viommu.data_uptr = 0x1000;
+        assert!(matches!(
+            viommu.encode_for_release(Release::V6_15, &mut out),
+            Err(UapiError::FieldLost {
+                field: "data_len",
+                ..
+            })
+        ));
+        assert_eq!(viommu.encode_for_release(Release::V6_17, &mut out), Ok(40));
+        // HWPT_ALLOC: PASID is a 6.15 flag; 6.12 gets a typed refusal, 6.15 the request.
+        let mut alloc = HwptAlloc::new_zeroed();
+        alloc.flags = HwptAllocFlags::PASID.bits();
+        let err = alloc
+            .encode_for_release(Release::V6_12, &mut out)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            UapiError::FeatureNewer {
+                strukt: "iommu_hwpt_alloc",
+                field: "flags",
+                value: u64::from(HwptAllocFlags::PASID.bits()),
+                since: Some(Release::V6_15),
+                release: Release::V6_12,
+            }
+        );
+        assert_eq!(err.errno(), crate::Errno::EOPNOTSUPP);
+        assert_eq!(alloc.encode_for_release(Release::V6_15, &mut out), Ok(48));
+        // A bit no release knows names no release.
+        alloc.flags = 1 << 20;
+        assert!(matches!(
+            alloc.encode_for_release(Release::V7_3, &mut out),
+            Err(UapiError::FeatureNewer {
+                since: None,
+                value: 0x10_0000,
+                ..
+            })
+        ));
+        // An enumeration value: AMD_GUEST (3) is 7.0.
+        alloc.flags = 0;
+        alloc.data_type = 3;
+        alloc.data_len = 32;
+        assert!(matches!(
+            alloc.encode_for_release(Release::V6_17, &mut out),
+            Err(UapiError::FeatureNewer {
+                field: "data_type",
+                value: 3,
+                since: Some(Release::V7_0),
+                ..
+            })
+        ));
+        assert_eq!(alloc.encode_for_release(Release::V7_0, &mut out), Ok(48));
+        // On 6.7 HWPT_ALLOC is 40 bytes; 6.6 had no data at all.
+        alloc.data_type = 1;
+        assert_eq!(alloc.encode_for_release(Release::V6_7, &mut out), Ok(40));
+        assert!(matches!(
+            alloc.encode_for_release(Release::V6_6, &mut out),
+            Err(UapiError::FeatureNewer {
+                field: "data_type",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn object_model_layouts_match_the_reference() {
+        // iommufd-7x.md §2.16, §2.19-2.22: offsets, sizes and min sizes.
+        type Case<'a> = (&'a crate::Layout, &'a [(usize, usize)], usize);
+        let cases: [Case; 6] = [
+            (
+                HwptGetDirtyBitmap::DECL,
+                &[
+                    (0, 4),
+                    (4, 4),
+                    (8, 4),
+                    (12, 4),
+                    (16, 8),
+                    (24, 8),
+                    (32, 8),
+                    (40, 8),
+                ],
+                48,
+            ),
+            (
+                ViommuAlloc::DECL,
+                &[
+                    (0, 4),
+                    (4, 4),
+                    (8, 4),
+                    (12, 4),
+                    (16, 4),
+                    (20, 4),
+                    (24, 4),
+                    (28, 4),
+                    (32, 8),
+                ],
+                24,
+            ),
+            (
+                VdeviceAlloc::DECL,
+                &[(0, 4), (4, 4), (8, 4), (12, 4), (16, 8)],
+                24,
+            ),
+            (
+                VeventqAlloc::DECL,
+                &[
+                    (0, 4),
+                    (4, 4),
+                    (8, 4),
+                    (12, 4),
+                    (16, 4),
+                    (20, 4),
+                    (24, 4),
+                    (28, 4),
+                ],
+                28,
+            ),
+            (
+                HwQueueAlloc::DECL,
+                &[
+                    (0, 4),
+                    (4, 4),
+                    (8, 4),
+                    (12, 4),
+                    (16, 4),
+                    (20, 4),
+                    (24, 8),
+                    (32, 8),
+                ],
+                40,
+            ),
+            (VeventHeader::DECL, &[(0, 4), (4, 4)], 8),
+        ];
+        for (layout, want, min) in cases {
+            assert_fields(layout.fields, want);
+            assert_eq!(layout.min_size, min, "{}", layout.name);
+        }
+        assert_eq!(ViommuAlloc::DECL.size_at(Release::V6_15), 24);
+        assert_eq!(ViommuAlloc::DECL.size_at(Release::V6_17), 40);
     }
 
     #[test]

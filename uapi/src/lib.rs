@@ -87,8 +87,9 @@ pub mod vfio_core;
 pub mod vfio_nesting;
 
 pub use codec::{
-    decode_into, decode_into_with, encode_for, field_entries, min_encoded_len, read_field,
-    strict_check, DecodeInfo, Decoded, FieldEntry, FieldValue, Rules, StrictRefusal, UapiStruct,
+    decode_into, decode_into_with, encode_for, encode_for_release, field_entries, min_encoded_len,
+    read_field, strict_check, DecodeInfo, Decoded, FieldEntry, FieldValue, Rules, StrictRefusal,
+    UapiStruct,
 };
 pub use decl::{
     Check, Extension, Field, FieldKind, FieldRef, Generation, Late, Layout, Policy, Rule, Since,

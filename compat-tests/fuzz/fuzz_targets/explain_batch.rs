@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
                 accepted += 1;
                 assert!(obj["error"].is_null(), "an accepted line has no error");
                 assert!(obj["struct"].is_string() && obj["policy"].is_string());
-                assert!(obj["kernel"].is_string(), "an accepted line names its kernel");
+                assert!(
+                    obj["kernel"].is_string(),
+                    "an accepted line names its kernel"
+                );
                 assert!(!fields.is_empty(), "an accepted struct has fields");
                 // vsva's strictness: null, or a named rule with a refusal.
                 match &obj["vsva_strict"] {
@@ -95,8 +98,14 @@ fuzz_target!(|data: &[u8]| {
                 assert!(ERRNOS.contains(&raw), "errno {raw}");
                 assert!(obj["errno_name"].is_string() && obj["error"].is_string());
                 assert!(fields.is_empty(), "a rejected struct has no fields");
-                assert!(obj["kernel"].is_string(), "a rejected line names its kernel");
-                assert!(obj["vsva_strict"].is_null(), "the kernel refused: no strict note");
+                assert!(
+                    obj["kernel"].is_string(),
+                    "a rejected line names its kernel"
+                );
+                assert!(
+                    obj["vsva_strict"].is_null(),
+                    "the kernel refused: no strict note"
+                );
             }
             (errno, true) => panic!("accepted with errno {errno}"),
         }

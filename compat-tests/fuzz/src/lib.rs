@@ -150,7 +150,11 @@ fn check_releases(
             Err(e) if release < l.since() => {
                 assert_eq!(e.errno(), Errno::ENOTTY, "{at}: {e}");
             }
-            Err(e) => assert!(ERRNOS.contains(&e.errno()), "{at}: errno {} ({e})", e.errno()),
+            Err(e) => assert!(
+                ERRNOS.contains(&e.errno()),
+                "{at}: errno {} ({e})",
+                e.errno()
+            ),
             Ok(info) => {
                 assert!(info.bytes_read <= data.len(), "{at}: read past the input");
                 if release == Release::NEWEST && !strict_ok {
@@ -161,7 +165,10 @@ fn check_releases(
             }
         }
         if release == Release::NEWEST && strict_ok {
-            assert!(r.is_ok(), "{at}: vsva accepts what the kernel refuses: {r:?}");
+            assert!(
+                r.is_ok(),
+                "{at}: vsva accepts what the kernel refuses: {r:?}"
+            );
         }
     }
 }
