@@ -119,6 +119,14 @@ object_id!(
     /// A fault queue (`IOMMU_FAULT_QUEUE_ALLOC`).
     FaultId
 );
+object_id!(
+    /// A vIOMMU (`IOMMU_VIOMMU_ALLOC`).
+    ViommuId
+);
+object_id!(
+    /// A vDEVICE: a device's guest id in a vIOMMU (`IOMMU_VDEVICE_ALLOC`).
+    VdeviceId
+);
 
 /// Encodes `value` with the smallest header generation of its declaration that carries
 /// every non-zero field and every flag-selected extension ([`min_encoded_len`] rounded up
@@ -819,6 +827,52 @@ impl Iommufd {
     }
 }
 
+/// The vIOMMU object model (6.13+): a kernel without the ioctl answers `ENOTTY` (not
+/// in this kernel), a host whose IOMMU driver has no vIOMMU answers `EOPNOTSUPP` (not on
+/// this host: VT-d nests through the parent HWPT instead).
+impl Iommufd {
+    /// `ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &{size = 24, type, dev_id, hwpt_id})`: a
+    /// vIOMMU of `viommu_type` (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3` = 1, ...) over the
+    /// nest-parent HWPT `parent`, for the IOMMU instance behind `dev`. Sent at the 6.13
+    /// size (no driver data), which every kernel since accepts.
+    ///
+    /// # Errors
+    /// `EOPNOTSUPP` (type 0, or the driver has no vIOMMU of that type), `EINVAL`
+    /// (`parent` is not a nest parent), `ENOENT`, `ENOTTY` (before v6.13).
+    ///
+    /// # References
+    /// `struct iommu_viommu_alloc` in `iommufd.h`; `iommufd_viommu_alloc_ioctl` in
+    /// `viommu.c`.
+    pub fn viommu_alloc(&self, dev: DevId, parent: HwptId, viommu_type: u32) -> Result<ViommuId> {
+        let mut req = uapi::ViommuAlloc::new_zeroed();
+        req.r#type = viommu_type;
+        req.dev_id = dev.0;
+        req.hwpt_id = parent.0;
+        let reply = self.call(&ioctl::IOMMU_VIOMMU_ALLOC, &req, None)?;
+        Ok(ViommuId(reply.out_viommu_id))
+    }
+
+    /// `ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &{size = 24, viommu_id, dev_id, virt_id})`:
+    /// gives `dev` the guest id `virt_id` (SMMUv3 vSID, AMD vDeviceID, VT-d vRID) in
+    /// `viommu`.
+    ///
+    /// # Errors
+    /// `EEXIST` (the device already has a vDEVICE — one per device since 6.17 — or the
+    /// id is taken), `EINVAL` (another IOMMU instance), `ENOENT`, `ENOTTY` (before v6.13).
+    ///
+    /// # References
+    /// `struct iommu_vdevice_alloc` in `iommufd.h`; `iommufd_vdevice_alloc_ioctl` in
+    /// `viommu.c`.
+    pub fn vdevice_alloc(&self, viommu: ViommuId, dev: DevId, virt_id: u64) -> Result<VdeviceId> {
+        let mut req = uapi::VdeviceAlloc::new_zeroed();
+        req.viommu_id = viommu.0;
+        req.dev_id = dev.0;
+        req.virt_id = virt_id;
+        let reply = self.call(&ioctl::IOMMU_VDEVICE_ALLOC, &req, None)?;
+        Ok(VdeviceId(reply.out_vdevice_id))
+    }
+}
+
 const IOVA_RANGE: usize = core::mem::size_of::<uapi::IovaRange>();
 
 /// A request as sent and as the kernel left it: the struct's bytes and the length sent.
@@ -983,6 +1037,74 @@ mod tests {
         assert_eq!(
             err,
             Error::ioctl("IOMMU_HWPT_SET_DIRTY_TRACKING", Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn viommu_and_vdevice_alloc_send_the_declared_requests() {
+        let k = ScriptedKernel::new();
+        k.on(ioctl::IOMMU_VIOMMU_ALLOC.number(), |_, call| match call {
+            Call::Sized(arg) => as_declared(&ioctl::IOMMU_VIOMMU_ALLOC, arg, |req| {
+                // The 6.13 size: no driver data; type 0 and a non-parent are refused.
+                match (req.size, req.r#type, req.dev_id, req.hwpt_id) {
+                    (24, 0, ..) => Err(Errno::EOPNOTSUPP),
+                    (24, 1, 2, 3) => {
+                        req.out_viommu_id = 9;
+                        Ok(Reply::Value(0))
+                    }
+                    _ => Err(Errno::EINVAL),
+                }
+            }),
+            _ => Err(Errno::EFAULT),
+        });
+        k.on(ioctl::IOMMU_VDEVICE_ALLOC.number(), |_, call| match call {
+            Call::Sized(arg) => as_declared(&ioctl::IOMMU_VDEVICE_ALLOC, arg, |req| {
+                match (req.size, req.viommu_id, req.dev_id, req.virt_id) {
+                    (24, 9, 2, 0x99) => {
+                        req.out_vdevice_id = 11;
+                        Ok(Reply::Value(0))
+                    }
+                    (24, 9, 2, _) => Err(Errno::EEXIST),
+                    _ => Err(Errno::ENOENT),
+                }
+            }),
+            _ => Err(Errno::EFAULT),
+        });
+        let fd = open(&k);
+        let viommu = fd.viommu_alloc(DevId(2), HwptId(3), 1).unwrap();
+        assert_eq!(viommu, ViommuId(9));
+        assert_eq!(
+            fd.viommu_alloc(DevId(2), HwptId(3), 0).unwrap_err(),
+            Error::ioctl("IOMMU_VIOMMU_ALLOC", Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            fd.viommu_alloc(DevId(2), HwptId(4), 1).unwrap_err(),
+            Error::ioctl("IOMMU_VIOMMU_ALLOC", Errno::EINVAL)
+        );
+        assert_eq!(
+            fd.vdevice_alloc(viommu, DevId(2), 0x99).unwrap(),
+            VdeviceId(11)
+        );
+        assert_eq!(
+            fd.vdevice_alloc(viommu, DevId(2), 0x98).unwrap_err(),
+            Error::ioctl("IOMMU_VDEVICE_ALLOC", Errno::EEXIST)
+        );
+        let calls = k.calls();
+        assert_eq!(calls.len(), 5);
+        assert!(calls.iter().all(|c| c.arg.len() == 24));
+    }
+
+    #[test]
+    fn a_kernel_without_the_object_model_answers_enotty() {
+        let k = ScriptedKernel::new();
+        let fd = open(&k);
+        assert_eq!(
+            fd.viommu_alloc(DevId(2), HwptId(3), 1).unwrap_err(),
+            Error::ioctl("IOMMU_VIOMMU_ALLOC", Errno::ENOTTY)
+        );
+        assert_eq!(
+            fd.vdevice_alloc(ViommuId(1), DevId(2), 7).unwrap_err(),
+            Error::ioctl("IOMMU_VDEVICE_ALLOC", Errno::ENOTTY)
         );
     }
 

@@ -115,6 +115,7 @@ pub mod sys;
 pub use error::{CapChainError, Error, Result};
 
 pub mod smmuv3;
+pub mod vevent;
 pub mod vtd;
 
 #[cfg(any(test, feature = "testing"))]
