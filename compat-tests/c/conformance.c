@@ -126,6 +126,12 @@ static const struct vsva_c_struct_info structs[] = {
 	STRUCT(iommu_hwpt_page_response),
 	STRUCT(iommu_destroy),
 	STRUCT(iommu_hwpt_set_dirty_tracking),
+	STRUCT(iommu_ioas_allow_iovas),
+	STRUCT(iommu_ioas_copy),
+	STRUCT(iommu_option),
+	STRUCT(iommu_vfio_ioas),
+	STRUCT(iommu_ioas_map_file),
+	STRUCT(iommu_ioas_change_process),
 	STRUCT(iommu_hwpt_get_dirty_bitmap),
 	STRUCT(iommu_viommu_alloc),
 	STRUCT(iommu_vdevice_alloc),
@@ -458,6 +464,49 @@ static const struct vsva_c_field_info fields[] = {
 	FLD(iommufd_vevent_header, flags),
 	FLD(iommufd_vevent_header, sequence),
 
+	/* iommu_ioas_allow_iovas */
+	FLD(iommu_ioas_allow_iovas, size),
+	FLD(iommu_ioas_allow_iovas, ioas_id),
+	FLD(iommu_ioas_allow_iovas, num_iovas),
+	FLD(iommu_ioas_allow_iovas, __reserved),
+	FLD(iommu_ioas_allow_iovas, allowed_iovas),
+
+	/* iommu_ioas_copy */
+	FLD(iommu_ioas_copy, size),
+	FLD(iommu_ioas_copy, flags),
+	FLD(iommu_ioas_copy, dst_ioas_id),
+	FLD(iommu_ioas_copy, src_ioas_id),
+	FLD(iommu_ioas_copy, length),
+	FLD(iommu_ioas_copy, dst_iova),
+	FLD(iommu_ioas_copy, src_iova),
+
+	/* iommu_option */
+	FLD(iommu_option, size),
+	FLD(iommu_option, option_id),
+	FLD(iommu_option, op),
+	FLD(iommu_option, __reserved),
+	FLD(iommu_option, object_id),
+	FLD(iommu_option, val64),
+
+	/* iommu_vfio_ioas */
+	FLD(iommu_vfio_ioas, size),
+	FLD(iommu_vfio_ioas, ioas_id),
+	FLD(iommu_vfio_ioas, op),
+	FLD(iommu_vfio_ioas, __reserved),
+
+	/* iommu_ioas_map_file */
+	FLD(iommu_ioas_map_file, size),
+	FLD(iommu_ioas_map_file, flags),
+	FLD(iommu_ioas_map_file, ioas_id),
+	FLD(iommu_ioas_map_file, fd),
+	FLD(iommu_ioas_map_file, start),
+	FLD(iommu_ioas_map_file, length),
+	FLD(iommu_ioas_map_file, iova),
+
+	/* iommu_ioas_change_process */
+	FLD(iommu_ioas_change_process, size),
+	FLD(iommu_ioas_change_process, __reserved),
+
 	/* iommu_hwpt_set_dirty_tracking */
 	FLD(iommu_hwpt_set_dirty_tracking, size),
 	FLD(iommu_hwpt_set_dirty_tracking, flags),
@@ -698,6 +747,12 @@ static const struct vsva_c_const_info consts[] = {
 	CONST(IOMMU_HWPT_SET_DIRTY_TRACKING),
 	CONST(IOMMU_HWPT_INVALIDATE),
 	CONST(IOMMU_FAULT_QUEUE_ALLOC),
+	CONST(IOMMU_IOAS_ALLOW_IOVAS),
+	CONST(IOMMU_IOAS_COPY),
+	CONST(IOMMU_OPTION),
+	CONST(IOMMU_VFIO_IOAS),
+	CONST(IOMMU_IOAS_MAP_FILE),
+	CONST(IOMMU_IOAS_CHANGE_PROCESS),
 	CONST(IOMMU_HWPT_GET_DIRTY_BITMAP),
 	CONST(IOMMU_VIOMMU_ALLOC),
 	CONST(IOMMU_VDEVICE_ALLOC),
@@ -1230,6 +1285,124 @@ static int cmp_hw_queue_alloc(const struct iommu_hw_queue_alloc *got, const stru
 	return 0;
 }
 
+static void known_allow_iovas(struct iommu_ioas_allow_iovas *s)
+{
+	s->size = sizeof(*s);
+	s->ioas_id = 2;
+	s->num_iovas = 1;
+	s->allowed_iovas = 0x7f0000003000ULL;
+}
+
+static int cmp_allow_iovas(const struct iommu_ioas_allow_iovas *got, const struct iommu_ioas_allow_iovas *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(ioas_id);
+	CMP(num_iovas);
+	CMP(__reserved);
+	CMP(allowed_iovas);
+	return 0;
+}
+
+static void known_ioas_copy(struct iommu_ioas_copy *s)
+{
+	s->size = sizeof(*s);
+	s->flags = 6;
+	s->dst_ioas_id = 3;
+	s->src_ioas_id = 2;
+	s->length = 0x2000;
+	s->dst_iova = 0x10000;
+	s->src_iova = 0x20000;
+}
+
+static int cmp_ioas_copy(const struct iommu_ioas_copy *got, const struct iommu_ioas_copy *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(dst_ioas_id);
+	CMP(src_ioas_id);
+	CMP(length);
+	CMP(dst_iova);
+	CMP(src_iova);
+	return 0;
+}
+
+static void known_option(struct iommu_option *s)
+{
+	s->size = sizeof(*s);
+	s->option_id = 1;
+	s->op = 1;
+	s->object_id = 2;
+	s->val64 = 1;
+}
+
+static int cmp_option(const struct iommu_option *got, const struct iommu_option *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(option_id);
+	CMP(op);
+	CMP(__reserved);
+	CMP(object_id);
+	CMP(val64);
+	return 0;
+}
+
+static void known_vfio_ioas(struct iommu_vfio_ioas *s)
+{
+	s->size = sizeof(*s);
+	s->ioas_id = 2;
+	s->op = 1;
+}
+
+static int cmp_vfio_ioas(const struct iommu_vfio_ioas *got, const struct iommu_vfio_ioas *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(ioas_id);
+	CMP(op);
+	CMP(__reserved);
+	return 0;
+}
+
+static void known_map_file(struct iommu_ioas_map_file *s)
+{
+	s->size = sizeof(*s);
+	s->flags = 7;
+	s->ioas_id = 2;
+	s->fd = 5;
+	s->start = 0x1000;
+	s->length = 0x4000;
+	s->iova = 0x100000;
+}
+
+static int cmp_map_file(const struct iommu_ioas_map_file *got, const struct iommu_ioas_map_file *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(flags);
+	CMP(ioas_id);
+	CMP(fd);
+	CMP(start);
+	CMP(length);
+	CMP(iova);
+	return 0;
+}
+
+static void known_change_process(struct iommu_ioas_change_process *s)
+{
+	s->size = sizeof(*s);
+}
+
+static int cmp_change_process(const struct iommu_ioas_change_process *got, const struct iommu_ioas_change_process *want, int idx,
+			const char **field)
+{
+	CMP(size);
+	CMP(__reserved);
+	return 0;
+}
+
 static void known_set_dirty_tracking(struct iommu_hwpt_set_dirty_tracking *s)
 {
 	s->size = sizeof(*s);
@@ -1717,6 +1890,12 @@ SAMPLE(viommu_alloc, iommu_viommu_alloc, known_viommu_alloc, cmp_viommu_alloc)
 SAMPLE(vdevice_alloc, iommu_vdevice_alloc, known_vdevice_alloc, cmp_vdevice_alloc)
 SAMPLE(veventq_alloc, iommu_veventq_alloc, known_veventq_alloc, cmp_veventq_alloc)
 SAMPLE(hw_queue_alloc, iommu_hw_queue_alloc, known_hw_queue_alloc, cmp_hw_queue_alloc)
+SAMPLE(allow_iovas, iommu_ioas_allow_iovas, known_allow_iovas, cmp_allow_iovas)
+SAMPLE(ioas_copy, iommu_ioas_copy, known_ioas_copy, cmp_ioas_copy)
+SAMPLE(option, iommu_option, known_option, cmp_option)
+SAMPLE(vfio_ioas, iommu_vfio_ioas, known_vfio_ioas, cmp_vfio_ioas)
+SAMPLE(map_file, iommu_ioas_map_file, known_map_file, cmp_map_file)
+SAMPLE(change_process, iommu_ioas_change_process, known_change_process, cmp_change_process)
 SAMPLE(set_dirty_tracking, iommu_hwpt_set_dirty_tracking, known_set_dirty_tracking,
        cmp_set_dirty_tracking)
 SAMPLE(ioas_alloc, iommu_ioas_alloc, known_ioas_alloc, cmp_ioas_alloc)
@@ -1817,6 +1996,12 @@ static const struct sample samples[] = {
 	SMP("iommu_vdevice_alloc", iommu_vdevice_alloc, vdevice_alloc),
 	SMP("iommu_veventq_alloc/smmuv3", iommu_veventq_alloc, veventq_alloc),
 	SMP("iommu_hw_queue_alloc/tegra241", iommu_hw_queue_alloc, hw_queue_alloc),
+	SMP("iommu_ioas_allow_iovas", iommu_ioas_allow_iovas, allow_iovas),
+	SMP("iommu_ioas_copy/rw", iommu_ioas_copy, ioas_copy),
+	SMP("iommu_option/huge_pages", iommu_option, option),
+	SMP("iommu_vfio_ioas/set", iommu_vfio_ioas, vfio_ioas),
+	SMP("iommu_ioas_map_file/memfd", iommu_ioas_map_file, map_file),
+	SMP("iommu_ioas_change_process", iommu_ioas_change_process, change_process),
 	SMP("iommu_hwpt_set_dirty_tracking/enable", iommu_hwpt_set_dirty_tracking,
 	    set_dirty_tracking),
 	SMP("iommu_ioas_alloc", iommu_ioas_alloc, ioas_alloc),

@@ -512,6 +512,56 @@ struct iommu_hwpt_set_dirty_tracking {
 	uint32_t __reserved;
 };
 
+/* iommufd-7x.md sections 2.4, 2.6, 2.7, 2.9, 2.11, 2.12: the rest of the IOAS family. */
+struct iommu_ioas_allow_iovas {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint32_t num_iovas;
+	uint32_t __reserved;
+	vsva_aligned_u64 allowed_iovas;
+};
+
+struct iommu_ioas_copy {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dst_ioas_id;
+	uint32_t src_ioas_id;
+	vsva_aligned_u64 length;
+	vsva_aligned_u64 dst_iova;
+	vsva_aligned_u64 src_iova;
+};
+
+struct iommu_option {
+	uint32_t size;
+	uint32_t option_id;
+	uint16_t op;
+	uint16_t __reserved;
+	uint32_t object_id;
+	vsva_aligned_u64 val64;
+};
+
+struct iommu_vfio_ioas {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint16_t op;
+	uint16_t __reserved;
+};
+
+struct iommu_ioas_map_file {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	int32_t fd;
+	vsva_aligned_u64 start;
+	vsva_aligned_u64 length;
+	vsva_aligned_u64 iova;
+};
+
+struct iommu_ioas_change_process {
+	uint32_t size;
+	uint32_t __reserved;
+};
+
 /* iommufd-7x.md sections 2.16, 2.19-2.22: the vIOMMU object model (6.13-6.17). */
 struct iommu_hwpt_get_dirty_bitmap {
 	uint32_t size;
@@ -721,6 +771,12 @@ struct vfio_iommu_type1_info_dma_avail {
 #define IOMMU_HWPT_SET_DIRTY_TRACKING	VSVA_IO(IOMMUFD_TYPE, 0x8b)
 #define IOMMU_HWPT_INVALIDATE		VSVA_IO(IOMMUFD_TYPE, 0x8d)
 #define IOMMU_FAULT_QUEUE_ALLOC		VSVA_IO(IOMMUFD_TYPE, 0x8e)
+#define IOMMU_IOAS_ALLOW_IOVAS	VSVA_IO(IOMMUFD_TYPE, 0x82)
+#define IOMMU_IOAS_COPY	VSVA_IO(IOMMUFD_TYPE, 0x83)
+#define IOMMU_OPTION	VSVA_IO(IOMMUFD_TYPE, 0x87)
+#define IOMMU_VFIO_IOAS	VSVA_IO(IOMMUFD_TYPE, 0x88)
+#define IOMMU_IOAS_MAP_FILE	VSVA_IO(IOMMUFD_TYPE, 0x8f)
+#define IOMMU_IOAS_CHANGE_PROCESS	VSVA_IO(IOMMUFD_TYPE, 0x92)
 #define IOMMU_HWPT_GET_DIRTY_BITMAP	VSVA_IO(IOMMUFD_TYPE, 0x8c)
 #define IOMMU_VIOMMU_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x90)
 #define IOMMU_VDEVICE_ALLOC	VSVA_IO(IOMMUFD_TYPE, 0x91)
@@ -793,6 +849,12 @@ _Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas_map");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "ioas_unmap");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "ioas_iova_ranges");
 _Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "set_dirty_tracking");
+_Static_assert(sizeof(struct iommu_ioas_allow_iovas) == 24, "allow_iovas");
+_Static_assert(sizeof(struct iommu_ioas_copy) == 40, "ioas_copy");
+_Static_assert(sizeof(struct iommu_option) == 24, "option");
+_Static_assert(sizeof(struct iommu_vfio_ioas) == 12, "vfio_ioas");
+_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "map_file");
+_Static_assert(sizeof(struct iommu_ioas_change_process) == 8, "change_process");
 _Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48, "get_dirty_bitmap");
 _Static_assert(sizeof(struct iommu_viommu_alloc) == 40, "viommu_alloc");
 _Static_assert(sizeof(struct iommu_vdevice_alloc) == 24, "vdevice_alloc");

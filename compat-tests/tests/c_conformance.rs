@@ -31,8 +31,9 @@ use vsva_uapi::consts::{
     VtdInvFlags, VtdS1Flags,
 };
 use vsva_uapi::iommufd::{
-    Destroy, HwQueueAlloc, HwptGetDirtyBitmap, HwptSetDirtyTracking, IoasAlloc, IoasIovaRanges,
-    IoasMap, IoasUnmap, VdeviceAlloc, VeventqAlloc, VfioDeviceBindIommufd, ViommuAlloc,
+    Destroy, HwQueueAlloc, HwptGetDirtyBitmap, HwptSetDirtyTracking, IoasAlloc, IoasAllowIovas,
+    IoasChangeProcess, IoasCopy, IoasIovaRanges, IoasMap, IoasMapFile, IoasUnmap, IommuOption,
+    VdeviceAlloc, VeventqAlloc, VfioDeviceBindIommufd, VfioIoas, ViommuAlloc,
 };
 use vsva_uapi::vfio_core::{
     VfioDeviceInfo, VfioGroupStatus, VfioIommuType1DmaMap, VfioIommuType1DmaUnmap,
@@ -961,6 +962,85 @@ fn cases() -> Vec<Case> {
             |v| assert_eq!((v.flags, v.hwpt_id), (1, 5)),
             |v| v.hwpt_id = 6,
             "hwpt_id",
+        ),
+        case(
+            "iommu_ioas_allow_iovas",
+            IoasAllowIovas {
+                size: 24,
+                ioas_id: 2,
+                num_iovas: 1,
+                __reserved: 0,
+                allowed_iovas: 0x7f00_0000_3000,
+            },
+            |v| assert_eq!(v.ioas_id, 2),
+            |v| v.ioas_id = 1,
+            "ioas_id",
+        ),
+        case(
+            "iommu_ioas_copy/rw",
+            IoasCopy {
+                size: 40,
+                flags: 6,
+                dst_ioas_id: 3,
+                src_ioas_id: 2,
+                length: 0x2000,
+                dst_iova: 0x1_0000,
+                src_iova: 0x2_0000,
+            },
+            |v| assert_eq!(v.flags, 6),
+            |v| v.flags = 1,
+            "flags",
+        ),
+        case(
+            "iommu_option/huge_pages",
+            IommuOption {
+                size: 24,
+                option_id: 1,
+                op: 1,
+                __reserved: 0,
+                object_id: 2,
+                val64: 1,
+            },
+            |v| assert_eq!(v.option_id, 1),
+            |v| v.option_id = 0,
+            "option_id",
+        ),
+        case(
+            "iommu_vfio_ioas/set",
+            VfioIoas {
+                size: 12,
+                ioas_id: 2,
+                op: 1,
+                __reserved: 0,
+            },
+            |v| assert_eq!(v.ioas_id, 2),
+            |v| v.ioas_id = 1,
+            "ioas_id",
+        ),
+        case(
+            "iommu_ioas_map_file/memfd",
+            IoasMapFile {
+                size: 40,
+                flags: 7,
+                ioas_id: 2,
+                fd: 5,
+                start: 0x1000,
+                length: 0x4000,
+                iova: 0x10_0000,
+            },
+            |v| assert_eq!(v.flags, 7),
+            |v| v.flags = 1,
+            "flags",
+        ),
+        case(
+            "iommu_ioas_change_process",
+            IoasChangeProcess {
+                size: 8,
+                __reserved: 0,
+            },
+            |v| assert_eq!(v.__reserved, 0),
+            |v| v.__reserved = 1,
+            "__reserved",
         ),
         case(
             "iommu_hwpt_get_dirty_bitmap/no_clear",

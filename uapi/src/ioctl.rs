@@ -27,8 +27,9 @@ use core::marker::PhantomData;
 use crate::consts::{io, VFIO_BASE, VFIO_TYPE};
 use crate::iommufd::{
     Destroy, FaultAlloc, HwInfo, HwQueueAlloc, HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate,
-    HwptSetDirtyTracking, IoasAlloc, IoasIovaRanges, IoasMap, IoasUnmap, IovaRange, VdeviceAlloc,
-    VeventqAlloc, VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt,
+    HwptSetDirtyTracking, IoasAlloc, IoasAllowIovas, IoasChangeProcess, IoasCopy, IoasIovaRanges,
+    IoasMap, IoasMapFile, IoasUnmap, IommuOption, IovaRange, VdeviceAlloc, VeventqAlloc,
+    VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt, VfioIoas,
     ViommuAlloc,
 };
 use crate::release::Release;
@@ -246,6 +247,20 @@ ioctls! {
     }, since Release::V6_8;
     /// Allocates a fault queue and its fd.
     IOMMU_FAULT_QUEUE_ALLOC = iommufd(0x8e) => FaultAlloc, since Release::V6_11;
+    /// Restricts the IOVAs an IOAS may use (a user array of `iommu_iova_range`).
+    IOMMU_IOAS_ALLOW_IOVAS = iommufd(0x82) => IoasAllowIovas {
+        ptr allowed_iovas, count num_iovas of IovaRange
+    }, since Release::V6_2;
+    /// Maps what one IOAS maps into another.
+    IOMMU_IOAS_COPY = iommufd(0x83) => IoasCopy, since Release::V6_2;
+    /// Gets or sets an iommufd option.
+    IOMMU_OPTION = iommufd(0x87) => IommuOption, since Release::V6_2;
+    /// The IOAS of the type1 compatibility layer.
+    IOMMU_VFIO_IOAS = iommufd(0x88) => VfioIoas, since Release::V6_2;
+    /// Maps a range of a file (memfd, dma-buf) into an IOAS.
+    IOMMU_IOAS_MAP_FILE = iommufd(0x8f) => IoasMapFile, since Release::V6_13;
+    /// Moves the pinned-page accounting to the calling process (after a fork/exec of the VMM).
+    IOMMU_IOAS_CHANGE_PROCESS = iommufd(0x92) => IoasChangeProcess, since Release::V6_13;
     /// Allocates a vIOMMU over a nest-parent HWPT (with driver data since 6.17).
     IOMMU_VIOMMU_ALLOC = iommufd(0x90) => ViommuAlloc { ptr data_uptr, bytes data_len },
         since Release::V6_13;

@@ -516,6 +516,134 @@ uapi_structs! {
     }
 
     uapi_struct! {
+        /// `IOMMU_IOAS_ALLOW_IOVAS`: restrict the IOVAs an IOAS may use to these ranges.
+        pub struct IoasAllowIovas = "iommu_ioas_allow_iovas", size 24, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// The IOAS.
+            ioas_id: u32, at 4 => Check::None, since 0;
+            /// Entries in the user array (each `start < last`, no overlap: `EINVAL`).
+            num_iovas: u32, at 8 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u32, at 12 => Check::Zero, since 0;
+            /// User pointer to an array of `iommu_iova_range`.
+            allowed_iovas: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 24 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_IOAS_COPY`: map what one IOAS maps at `src_iova` into another at `dst_iova`.
+        pub struct IoasCopy = "iommu_ioas_copy", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_IOAS_MAP_{WRITEABLE, READABLE}` (the destination is always fixed).
+            flags: u32, at 4 => Check::Flags(0b110), since 0;
+            /// The destination IOAS.
+            dst_ioas_id: u32, at 8 => Check::None, since 0;
+            /// The source IOAS.
+            src_ioas_id: u32, at 12 => Check::None, since 0;
+            /// Bytes to copy (non-zero).
+            length: u64, at 16 => Check::None, since 0;
+            /// The destination IOVA.
+            dst_iova: u64, at 24 => Check::None, since 0;
+            /// The source IOVA (fully mapped: `ENOENT`).
+            src_iova: u64, at 32 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 40 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_OPTION`: get or set an iommufd option (RLIMIT_MODE, HUGE_PAGES of an IOAS).
+        pub struct IommuOption = "iommu_option", size 24, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_OPTION_{RLIMIT_MODE, HUGE_PAGES}`; unknown is `EOPNOTSUPP` after `__reserved`.
+            option_id: u32, at 4 => Check::None, since 0;
+            /// `IOMMU_OPTION_OP_{SET, GET}`.
+            op: u16, at 8 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u16, at 10 => Check::Zero, since 0;
+            /// The IOAS for HUGE_PAGES; 0 for RLIMIT_MODE.
+            object_id: u32, at 12 => Check::None, since 0;
+            /// In for SET, out for GET.
+            val64: u64, at 16 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 24,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 24 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VFIO_IOAS`: get, set or clear the IOAS the type1 compatibility layer uses.
+        pub struct VfioIoas = "iommu_vfio_ioas", size 12, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// In for SET, out for GET.
+            ioas_id: u32, at 4 => Check::None, since 0;
+            /// `IOMMU_VFIO_IOAS_{GET, SET, CLEAR}`; unknown is `EOPNOTSUPP`.
+            op: u16, at 8 => Check::None, since 0;
+            /// Must be zero.
+            __reserved: u16, at 10 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 12,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.2", size: 12 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_IOAS_MAP_FILE`: map a range of a memfd (or, since 6.19, a VFIO dma-buf) into an IOAS.
+        pub struct IoasMapFile = "iommu_ioas_map_file", size 40, align 8 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// `IOMMU_IOAS_MAP_{FIXED_IOVA, WRITEABLE, READABLE}`.
+            flags: u32, at 4 => Check::Flags(0b111), since 0;
+            /// The IOAS.
+            ioas_id: u32, at 8 => Check::None, since 0;
+            /// The file (`__s32`, as its `u32` bit pattern; a bad fd is `EBADF`).
+            fd: u32, at 12 => Check::None, since 0;
+            /// Byte offset in the file.
+            start: u64, at 16 => Check::None, since 0;
+            /// Bytes to map.
+            length: u64, at 24 => Check::None, since 0;
+            /// In with `FIXED_IOVA`: the IOVA; out: the IOVA chosen.
+            iova: u64, at 32 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 40,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 40 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_IOAS_CHANGE_PROCESS`: charge every IOAS's pinned pages (all from MAP_FILE) to the calling process.
+        pub struct IoasChangeProcess = "iommu_ioas_change_process", size 8, align 4 {
+            /// Size of the user's struct.
+            size: u32, at 0 => Check::Argsz, since 0;
+            /// Must be zero.
+            __reserved: u32, at 4 => Check::Zero, since 0;
+        }
+        layout |FIELDS| {
+            sized: true, min_size: 8,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 8 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
         /// `IOMMU_HWPT_GET_DIRTY_BITMAP`: read (and clear) the dirty bits of an IOVA range.
         pub struct HwptGetDirtyBitmap = "iommu_hwpt_get_dirty_bitmap", size 48, align 8 {
             /// Size of the user's struct.
