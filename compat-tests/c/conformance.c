@@ -126,6 +126,14 @@ static const struct vsva_c_struct_info structs[] = {
 	STRUCT(iommu_hwpt_page_response),
 	STRUCT(iommu_destroy),
 	STRUCT(iommu_hwpt_set_dirty_tracking),
+	STRUCT(iommu_hw_info_tegra241_cmdqv),
+	STRUCT(iommu_hw_info_amd),
+	STRUCT(iommu_hwpt_arm_smmuv3),
+	STRUCT(iommu_hwpt_amd_guest),
+	STRUCT(iommu_viommu_arm_smmuv3_invalidate),
+	STRUCT(iommu_viommu_tegra241_cmdqv),
+	STRUCT(iommu_vevent_arm_smmuv3),
+	STRUCT(iommu_vevent_tegra241_cmdqv),
 	STRUCT(iommu_ioas_allow_iovas),
 	STRUCT(iommu_ioas_copy),
 	STRUCT(iommu_option),
@@ -506,6 +514,36 @@ static const struct vsva_c_field_info fields[] = {
 	/* iommu_ioas_change_process */
 	FLD(iommu_ioas_change_process, size),
 	FLD(iommu_ioas_change_process, __reserved),
+
+	/* iommu_hw_info_tegra241_cmdqv */
+	FLD(iommu_hw_info_tegra241_cmdqv, flags),
+	FLD(iommu_hw_info_tegra241_cmdqv, version),
+	FLD(iommu_hw_info_tegra241_cmdqv, log2vcmdqs),
+	FLD(iommu_hw_info_tegra241_cmdqv, log2vsids),
+	FLD(iommu_hw_info_tegra241_cmdqv, __reserved),
+
+	/* iommu_hw_info_amd */
+	FLD(iommu_hw_info_amd, efr),
+	FLD(iommu_hw_info_amd, efr2),
+
+	/* iommu_hwpt_arm_smmuv3 */
+	FLD(iommu_hwpt_arm_smmuv3, ste),
+
+	/* iommu_hwpt_amd_guest */
+	FLD(iommu_hwpt_amd_guest, dte),
+
+	/* iommu_viommu_arm_smmuv3_invalidate */
+	FLD(iommu_viommu_arm_smmuv3_invalidate, cmd),
+
+	/* iommu_viommu_tegra241_cmdqv */
+	FLD(iommu_viommu_tegra241_cmdqv, out_vintf_mmap_offset),
+	FLD(iommu_viommu_tegra241_cmdqv, out_vintf_mmap_length),
+
+	/* iommu_vevent_arm_smmuv3 */
+	FLD(iommu_vevent_arm_smmuv3, evt),
+
+	/* iommu_vevent_tegra241_cmdqv */
+	FLD(iommu_vevent_tegra241_cmdqv, lvcmdq_err_map),
 
 	/* iommu_hwpt_set_dirty_tracking */
 	FLD(iommu_hwpt_set_dirty_tracking, size),

@@ -562,6 +562,45 @@ struct iommu_ioas_change_process {
 	uint32_t __reserved;
 };
 
+/* iommufd-7x.md section 3: driver data of SMMUv3, Tegra241 CMDQV and AMD. */
+struct iommu_hw_info_tegra241_cmdqv {
+	uint32_t flags;
+	uint8_t version;
+	uint8_t log2vcmdqs;
+	uint8_t log2vsids;
+	uint8_t __reserved;
+};
+
+struct iommu_hw_info_amd {
+	vsva_aligned_u64 efr;
+	vsva_aligned_u64 efr2;
+};
+
+struct iommu_hwpt_arm_smmuv3 {
+	vsva_aligned_u64 ste[2];
+};
+
+struct iommu_hwpt_amd_guest {
+	vsva_aligned_u64 dte[4];
+};
+
+struct iommu_viommu_arm_smmuv3_invalidate {
+	vsva_aligned_u64 cmd[2];
+};
+
+struct iommu_viommu_tegra241_cmdqv {
+	vsva_aligned_u64 out_vintf_mmap_offset;
+	vsva_aligned_u64 out_vintf_mmap_length;
+};
+
+struct iommu_vevent_arm_smmuv3 {
+	vsva_aligned_u64 evt[4];
+};
+
+struct iommu_vevent_tegra241_cmdqv {
+	vsva_aligned_u64 lvcmdq_err_map[2];
+};
+
 /* iommufd-7x.md sections 2.16, 2.19-2.22: the vIOMMU object model (6.13-6.17). */
 struct iommu_hwpt_get_dirty_bitmap {
 	uint32_t size;
@@ -849,6 +888,14 @@ _Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas_map");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "ioas_unmap");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "ioas_iova_ranges");
 _Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "set_dirty_tracking");
+_Static_assert(sizeof(struct iommu_hw_info_tegra241_cmdqv) == 8, "iommu_hw_info_tegra241_cmdqv");
+_Static_assert(sizeof(struct iommu_hw_info_amd) == 16, "iommu_hw_info_amd");
+_Static_assert(sizeof(struct iommu_hwpt_arm_smmuv3) == 16, "iommu_hwpt_arm_smmuv3");
+_Static_assert(sizeof(struct iommu_hwpt_amd_guest) == 32, "iommu_hwpt_amd_guest");
+_Static_assert(sizeof(struct iommu_viommu_arm_smmuv3_invalidate) == 16, "iommu_viommu_arm_smmuv3_invalidate");
+_Static_assert(sizeof(struct iommu_viommu_tegra241_cmdqv) == 16, "iommu_viommu_tegra241_cmdqv");
+_Static_assert(sizeof(struct iommu_vevent_arm_smmuv3) == 32, "iommu_vevent_arm_smmuv3");
+_Static_assert(sizeof(struct iommu_vevent_tegra241_cmdqv) == 16, "iommu_vevent_tegra241_cmdqv");
 _Static_assert(sizeof(struct iommu_ioas_allow_iovas) == 24, "allow_iovas");
 _Static_assert(sizeof(struct iommu_ioas_copy) == 40, "ioas_copy");
 _Static_assert(sizeof(struct iommu_option) == 24, "option");

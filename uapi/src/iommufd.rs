@@ -784,6 +784,122 @@ uapi_structs! {
     }
 
     uapi_struct! {
+        /// `IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV` (3) driver data: the CMDQV's version and sizes.
+        pub struct HwInfoTegra241Cmdqv = "iommu_hw_info_tegra241_cmdqv", size 8, align 4 {
+            /// Reserved flags.
+            flags: u32, at 0 => Check::None, since 0;
+            /// The CMDQV version.
+            version: u8, at 4 => Check::None, since 0;
+            /// log2 of the VCMDQs per VINTF.
+            log2vcmdqs: u8, at 5 => Check::None, since 0;
+            /// log2 of the virtual stream ids.
+            log2vsids: u8, at 6 => Check::None, since 0;
+            /// Reserved.
+            __reserved: u8, at 7 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 8,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.17", size: 8 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_HW_INFO_TYPE_AMD` (4, 7.0) driver data: the raw EFR and EFR2 registers.
+        pub struct HwInfoAmd = "iommu_hw_info_amd", size 16, align 8 {
+            /// Extended Feature Register.
+            efr: u64, at 0 => Check::None, since 0;
+            /// Extended Feature 2 Register.
+            efr2: u64, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v7.0", size: 16 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_HWPT_DATA_ARM_SMMUV3` (2) nested data: STE words 0-1 (little-endian; disallowed bits are `EIO` in the driver).
+        pub struct HwptArmSmmuv3 = "iommu_hwpt_arm_smmuv3", size 16, align 8 {
+            /// The guest's STE words 0 and 1.
+            ste: [u64; 2], at 0 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 16 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_HWPT_DATA_AMD_GUEST` (3, 7.0) nested data: a guest DTE (not wired to an allocator in 7.3: `EOPNOTSUPP`).
+        pub struct HwptAmdGuest = "iommu_hwpt_amd_guest", size 32, align 8 {
+            /// The guest device table entry.
+            dte: [u64; 4], at 0 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 32,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v7.0", size: 32 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3` (1) entry: one raw SMMUv3 CMDQ command, sent through the vIOMMU.
+        pub struct ViommuArmSmmuv3Invalidate = "iommu_viommu_arm_smmuv3_invalidate", size 16, align 8 {
+            /// The command (little-endian); the kernel rewrites VMID and vSID.
+            cmd: [u64; 2], at 0 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.13", size: 16 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV` (2) driver data: where to mmap the VINTF page 0.
+        pub struct ViommuTegra241Cmdqv = "iommu_viommu_tegra241_cmdqv", size 16, align 8 {
+            /// Out: the mmap offset on the iommufd fd.
+            out_vintf_mmap_offset: u64, at 0 => Check::None, since 0;
+            /// Out: the mmap length (64 KiB).
+            out_vintf_mmap_length: u64, at 8 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.17", size: 16 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VEVENTQ_TYPE_ARM_SMMUV3` (1) event data: the raw event record with the vSID.
+        pub struct VeventArmSmmuv3 = "iommu_vevent_arm_smmuv3", size 32, align 8 {
+            /// The event record (little-endian).
+            evt: [u64; 4], at 0 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 32,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.15", size: 32 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
+        /// `IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV` (2) event data: the VINTF's LVCMDQ_ERR_MAP.
+        pub struct VeventTegra241Cmdqv = "iommu_vevent_tegra241_cmdqv", size 16, align 8 {
+            /// LVCMDQ_ERR_MAP (little-endian).
+            lvcmdq_err_map: [u64; 2], at 0 => Check::None, since 0;
+        }
+        layout |FIELDS| {
+            sized: false, min_size: 16,
+            default_policy: Policy::ZeroTail, union: None, extensions: &[],
+            rules: &[], generations: &[Generation { name: "v6.17", size: 16 }], vendor: None,
+        }
+    }
+
+    uapi_struct! {
         /// The header of every record read from a vEVENTQ fd (`iommufd_vevent_header`):
         /// the type's data follows, except after a `LOST_EVENTS` header, which has none.
         pub struct VeventHeader = "iommufd_vevent_header", size 8, align 4 {
