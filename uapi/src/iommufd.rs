@@ -3,8 +3,10 @@
 //! (`include/uapi/linux/vfio.h`). Same extension rules as the 2020 API: the struct
 //! grows at its end or reuses reserved bytes, and a new field comes with a new flag.
 //!
-//! Fixed records without a size field (driver data, fault records) are declared with
-//! `sized: false`: they are versioned by the enclosing `data_len` / `entry_len` or not at all.
+//! Fixed records without a size field (driver data, fault records) are `sized: false`
+//! (the [`LAYOUT_DEFAULTS`](crate::decl::LAYOUT_DEFAULTS) value, so their layouts name
+//! only what differs: the minimum size and the release): they are versioned by the
+//! enclosing `data_len` / `entry_len` or not at all.
 
 use crate::consts::HwptAllocFlags;
 use crate::decl::uapi_structs;
@@ -64,9 +66,8 @@ uapi_structs! {
             ecap_reg: u64, at 16 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 24,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.6", size: 24 }], vendor: None,
+            min_size: 24,
+            generations: &[Generation { name: "v6.6", size: 24 }],
         }
     }
 
@@ -85,9 +86,8 @@ uapi_structs! {
             aidr: u32, at 36 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 40,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.13", size: 40 }], vendor: None,
+            min_size: 40,
+            generations: &[Generation { name: "v6.13", size: 40 }],
         }
     }
 
@@ -172,9 +172,8 @@ uapi_structs! {
             __reserved: u32, at 20 => Check::Zero, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 24,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.7", size: 24 }], vendor: None,
+            min_size: 24,
+            generations: &[Generation { name: "v6.7", size: 24 }],
         }
     }
 
@@ -266,9 +265,8 @@ uapi_structs! {
             cookie: u32, at 36 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 40,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.11", size: 40 }], vendor: None,
+            min_size: 40,
+            generations: &[Generation { name: "v6.11", size: 40 }],
         }
     }
 
@@ -281,9 +279,8 @@ uapi_structs! {
             code: u32, at 4 => Check::Valid(&[0, 1]), since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 8,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.11", size: 8 }], vendor: None,
+            min_size: 8,
+            generations: &[Generation { name: "v6.11", size: 8 }],
         }
     }
 
@@ -481,9 +478,8 @@ uapi_structs! {
             last: u64, at 8 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.2", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v6.2", size: 16 }],
         }
     }
 
@@ -798,9 +794,8 @@ uapi_structs! {
             __reserved: u8, at 7 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 8,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.17", size: 8 }], vendor: None,
+            min_size: 8,
+            generations: &[Generation { name: "v6.17", size: 8 }],
         }
     }
 
@@ -813,9 +808,8 @@ uapi_structs! {
             efr2: u64, at 8 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v7.0", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v7.0", size: 16 }],
         }
     }
 
@@ -826,9 +820,8 @@ uapi_structs! {
             ste: [u64; 2], at 0 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.13", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v6.13", size: 16 }],
         }
     }
 
@@ -839,9 +832,8 @@ uapi_structs! {
             dte: [u64; 4], at 0 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 32,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v7.0", size: 32 }], vendor: None,
+            min_size: 32,
+            generations: &[Generation { name: "v7.0", size: 32 }],
         }
     }
 
@@ -852,9 +844,8 @@ uapi_structs! {
             cmd: [u64; 2], at 0 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.13", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v6.13", size: 16 }],
         }
     }
 
@@ -867,9 +858,8 @@ uapi_structs! {
             out_vintf_mmap_length: u64, at 8 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.17", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v6.17", size: 16 }],
         }
     }
 
@@ -880,9 +870,8 @@ uapi_structs! {
             evt: [u64; 4], at 0 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 32,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.15", size: 32 }], vendor: None,
+            min_size: 32,
+            generations: &[Generation { name: "v6.15", size: 32 }],
         }
     }
 
@@ -893,9 +882,8 @@ uapi_structs! {
             lvcmdq_err_map: [u64; 2], at 0 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 16,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.17", size: 16 }], vendor: None,
+            min_size: 16,
+            generations: &[Generation { name: "v6.17", size: 16 }],
         }
     }
 
@@ -909,9 +897,8 @@ uapi_structs! {
             sequence: u32, at 4 => Check::None, since 0;
         }
         layout |FIELDS| {
-            sized: false, min_size: 8,
-            default_policy: Policy::ZeroTail, union: None, extensions: &[],
-            rules: &[], generations: &[Generation { name: "v6.15", size: 8 }], vendor: None,
+            min_size: 8,
+            generations: &[Generation { name: "v6.15", size: 8 }],
         }
     }
 }
