@@ -332,6 +332,13 @@ bitflags! {
         const LEAF = 1 << 0;
     }
 
+    /// `IOMMU_VEVENTQ_FLAG_*`: `iommufd_vevent_header.flags` (6.15).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct VeventFlags: u32 {
+        /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS`: the queue dropped events; no data follows.
+        const LOST_EVENTS = 1 << 0;
+    }
+
     /// `IOMMU_PGFAULT_FLAGS_*`: `iommu_hwpt_pgfault.flags`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct PgfaultFlags: u32 {

@@ -891,8 +891,8 @@ uapi_structs! {
         /// The header of every record read from a vEVENTQ fd (`iommufd_vevent_header`):
         /// the type's data follows, except after a `LOST_EVENTS` header, which has none.
         pub struct VeventHeader = "iommufd_vevent_header", size 8, align 4 {
-            /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS`.
-            flags: u32, at 0 => Check::Flags(1), since 0;
+            /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS` ([`VeventFlags`](crate::consts::VeventFlags)).
+            flags: u32, at 0 => Check::Flags(crate::consts::VeventFlags::all().bits() as u64), since 0;
             /// The event's sequence number (a dropped event takes one too; wraps at `i32::MAX`).
             sequence: u32, at 4 => Check::None, since 0;
         }

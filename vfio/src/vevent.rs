@@ -32,6 +32,7 @@
 //! assert!(matches!(got[0], Vevent::Event { sequence: 5, missed: 0, .. }));
 //! ```
 
+use vsva_uapi::consts::VeventFlags;
 use vsva_uapi::iommufd::VeventHeader;
 use vsva_uapi::UapiStruct;
 
@@ -39,8 +40,6 @@ use crate::{Error, Result};
 
 const OP: &str = "vEVENTQ read";
 const HEADER: usize = VeventHeader::DECL.size;
-/// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS`: the one flag the declaration allows.
-const LOST_EVENTS: u32 = 1;
 /// The sequence counter's modulus: it runs `0..=i32::MAX`.
 const MODULUS: u64 = 1 << 31;
 
@@ -107,7 +106,7 @@ impl VeventReader {
             let missed = next.map_or(0, |n| {
                 ((u64::from(sequence) + MODULUS - u64::from(n)) % MODULUS) as u32
             });
-            if header.flags & LOST_EVENTS != 0 {
+            if VeventFlags::from_bits_retain(header.flags).contains(VeventFlags::LOST_EVENTS) {
                 out.push(Vevent::Lost {
                     sequence,
                     missed: missed + 1,
@@ -164,7 +163,7 @@ mod tests {
             ]
         );
         assert_eq!(r.expected(), Some(2));
-        let lost = record(LOST_EVENTS, 2, &[]);
+        let lost = record(VeventFlags::LOST_EVENTS.bits(), 2, &[]);
         let got = r.parse(&lost).unwrap();
         assert_eq!(
             got,
