@@ -21,20 +21,11 @@
 
 use std::sync::Arc;
 
-use vsva_uapi::iommufd::{Destroy, IoasAlloc, IoasUnmap, VfioDeviceBindIommufd};
-use vsva_uapi::VfioDeviceDetachIommufdPt;
-use vsva_uapi::{
-    Errno, HwInfo, HwptAlloc, HwptInvalidate, Policy, Release, Rules, UapiStruct,
-    VfioDeviceAttachIommufdPt,
-};
-use vsva_vfio::cdev::{
-    CdevDevice, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD,
-    VFIO_DEVICE_DETACH_IOMMUFD_PT,
-};
-use vsva_vfio::iommufd::{
-    Iommufd, IOMMU_DESTROY, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE,
-    IOMMU_IOAS_ALLOC, IOMMU_IOAS_UNMAP,
-};
+use vsva_uapi::ioctl::{self, Ioctl};
+use vsva_uapi::iommufd::IoasAlloc;
+use vsva_uapi::{Errno, HwInfo, Policy, Release, Rules, UapiStruct};
+use vsva_vfio::cdev::CdevDevice;
+use vsva_vfio::iommufd::{Iommufd, IOMMU_IOAS_ALLOC};
 use vsva_vfio::sys::KernelFd;
 use vsva_vfio::sys::{prepare_data, DataLen};
 
@@ -63,6 +54,14 @@ impl Case {
             buf[at] = b;
         }
         buf
+    }
+
+    /// Sends `buf` through the declared `ioctl` ([`ask`]) and checks both answers
+    /// against the expectation; returns the kernel's.
+    fn run<T: UapiStruct>(&self, fd: &KernelFd, ioctl: &Ioctl<T>, buf: &mut [u8]) -> KResult {
+        let (kernel, predicted) = ask(fd, ioctl, buf);
+        self.judge(ioctl.name(), kernel, predicted);
+        kernel
     }
 
     /// Checks the kernel's answer and the prediction against the expectation.
@@ -138,6 +137,14 @@ impl Probe {
         buf
     }
 
+    /// Sends `buf` through the declared `ioctl` ([`ask`]) and checks that the kernel's
+    /// answer agrees with the prediction; returns the kernel's.
+    fn run<T: UapiStruct>(&self, fd: &KernelFd, ioctl: &Ioctl<T>, buf: &mut [u8]) -> KResult {
+        let (kernel, predicted) = ask(fd, ioctl, buf);
+        self.judge(ioctl.name(), kernel, predicted);
+        kernel
+    }
+
     /// The kernel's answer agrees with the prediction: the same refusal, or past the
     /// struct's checks (success or one of `after`).
     fn judge(&self, name: &str, kernel: Result<(), Errno>, predicted: Result<(), Errno>) {
@@ -162,6 +169,17 @@ impl Probe {
 
 fn sized(fd: &KernelFd, request: u32, arg: &mut [u8]) -> Result<(), Errno> {
     crate::sys::raw_sized(fd, request, arg).map(drop)
+}
+
+/// A kernel's (or vsva-uapi's prediction of a kernel's) answer to one ioctl.
+type KResult = Result<(), Errno>;
+
+/// The same bytes to vsva-uapi and to the booted kernel, through the ioctl's declaration
+/// (its number, its struct and the struct's own size policy): the prediction first, as
+/// the kernel writes its outputs into `buf`. Returns (kernel, predicted).
+fn ask<T: UapiStruct>(fd: &KernelFd, ioctl: &Ioctl<T>, buf: &mut [u8]) -> (KResult, KResult) {
+    let predicted = predict::<T>(buf, T::DECL.default_policy);
+    (sized(fd, ioctl.number(), buf), predicted)
 }
 
 const fn ok(what: &'static str, size: u32, bytes: &'static [(usize, u8)]) -> Case {
@@ -205,9 +223,7 @@ fn iommufd_ioas_alloc_follows_zero_tail() {
     ];
     for case in &cases {
         let mut buf = case.build(12, |_| {});
-        let predicted = predict::<IoasAlloc>(&buf, Policy::ZeroTail);
-        let kernel = sized(fd, IOMMU_IOAS_ALLOC, &mut buf);
-        case.judge("IOMMU_IOAS_ALLOC", kernel, predicted);
+        let kernel = case.run(fd, &ioctl::IOMMU_IOAS_ALLOC, &mut buf);
         if kernel.is_ok() {
             let id = u32::from_ne_bytes(buf[8..12].try_into().unwrap());
             iommufd
@@ -282,9 +298,9 @@ fn iommufd_get_hw_info_follows_zero_tail() {
         prepare_data(&mut buf, 16, len, data.as_mut_ptr() as u64, data.len())
             .expect("a well-formed data request");
         let predicted = predict::<HwInfo>(&buf, Policy::ZeroTail);
-        let kernel = crate::sys::raw_sized_data(fd, IOMMU_GET_HW_INFO, &mut buf, 16, len, &mut data)
+        let kernel = crate::sys::raw_sized_data(fd, ioctl::IOMMU_GET_HW_INFO.number(), &mut buf, 16, len, &mut data)
             .map(drop);
-        case.judge("IOMMU_GET_HW_INFO", kernel, predicted);
+        case.judge(ioctl::IOMMU_GET_HW_INFO.name(), kernel, predicted);
         if kernel.is_ok() {
             assert_eq!(u32::from_ne_bytes(buf[12..16].try_into().unwrap()), 24);
             assert_eq!(
@@ -316,9 +332,7 @@ fn vfio_cdev_attach_and_detach_ignore_bytes_past_the_flags_end() {
     ];
     for case in &attach {
         let mut buf = case.build(12, |b| b[8..12].copy_from_slice(&ioas.0.to_ne_bytes()));
-        let predicted = predict::<VfioDeviceAttachIommufdPt>(&buf, Policy::FlagsXend);
-        let kernel = sized(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf);
-        case.judge("VFIO_DEVICE_ATTACH_IOMMUFD_PT", kernel, predicted);
+        let kernel = case.run(fd, &ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf);
         if kernel.is_ok() {
             // Nothing past pt_id was written back either.
             assert_eq!(buf[12..], case.build(12, |_| {})[12..], "{}", case.what);
@@ -340,9 +354,7 @@ fn vfio_cdev_attach_and_detach_ignore_bytes_past_the_flags_end() {
     for case in &detach {
         s.cdev.attach(ioas).unwrap();
         let mut buf = case.build(8, |_| {});
-        let predicted = predict::<VfioDeviceDetachIommufdPt>(&buf, Policy::FlagsXend);
-        let kernel = sized(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf);
-        case.judge("VFIO_DEVICE_DETACH_IOMMUFD_PT", kernel, predicted);
+        let kernel = case.run(fd, &ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf);
         if kernel.is_err() {
             s.cdev.detach().unwrap();
         }
@@ -378,9 +390,7 @@ fn vfio_cdev_bind_ignores_bytes_past_the_flags_end() {
         // One bind per open cdev: a fresh one for each case.
         let cdev = CdevDevice::open(Arc::clone(&k), dev.cdev_path()).unwrap();
         let mut buf = case.build(16, |b| b[8..12].copy_from_slice(&raw_iommufd.to_ne_bytes()));
-        let predicted = predict::<VfioDeviceBindIommufd>(&buf, Policy::FlagsXend);
-        let kernel = sized(cdev.fd(), VFIO_DEVICE_BIND_IOMMUFD, &mut buf);
-        case.judge("VFIO_DEVICE_BIND_IOMMUFD", kernel, predicted);
+        let kernel = case.run(cdev.fd(), &ioctl::VFIO_DEVICE_BIND_IOMMUFD, &mut buf);
         if kernel.is_ok() {
             assert_ne!(
                 u32::from_ne_bytes(buf[12..16].try_into().unwrap()),
@@ -435,9 +445,7 @@ fn iommufd_hwpt_alloc_follows_this_releases_rules() {
     ];
     for p in &probes {
         let mut buf = p.build(&base);
-        let predicted = predict::<HwptAlloc>(&buf, Policy::ZeroTail);
-        let kernel = sized(fd, IOMMU_HWPT_ALLOC, &mut buf);
-        p.judge("IOMMU_HWPT_ALLOC", kernel, predicted);
+        let kernel = p.run(fd, &ioctl::IOMMU_HWPT_ALLOC, &mut buf);
         if kernel.is_ok() {
             let hwpt = u32::from_ne_bytes(buf[16..20].try_into().unwrap());
             s.iommufd.destroy(hwpt).expect("destroy the HWPT a probe allocated");
@@ -501,9 +509,7 @@ fn iommufd_hwpt_invalidate_follows_this_releases_rules() {
     ];
     for p in &probes {
         let mut buf = p.build(&base);
-        let predicted = predict::<HwptInvalidate>(&buf, Policy::ZeroTail);
-        let kernel = sized(fd, IOMMU_HWPT_INVALIDATE, &mut buf);
-        p.judge("IOMMU_HWPT_INVALIDATE", kernel, predicted);
+        let _ = p.run(fd, &ioctl::IOMMU_HWPT_INVALIDATE, &mut buf); // judged by run
     }
     s.iommufd.destroy(ioas).unwrap();
 }
@@ -524,9 +530,7 @@ fn vfio_cdev_pasid_flags_follow_this_release() {
     ];
     for p in &attach {
         let mut buf = p.build(&base);
-        let predicted = predict::<VfioDeviceAttachIommufdPt>(&buf, Policy::FlagsXend);
-        let kernel = sized(s.cdev.fd(), VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf);
-        p.judge("VFIO_DEVICE_ATTACH_IOMMUFD_PT", kernel, predicted);
+        let kernel = p.run(s.cdev.fd(), &ioctl::VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut buf);
         if kernel.is_ok() {
             s.cdev.detach().unwrap();
         }
@@ -538,9 +542,7 @@ fn vfio_cdev_pasid_flags_follow_this_release() {
     ];
     for p in &detach {
         let mut buf = p.build(&base[..12]);
-        let predicted = predict::<VfioDeviceDetachIommufdPt>(&buf, Policy::FlagsXend);
-        let kernel = sized(s.cdev.fd(), VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf);
-        p.judge("VFIO_DEVICE_DETACH_IOMMUFD_PT", kernel, predicted);
+        let _ = p.run(s.cdev.fd(), &ioctl::VFIO_DEVICE_DETACH_IOMMUFD_PT, &mut buf); // judged by run
     }
     s.cdev.detach().unwrap();
     s.iommufd.destroy(ioas).unwrap();
@@ -570,9 +572,9 @@ fn iommufd_get_hw_info_flags_follow_this_release() {
         prepare_data(&mut buf, 16, len, data.as_mut_ptr() as u64, data.len())
             .expect("a well-formed data request");
         let predicted = predict::<HwInfo>(&buf, Policy::ZeroTail);
-        let kernel = crate::sys::raw_sized_data(fd, IOMMU_GET_HW_INFO, &mut buf, 16, len, &mut data)
+        let kernel = crate::sys::raw_sized_data(fd, ioctl::IOMMU_GET_HW_INFO.number(), &mut buf, 16, len, &mut data)
             .map(drop);
-        p.judge("IOMMU_GET_HW_INFO", kernel, predicted);
+        p.judge(ioctl::IOMMU_GET_HW_INFO.name(), kernel, predicted);
     }
 }
 
@@ -600,9 +602,7 @@ fn iommufd_destroy_and_unmap_follow_zero_tail() {
             ..*p
         };
         let mut buf = probe.build(&base);
-        let predicted = predict::<Destroy>(&buf, Policy::ZeroTail);
-        let kernel = sized(fd, IOMMU_DESTROY, &mut buf);
-        probe.judge("IOMMU_DESTROY", kernel, predicted);
+        let kernel = probe.run(fd, &ioctl::IOMMU_DESTROY, &mut buf);
         if kernel.is_err() {
             iommufd.destroy(ioas).unwrap();
         }
@@ -619,9 +619,7 @@ fn iommufd_destroy_and_unmap_follow_zero_tail() {
             ..*p
         };
         let mut buf = probe.build(&base);
-        let predicted = predict::<IoasUnmap>(&buf, Policy::ZeroTail);
-        let kernel = sized(fd, IOMMU_IOAS_UNMAP, &mut buf);
-        probe.judge("IOMMU_IOAS_UNMAP", kernel, predicted);
+        let _ = probe.run(fd, &ioctl::IOMMU_IOAS_UNMAP, &mut buf); // judged by run
     }
     iommufd.destroy(ioas).unwrap();
 }
